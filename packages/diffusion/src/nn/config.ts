@@ -1,0 +1,132 @@
+/**
+ * The denoiser's architecture, read from model.json's `model` object. Field names on disk are
+ * guided-diffusion's create_model argument names, so a user copies the flags of their training
+ * command; inside diffq the parsed form is camelCase with every default resolved.
+ */
+import { z } from 'zod';
+import { formatZodError } from '../validation.ts';
+
+const commaInts = z.union([
+  z.string().regex(/^\s*(\d+\s*(,\s*\d+\s*)*)?$/, 'a comma-separated list of positive integers, e.g. "1,2,2,2"'),
+  z.array(z.number().int().positive()),
+]);
+
+/** model.json `model`, as create_model takes it (snake_case). Unknown fields are rejected. */
+export const UNetArgsSchema = z
+  .object({
+    image_size: z.number().int().min(4).max(1024),
+    num_channels: z.number().int().positive().max(4096),
+    num_res_blocks: z.number().int().min(1).max(16),
+    channel_mult: commaInts.default(''),
+    attention_resolutions: commaInts.default('16,8'),
+    num_heads: z.number().int().min(1).default(1),
+    num_head_channels: z.number().int().min(-1).default(-1),
+    num_heads_upsample: z.number().int().min(-1).default(-1),
+    use_scale_shift_norm: z.boolean().default(false),
+    resblock_updown: z.boolean().default(false),
+    use_new_attention_order: z.boolean().default(false),
+    learn_sigma: z.boolean().default(false),
+    class_cond: z.boolean().default(false),
+    num_classes: z.number().int().min(1).nullable().default(null),
+    in_channels: z.number().int().min(1).max(64).default(3),
+    dropout: z.number().min(0).max(1).default(0),
+    use_checkpoint: z.boolean().optional(),
+    use_fp16: z.boolean().optional(),
+    derived: z.unknown().optional(),
+  })
+  .strict();
+
+export type UNetArgs = z.input<typeof UNetArgsSchema>;
+
+export interface UNetConfig {
+  imageSize: number;
+  modelChannels: number;
+  numResBlocks: number;
+  channelMult: number[];
+  /** Downsample rates (image_size / resolution) whose blocks get attention. */
+  attentionDs: number[];
+  numHeads: number;
+  numHeadChannels: number;
+  numHeadsUpsample: number;
+  useScaleShiftNorm: boolean;
+  resblockUpdown: boolean;
+  useNewAttentionOrder: boolean;
+  learnSigma: boolean;
+  /** Number of label embeddings; null for an unconditional model. */
+  numClasses: number | null;
+  inChannels: number;
+  outChannels: number;
+  dropout: number;
+}
+
+function ints(v: string | number[]): number[] {
+  if (Array.isArray(v)) return v;
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
+}
+
+/** create_model's channel_mult defaults by image size. */
+function defaultChannelMult(imageSize: number): number[] {
+  const byImageSize: Record<number, number[]> = {
+    512: [0.5, 1, 1, 2, 2, 4, 4],
+    256: [1, 1, 2, 2, 4, 4],
+    128: [1, 1, 2, 3, 4],
+    64: [1, 2, 3, 4],
+    32: [1, 2, 2, 2],
+  };
+  const mult = byImageSize[imageSize];
+  if (!mult) throw new Error(`model.channel_mult is empty and image_size ${imageSize} has no default; give channel_mult explicitly, e.g. "1,2,2,2"`);
+  return mult;
+}
+
+/** Validates model.json's `model` object and resolves create_model's defaults. Errors name the field. */
+export function parseUNetConfig(raw: unknown, where = 'model'): UNetConfig {
+  const parsed = UNetArgsSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(formatZodError(parsed.error, where));
+  const a = parsed.data;
+  const channelMult = ints(a.channel_mult).length > 0 ? ints(a.channel_mult) : defaultChannelMult(a.image_size);
+  const attentionDs = ints(a.attention_resolutions).map((res) => {
+    if (a.image_size % res !== 0) throw new Error(`${where}.attention_resolutions: ${res} does not divide image_size ${a.image_size}`);
+    return a.image_size / res;
+  });
+  let numClasses = a.num_classes;
+  if (a.class_cond && numClasses === null) numClasses = 1000;
+  if (!a.class_cond && numClasses !== null) {
+    throw new Error(`${where}.num_classes is ${numClasses} but class_cond is false; set class_cond: true or num_classes: null`);
+  }
+  if (a.num_head_channels === 0 || (a.num_head_channels === -1 && a.num_heads < 1)) {
+    throw new Error(`${where}.num_head_channels must be -1 (use num_heads) or a positive channel count`);
+  }
+  const levels = channelMult.length;
+  if (a.image_size % 2 ** (levels - 1) !== 0) {
+    throw new Error(`${where}.channel_mult has ${levels} levels, so image_size must be divisible by ${2 ** (levels - 1)}; got ${a.image_size}`);
+  }
+  for (const m of channelMult) {
+    const ch = Math.trunc(m * a.num_channels);
+    if (ch % 32 !== 0) throw new Error(`${where}: level width ${ch} (num_channels × channel_mult) must be a multiple of 32 for GroupNorm(32)`);
+    if (a.num_head_channels > 0 && ch % a.num_head_channels !== 0) {
+      throw new Error(`${where}.num_head_channels ${a.num_head_channels} must divide every level width; ${ch} is not a multiple`);
+    }
+  }
+  return {
+    imageSize: a.image_size,
+    modelChannels: a.num_channels,
+    numResBlocks: a.num_res_blocks,
+    channelMult,
+    attentionDs,
+    numHeads: a.num_heads,
+    numHeadChannels: a.num_head_channels,
+    numHeadsUpsample: a.num_heads_upsample === -1 ? a.num_heads : a.num_heads_upsample,
+    useScaleShiftNorm: a.use_scale_shift_norm,
+    resblockUpdown: a.resblock_updown,
+    useNewAttentionOrder: a.use_new_attention_order,
+    learnSigma: a.learn_sigma,
+    numClasses,
+    inChannels: a.in_channels,
+    outChannels: a.learn_sigma ? 2 * a.in_channels : a.in_channels,
+    dropout: a.dropout,
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * The safetensors container (https://github.com/huggingface/safetensors): an 8-byte little-endian
+ * header length N, N bytes of JSON mapping tensor names to {dtype, shape, data_offsets}, then one
+ * data block. PyTorch checkpoints converted with `safetensors.torch.save_file(state_dict)` keep their
+ * state_dict key names, which is how reference checkpoints reach diffq unchanged.
+ */
+
+export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'U8';
+
+export type TensorData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+
+export interface StoredTensor {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** F16 and BF16 are widened to float32, the other dtypes keep their own width. */
+  data: TensorData;
+}
+
+const ELEMENT_BYTES: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, U8: 1 };
+
+export class SafetensorsError extends Error {
+  override name = 'SafetensorsError';
+}
+
+/** Widens an IEEE half-precision number (as its 16 bits) to a JS number. */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 0x1f) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+/**
+ * Views a slice as a typed array without copying when the slice is aligned to the element size
+ * (the format puts 8-byte tensors first for that reason), and copies otherwise.
+ */
+function view<T>(bytes: Uint8Array, begin: number, end: number, width: number, make: (b: ArrayBuffer, o: number, n: number) => T): T {
+  const offset = bytes.byteOffset + begin;
+  const count = (end - begin) / width;
+  if (offset % width === 0) return make(bytes.buffer as ArrayBuffer, offset, count);
+  const copy = bytes.slice(begin, end);
+  return make(copy.buffer as ArrayBuffer, 0, count);
+}
+
+function decode(dtype: SafetensorsDtype, bytes: Uint8Array, begin: number, end: number): TensorData {
+  switch (dtype) {
+    case 'F64':
+      return view(bytes, begin, end, 8, (b, o, n) => new Float64Array(b, o, n));
+    case 'F32':
+      return view(bytes, begin, end, 4, (b, o, n) => new Float32Array(b, o, n));
+    case 'I64':
+      return view(bytes, begin, end, 8, (b, o, n) => new BigInt64Array(b, o, n));
+    case 'I32':
+      return view(bytes, begin, end, 4, (b, o, n) => new Int32Array(b, o, n));
+    case 'U8':
+      return bytes.subarray(begin, end);
+    case 'F16':
+    case 'BF16': {
+      const out = new Float32Array((end - begin) / 2);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset + begin, end - begin);
+      const widen = new DataView(new ArrayBuffer(4));
+      for (let i = 0; i < out.length; i++) {
+        const h = dv.getUint16(2 * i, true);
+        if (dtype === 'F16') out[i] = halfToFloat(h);
+        else {
+          widen.setUint32(0, h << 16, true);
+          out[i] = widen.getFloat32(0, true);
+        }
+      }
+      return out;
+    }
+  }
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, StoredTensor>;
+  metadata: Record<string, string>;
+}
+
+/** Parses a whole safetensors file held in memory. Errors name the tensor and what is wrong. */
+export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
+  if (bytes.byteLength < 8)
+    throw new SafetensorsError(`safetensors: file is ${bytes.byteLength} bytes, shorter than its 8-byte header length`);
+  const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (8 + headerLength > bytes.byteLength) {
+    throw new SafetensorsError(`safetensors: header length ${headerLength} runs past the end of the ${bytes.byteLength}-byte file`);
+  }
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+  } catch (e) {
+    throw new SafetensorsError(`safetensors: header is not valid JSON (${(e as Error).message})`);
+  }
+  const data = bytes.subarray(8 + headerLength);
+  const tensors = new Map<string, StoredTensor>();
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const { dtype, shape, data_offsets } = entry as { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] };
+    const width = ELEMENT_BYTES[dtype];
+    if (!width)
+      throw new SafetensorsError(`safetensors: tensor "${name}" has dtype ${dtype}; accepted: ${Object.keys(ELEMENT_BYTES).join(', ')}`);
+    const [begin, end] = data_offsets;
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (end - begin !== count * width || end > data.byteLength || begin < 0) {
+      throw new SafetensorsError(
+        `safetensors: tensor "${name}" of shape [${shape}] ${dtype} has offsets [${begin}, ${end}) that do not fit its size or the ${data.byteLength}-byte data block`,
+      );
+    }
+    tensors.set(name, { dtype, shape, data: decode(dtype, data, begin, end) });
+  }
+  return { tensors, metadata };
+}
+
+/** What `writeSafetensors` takes: F32 / F64 / I64 / I32 / U8, decided by the array's type. */
+export interface TensorToWrite {
+  shape: number[];
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+}
+
+function dtypeOf(data: TensorToWrite['data']): SafetensorsDtype {
+  if (data instanceof Float32Array) return 'F32';
+  if (data instanceof Float64Array) return 'F64';
+  if (data instanceof BigInt64Array) return 'I64';
+  if (data instanceof Int32Array) return 'I32';
+  return 'U8';
+}
+
+/**
+ * Serialises tensors in safetensors layout, widest elements first so that every tensor is aligned
+ * to its element size and `readSafetensors` views it without copying.
+ */
+export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadata: Record<string, string> = {}): Uint8Array {
+  const names = Object.keys(tensors).sort(
+    (a, b) => tensors[b].data.BYTES_PER_ELEMENT - tensors[a].data.BYTES_PER_ELEMENT || (a < b ? -1 : 1),
+  );
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const name of names) {
+    const { data, shape } = tensors[name];
+    header[name] = { dtype: dtypeOf(data), shape, data_offsets: [offset, offset + data.byteLength] };
+    offset += data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.byteLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.byteLength;
+  for (const name of names) {
+    const { data } = tensors[name];
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+    at += data.byteLength;
+  }
+  return out;
+}
