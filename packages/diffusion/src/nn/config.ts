@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { formatZodError } from '../validation.ts';
 
-const commaInts = z.union([
+/** A list of integers as create_model's flags spell it ("1,2,2,2") or as a JSON list. */
+export const CommaIntsSchema = z.union([
   z.string().regex(/^\s*(\d+\s*(,\s*\d+\s*)*)?$/, 'a comma-separated list of positive integers, e.g. "1,2,2,2"'),
   z.array(z.number().int().positive()),
 ]);
@@ -17,8 +18,8 @@ export const UNetArgsSchema = z
     image_size: z.number().int().min(4).max(1024),
     num_channels: z.number().int().positive().max(4096),
     num_res_blocks: z.number().int().min(1).max(16),
-    channel_mult: commaInts.default(''),
-    attention_resolutions: commaInts.default('16,8'),
+    channel_mult: CommaIntsSchema.default(''),
+    attention_resolutions: CommaIntsSchema.default('16,8'),
     num_heads: z.number().int().min(1).default(1),
     num_head_channels: z.number().int().min(-1).default(-1),
     num_heads_upsample: z.number().int().min(-1).default(-1),
@@ -59,7 +60,7 @@ export interface UNetConfig {
   dropout: number;
 }
 
-function ints(v: string | number[]): number[] {
+export function parseCommaInts(v: string | number[]): number[] {
   if (Array.isArray(v)) return v;
   return v
     .split(',')
@@ -69,7 +70,7 @@ function ints(v: string | number[]): number[] {
 }
 
 /** create_model's channel_mult defaults by image size. */
-function defaultChannelMult(imageSize: number): number[] {
+export function defaultChannelMult(imageSize: number): number[] {
   const byImageSize: Record<number, number[]> = {
     512: [0.5, 1, 1, 2, 2, 4, 4],
     256: [1, 1, 2, 2, 4, 4],
@@ -87,8 +88,8 @@ export function parseUNetConfig(raw: unknown, where = 'model'): UNetConfig {
   const parsed = UNetArgsSchema.safeParse(raw);
   if (!parsed.success) throw new Error(formatZodError(parsed.error, where));
   const a = parsed.data;
-  const channelMult = ints(a.channel_mult).length > 0 ? ints(a.channel_mult) : defaultChannelMult(a.image_size);
-  const attentionDs = ints(a.attention_resolutions).map((res) => {
+  const channelMult = parseCommaInts(a.channel_mult).length > 0 ? parseCommaInts(a.channel_mult) : defaultChannelMult(a.image_size);
+  const attentionDs = parseCommaInts(a.attention_resolutions).map((res) => {
     if (a.image_size % res !== 0) throw new Error(`${where}.attention_resolutions: ${res} does not divide image_size ${a.image_size}`);
     return a.image_size / res;
   });

@@ -117,13 +117,21 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   return { tensors, metadata };
 }
 
-/** What `writeSafetensors` takes: F32 / F64 / I64 / I32 / U8, decided by the array's type. */
+/**
+ * What `writeSafetensors` takes: F32 / F64 / I64 / I32 / U8, decided by the array's type, or the raw
+ * 16-bit patterns of F16 / BF16 values in a Uint16Array with `dtype` saying which.
+ */
 export interface TensorToWrite {
   shape: number[];
-  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
+  dtype?: 'F16' | 'BF16';
 }
 
-function dtypeOf(data: TensorToWrite['data']): SafetensorsDtype {
+function dtypeOf({ data, dtype }: TensorToWrite): SafetensorsDtype {
+  if (data instanceof Uint16Array) {
+    if (!dtype) throw new SafetensorsError('safetensors: a Uint16Array tensor needs dtype "F16" or "BF16"');
+    return dtype;
+  }
   if (data instanceof Float32Array) return 'F32';
   if (data instanceof Float64Array) return 'F64';
   if (data instanceof BigInt64Array) return 'I64';
@@ -144,7 +152,7 @@ export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadat
   let offset = 0;
   for (const name of names) {
     const { data, shape } = tensors[name];
-    header[name] = { dtype: dtypeOf(data), shape, data_offsets: [offset, offset + data.byteLength] };
+    header[name] = { dtype: dtypeOf(tensors[name]), shape, data_offsets: [offset, offset + data.byteLength] };
     offset += data.byteLength;
   }
   let json = JSON.stringify(header);

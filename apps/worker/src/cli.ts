@@ -1,0 +1,85 @@
+/**
+ * diffq-worker: `diffq-worker --model <dir|s3://…> [--batch-size 16] [--metrics-port 9464]
+ * [--exit-when-idle] …`. Loads the model, serves its queue, stops gracefully on SIGTERM/SIGINT
+ * (finishes the running shard within --shutdown-grace, else releases it to the queue).
+ */
+import { DEFAULT_LOCKS } from './queue-options.ts';
+import { checkRedisUrl } from './redis-connection.ts';
+import { ENGINES, type EngineChoice } from './model-runtime.ts';
+import { settingsFrom, withSettings } from './settings.ts';
+import { startWorker } from './worker.ts';
+import yargs from 'yargs';
+
+function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} is ${value}; accepted: an integer from 1 to ${max}`);
+  return value;
+}
+
+export async function main(args: string[]): Promise<number> {
+  const parser = withSettings(yargs(args))
+    .scriptName('diffq-worker')
+    .usage('$0 --model <dir|s3://bucket/prefix/model> [options]\n\nLoads one model and samples the shards of its queue (sample.<model id>).')
+    .option('model', { type: 'string', demandOption: true, describe: 'model directory (model.json + weights.safetensors), a path or s3:// URI (env DIFFQ_MODEL)' })
+    .option('model-id', { type: 'string', describe: 'queue name suffix; default model-<sha256 of the weights, 12 hex digits>, as diffq launch computes it' })
+    .option('engine', { choices: ENGINES, default: 'auto' as EngineChoice, describe: 'denoiser engine: onnxruntime, tfjs, or auto (onnx when available)' })
+    .option('batch-size', { type: 'number', default: 16, describe: 'samples per micro-batch (what fits the accelerator; never changes an image)' })
+    .option('metrics-port', { type: 'number', describe: 'serve /metrics and /healthz on this port' })
+    .option('exit-when-idle', { type: 'boolean', default: false, describe: 'exit once the queues have nothing waiting, delayed or running' })
+    .option('lock-duration', { type: 'number', default: DEFAULT_LOCKS.lockDuration, describe: 'ms a shard lock lasts unrenewed (README: lock strategy)' })
+    .option('stalled-interval', { type: 'number', default: DEFAULT_LOCKS.stalledInterval, describe: 'ms between stalled-job checks' })
+    .option('max-stalled-count', { type: 'number', default: DEFAULT_LOCKS.maxStalledCount, describe: 'lost locks a shard survives before it fails' })
+    .option('shutdown-grace', { type: 'number', default: 20, describe: 'seconds a running shard may take to finish after SIGTERM before it is released' })
+    .option('finalize', { type: 'boolean', default: true, describe: 'also run finalize jobs (--no-finalize to only sample)' })
+    .option('worker-id', { type: 'string', describe: 'name in shard metadata and logs (default host:pid)' })
+    .strict()
+    .help()
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error ?? new Error(message);
+    });
+
+  let argv: Awaited<ReturnType<typeof parser.parseAsync>>;
+  try {
+    argv = await parser.parseAsync();
+    if (argv.help || argv.version) return 0;
+    checkRedisUrl(argv.redis);
+    positiveInt('batch-size', argv.batchSize, 65536);
+    positiveInt('lock-duration', argv.lockDuration);
+    positiveInt('stalled-interval', argv.stalledInterval);
+    positiveInt('max-stalled-count', argv.maxStalledCount, 1000);
+    if (argv.metricsPort !== undefined && !(Number.isInteger(argv.metricsPort) && argv.metricsPort >= 0 && argv.metricsPort < 65536)) {
+      throw new Error(`--metrics-port is ${argv.metricsPort}; accepted: an integer from 0 to 65535`);
+    }
+  } catch (error) {
+    process.stderr.write(`diffq-worker: ${(error as Error).message}\n`);
+    return 2;
+  }
+
+  try {
+    const settings = settingsFrom(argv);
+    const worker = await startWorker({
+      ...settings,
+      model: argv.model,
+      modelId: argv.modelId,
+      engine: argv.engine,
+      batchSize: argv.batchSize,
+      metricsPort: argv.metricsPort,
+      exitWhenIdle: argv.exitWhenIdle,
+      locks: { lockDuration: argv.lockDuration, stalledInterval: argv.stalledInterval, maxStalledCount: argv.maxStalledCount },
+      shutdownGraceMs: argv.shutdownGrace * 1000,
+      finalize: argv.finalize,
+      workerId: argv.workerId,
+    });
+    const stop = (signal: string) => {
+      process.stderr.write(`diffq-worker: ${signal}, shutting down (a running shard has ${argv.shutdownGrace} s to finish)\n`);
+      void worker.close('shutdown');
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    await worker.done;
+    return 0;
+  } catch (error) {
+    process.stderr.write(`diffq-worker: ${(error as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The finalize job (the flow parent of a run's shard jobs, run once they have all completed):
+ * checks that the store holds every shard, then writes report.json (counts and timings) and
+ * grid.png (a contact sheet of the first samples). Its outputs are a function of the stored
+ * shards only, so a retried finalize rewrites the same report.
+ */
+import { type FinalizeJob, keys, parseFinalizeJob, type RunSpec, type ShardMeta, shardCount } from '@diffq/contract';
+import { type ObjectStore, PermanentStoreError, putJson, readShardMeta } from '@diffq/storage';
+import { type Job, UnrecoverableError } from 'bullmq';
+import { contactSheet } from './grid.ts';
+import { decodeNpz } from './npz.ts';
+import { encodePng, imageOf, type RasterImage } from './png.ts';
+import { ManifestMissing, type RunContexts } from './run-context.ts';
+
+export const REPORT_FORMAT = 'diffq-report/1';
+/** Samples on the contact sheet. */
+export const GRID_SAMPLES = 64;
+
+export interface RunReport {
+  format: typeof REPORT_FORMAT;
+  runId: string;
+  model: RunSpec['model'];
+  sampler: RunSpec['sampler'];
+  guidance: RunSpec['guidance'];
+  labels: RunSpec['labels'];
+  seeds: string;
+  /** npz, png or both. */
+  output: RunSpec['format'];
+  counts: { shards: number; samples: number; seeds: number };
+  timings: {
+    launchedAt: string;
+    firstShardStartedAt: string;
+    lastShardFinishedAt: string;
+    /** From the first shard's start to the last shard's end. */
+    wallSeconds: number;
+    /** Samples per wall second over the whole run. */
+    samplesPerSecond: number;
+    /** Sums over shards of each phase (sample, encode, write…), in seconds. */
+    phaseSeconds: Record<string, number>;
+  };
+  workers: Record<string, { shards: number; samples: number; sampleSeconds: number }>;
+  engines: string[];
+  /** Samples per class, for class-conditional runs. */
+  labelCounts: Record<string, number> | null;
+  finalizedAt: string;
+}
+
+/** Reads every shard's metadata; throws naming the shards the store does not hold. */
+export async function readAllShardMetas(store: ObjectStore, spec: RunSpec): Promise<ShardMeta[]> {
+  const count = shardCount(spec);
+  const listed = new Set(await store.list(keys.shards(spec.runId)));
+  const metas: ShardMeta[] = [];
+  const missing: number[] = [];
+  const batch = 32;
+  for (let start = 0; start < count; start += batch) {
+    const indices = Array.from({ length: Math.min(batch, count - start) }, (_, i) => start + i);
+    const read = await Promise.all(
+      indices.map((i) => (listed.has(keys.shardMeta(spec.runId, i)) && listed.has(keys.shardNpz(spec.runId, i)) ? readShardMeta(store, spec.runId, i).catch(() => undefined) : undefined)),
+    );
+    read.forEach((meta, k) => (meta ? metas.push(meta) : missing.push(indices[k])));
+  }
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '');
+    throw new UnrecoverableError(`run ${spec.runId}: the store lacks ${missing.length} of ${count} shards (${shown}); run diffq resume ${spec.runId}`);
+  }
+  return metas;
+}
+
+export function buildReport(spec: RunSpec, metas: readonly ShardMeta[], now = new Date()): RunReport {
+  const started = metas.map((m) => Date.parse(m.startedAt));
+  const finished = metas.map((m) => Date.parse(m.finishedAt));
+  const first = Math.min(...started);
+  const last = Math.max(...finished);
+  const samples = metas.reduce((s, m) => s + m.seeds.length, 0);
+  const phaseSeconds: Record<string, number> = {};
+  const workers: RunReport['workers'] = {};
+  const labelCounts: Record<string, number> = {};
+  let labelled = false;
+  for (const m of metas) {
+    for (const [phase, seconds] of Object.entries(m.timings)) phaseSeconds[phase] = (phaseSeconds[phase] ?? 0) + seconds;
+    const w = (workers[m.worker.id] ??= { shards: 0, samples: 0, sampleSeconds: 0 });
+    w.shards += 1;
+    w.samples += m.seeds.length;
+    w.sampleSeconds += m.timings.sample ?? 0;
+    if (m.labels) {
+      labelled = true;
+      for (const label of m.labels) labelCounts[label] = (labelCounts[label] ?? 0) + 1;
+    }
+  }
+  const wallSeconds = Math.max(0, (last - first) / 1000);
+  return {
+    format: REPORT_FORMAT,
+    runId: spec.runId,
+    model: spec.model,
+    sampler: spec.sampler,
+    guidance: spec.guidance,
+    labels: spec.labels,
+    seeds: spec.seeds,
+    output: spec.format,
+    counts: { shards: metas.length, samples, seeds: spec.seedCount },
+    timings: {
+      launchedAt: spec.createdAt,
+      firstShardStartedAt: new Date(first).toISOString(),
+      lastShardFinishedAt: new Date(last).toISOString(),
+      wallSeconds,
+      samplesPerSecond: wallSeconds > 0 ? samples / wallSeconds : 0,
+      phaseSeconds,
+    },
+    workers,
+    engines: [...new Set(metas.map((m) => m.engine))].sort(),
+    labelCounts: labelled ? labelCounts : null,
+    finalizedAt: now.toISOString(),
+  };
+}
+
+/** The first GRID_SAMPLES images of the run, read from its first shards. */
+export async function gridOf(store: ObjectStore, spec: RunSpec, metas: readonly ShardMeta[]): Promise<RasterImage> {
+  const tiles: RasterImage[] = [];
+  for (const meta of [...metas].sort((a, b) => a.shardIndex - b.shardIndex)) {
+    if (tiles.length >= GRID_SAMPLES) break;
+    const bytes = await store.get(keys.shardNpz(spec.runId, meta.shardIndex));
+    if (!bytes) throw new Error(`shard ${meta.shardIndex} of run ${spec.runId} vanished while finalizing`);
+    const { arr_0 } = decodeNpz(bytes);
+    const [n, h, w, c] = arr_0.shape;
+    for (let i = 0; i < n && tiles.length < GRID_SAMPLES; i++) tiles.push(imageOf(arr_0.data as Uint8Array, i, h, w, c as 1 | 3 | 4));
+  }
+  return contactSheet(tiles);
+}
+
+export async function finalizeRun(store: ObjectStore, spec: RunSpec): Promise<RunReport> {
+  const metas = await readAllShardMetas(store, spec);
+  const report = buildReport(spec, metas);
+  await store.put(keys.grid(spec.runId), encodePng(await gridOf(store, spec, metas)), { contentType: 'image/png' });
+  await putJson(store, keys.report(spec.runId), report);
+  return report;
+}
+
+export async function processFinalizeJob(job: Job, runs: RunContexts): Promise<{ runId: string; samples: number }> {
+  let data: FinalizeJob;
+  try {
+    data = parseFinalizeJob(job.data);
+  } catch (error) {
+    throw new UnrecoverableError((error as Error).message);
+  }
+  try {
+    const { spec } = await runs.run(data.storeUrl, data.runId);
+    const report = await finalizeRun(runs.store(data.storeUrl), spec);
+    return { runId: data.runId, samples: report.counts.samples };
+  } catch (error) {
+    if (error instanceof ManifestMissing || error instanceof PermanentStoreError) throw new UnrecoverableError((error as Error).message);
+    throw error;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The worker's Prometheus metrics (DESIGN.md §7). Labels are low-cardinality only: model, engine,
+ * queue, outcome, phase. A run id is never a label here; run progress comes from the exporter.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Job outcomes as the worker sees them (README: metrics table). */
+export type JobOutcome = 'completed' | 'skipped' | 'retried' | 'failed' | 'rejected';
+
+export interface WorkerMetrics {
+  registry: Registry;
+  samples: Counter<'model'>;
+  jobs: Counter<'queue' | 'outcome'>;
+  stepSeconds: Histogram<'model' | 'engine'>;
+  microBatchSize: Histogram<'model'>;
+  shardSeconds: Histogram<'phase'>;
+  modelLoadSeconds: Gauge<'model' | 'engine'>;
+  busy: BusyClock;
+}
+
+/**
+ * Fraction of wall time spent inside jobs over a sliding window: busy/(busy + idle), the number an
+ * autoscaler or a person wants ("is this GPU fed?"), without needing a rate() over a counter.
+ */
+export class BusyClock {
+  private since: number | null = null;
+  /** Closed busy intervals [start, end] in ms, pruned to the window. */
+  private intervals: [number, number][] = [];
+  private readonly startedAt: number;
+
+  constructor(
+    private readonly windowMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.startedAt = now();
+  }
+
+  start(): void {
+    if (this.since === null) this.since = this.now();
+  }
+
+  stop(): void {
+    if (this.since === null) return;
+    this.intervals.push([this.since, this.now()]);
+    this.since = null;
+  }
+
+  /** Busy fraction of the last windowMs (or of the uptime, when shorter). */
+  ratio(): number {
+    const now = this.now();
+    const from = Math.max(now - this.windowMs, this.startedAt);
+    this.intervals = this.intervals.filter(([, end]) => end > from);
+    let busy = 0;
+    for (const [start, end] of this.intervals) busy += end - Math.max(start, from);
+    if (this.since !== null) busy += now - Math.max(this.since, from);
+    const span = now - from;
+    return span > 0 ? Math.min(1, busy / span) : this.since === null ? 0 : 1;
+  }
+}
+
+export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'diffq_worker_' });
+  const busy = new BusyClock();
+  const metrics: WorkerMetrics = {
+    registry,
+    busy,
+    samples: new Counter({
+      name: 'diffq_samples_total',
+      help: 'Samples (images) written to storage by this worker.',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    jobs: new Counter({
+      name: 'diffq_jobs_total',
+      help: 'Jobs finished by this worker, by queue and outcome: completed, skipped (shard already stored), retried (transient failure, will retry), failed (attempts exhausted), rejected (invalid payload, wrong model or cancelled run; never retried).',
+      labelNames: ['queue', 'outcome'],
+      registers: [registry],
+    }),
+    stepSeconds: new Histogram({
+      name: 'diffq_denoiser_step_seconds',
+      help: 'Wall time of one denoiser forward pass over one micro-batch.',
+      labelNames: ['model', 'engine'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    microBatchSize: new Histogram({
+      name: 'diffq_micro_batch_size',
+      help: 'Samples per micro-batch (the last micro-batch of a shard may be smaller than --batch-size).',
+      labelNames: ['model'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers: [registry],
+    }),
+    shardSeconds: new Histogram({
+      name: 'diffq_shard_phase_seconds',
+      help: 'Wall time of a shard job by phase: sample (all micro-batches), encode (npz and png), write (storage).',
+      labelNames: ['phase'],
+      buckets: [0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800],
+      registers: [registry],
+    }),
+    modelLoadSeconds: new Gauge({
+      name: 'diffq_model_load_seconds',
+      help: 'Time this worker took to load its model and build its engine at start.',
+      labelNames: ['model', 'engine'],
+      registers: [registry],
+    }),
+  };
+  new Gauge({
+    name: 'diffq_busy_ratio',
+    help: 'Fraction of the last 60 s this worker spent processing jobs (0 idle … 1 always busy).',
+    registers: [registry],
+    collect() {
+      this.set(busy.ratio());
+    },
+  });
+  return metrics;
+}

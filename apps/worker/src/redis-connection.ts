@@ -1,0 +1,74 @@
+/**
+ * Redis connections from a URL: redis://[user:password@]host[:port][/db] or rediss://… for TLS.
+ * The CLI fails fast when Redis is unreachable; a worker rides out a Redis restart by reconnecting
+ * forever (BullMQ requires maxRetriesPerRequest: null for the blocking connection of a Worker).
+ */
+import { readFileSync } from 'node:fs';
+import { Redis, type RedisOptions } from 'ioredis';
+
+export interface RedisSettings {
+  /** redis://… or rediss://… */
+  url: string;
+  /** PEM file of the CA that signed the server's certificate (rediss:// with a private CA). */
+  tlsCaFile?: string;
+  /** Skip certificate verification (self-signed test servers only). */
+  tlsInsecure?: boolean;
+}
+
+export type RedisRole = 'cli' | 'worker';
+
+/** Checks a Redis URL; the error names the flag and the accepted form. */
+export function checkRedisUrl(url: string, flag = '--redis'): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`${flag} "${url}" is not a URL; accepted: redis://[user:password@]host[:port][/db] or rediss://… for TLS`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new Error(`${flag} "${url}" has scheme ${parsed.protocol.replace(':', '')}; accepted: redis:// or rediss:// (TLS)`);
+  }
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && !/^([0-9]|1[0-5]|[1-9][0-9]{1,3})$/.test(db)) {
+    throw new Error(`${flag} "${url}": database "${db}" must be an integer index such as /0 … /15`);
+  }
+  return parsed;
+}
+
+/** The URL with its password replaced by "***", for logs and error messages. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+export function openRedis(settings: RedisSettings, role: RedisRole): Redis {
+  const parsed = checkRedisUrl(settings.url);
+  const options: RedisOptions =
+    role === 'worker'
+      ? { maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(250 * times, 5000) }
+      : { maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: (times) => (times > 3 ? null : 200 * times) };
+  if (parsed.protocol === 'rediss:') {
+    options.tls = {
+      ...(settings.tlsCaFile ? { ca: readFileSync(settings.tlsCaFile) } : {}),
+      ...(settings.tlsInsecure ? { rejectUnauthorized: false } : {}),
+    };
+  }
+  const client = new Redis(settings.url, options);
+  // Errors surface through the commands that hit them; an unhandled 'error' event would crash the process.
+  client.on('error', () => {});
+  return client;
+}
+
+/** Pings Redis and turns a connection failure into one sentence with the (redacted) URL. */
+export async function assertReachable(client: Redis, url: string): Promise<void> {
+  try {
+    await client.ping();
+  } catch (error) {
+    throw new Error(`cannot reach Redis at ${redactRedisUrl(url)}: ${(error as Error).message}; set --redis or DIFFQ_REDIS_URL`);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * One shard job, start to end: validate the payload against the contract and the worker's model,
+ * skip a shard the store already holds, sample it, write it. Failures are sorted into the three
+ * ways BullMQ can end a job:
+ * - UnrecoverableError (fails at once, no retry): invalid payload, another model's job, a run
+ *   without manifest or with other weights, a cancelled run, a permanent storage fault;
+ * - a plain error (retried with backoff): a transient storage fault, anything unexpected;
+ * - WaitingError after moveToWait (released, no attempt used): the worker is shutting down.
+ */
+import { type ShardJob, parseShardJob, shardSeeds } from '@diffq/contract';
+import { isShardDone, isTransientStoreError, PermanentStoreError } from '@diffq/storage';
+import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
+import type { WorkerMetrics } from './metrics.ts';
+import type { ModelRuntime } from './model-runtime.ts';
+import { ManifestMissing, type RunContexts } from './run-context.ts';
+import { writeShard } from './shard-output.ts';
+import { SamplingAborted, type ShardSampler } from './shard-sampler.ts';
+
+/** Why a job's signal fired; the reason decides what happens to the job. */
+export const ABORT = { shutdown: 'shutdown', lockLost: 'lock lost', cancelled: 'cancelled' } as const;
+
+export interface ShardJobDeps {
+  model: ModelRuntime;
+  sampler: ShardSampler;
+  runs: RunContexts;
+  worker: { id: string; batchSize: number };
+  metrics?: WorkerMetrics;
+  /** Whether `diffq cancel` was called on the run. */
+  isCancelled(runId: string): Promise<boolean>;
+  /** ms between two checks of the cancel flag while a shard samples. */
+  cancelPollMs?: number;
+}
+
+export interface ShardResult {
+  runId: string;
+  shardIndex: number;
+  samples: number;
+  /** True when the store already held the shard and nothing was sampled. */
+  skipped: boolean;
+}
+
+function unrecoverable(error: unknown): never {
+  throw new UnrecoverableError((error as Error).message);
+}
+
+/** Checks what the payload schema cannot: the model, the manifest and the seeds. */
+async function admit(job: Job, deps: ShardJobDeps): Promise<{ data: ShardJob; context: Awaited<ReturnType<RunContexts['run']>> }> {
+  let data: ShardJob;
+  try {
+    data = parseShardJob(job.data);
+  } catch (error) {
+    unrecoverable(error);
+  }
+  if (data.modelId !== deps.model.id) {
+    unrecoverable(new Error(`shard job ${job.id} is for model ${data.modelId}; this worker serves ${deps.model.id} (queue ${job.queueName})`));
+  }
+  let context: Awaited<ReturnType<RunContexts['run']>>;
+  try {
+    context = await deps.runs.run(data.storeUrl, data.runId);
+  } catch (error) {
+    if (error instanceof ManifestMissing || error instanceof PermanentStoreError || (error as Error).name === 'InvalidPayload') unrecoverable(error);
+    throw error;
+  }
+  const { spec } = context;
+  if (spec.model.id !== deps.model.id || spec.model.digest !== deps.model.digest) {
+    unrecoverable(new Error(`run ${spec.runId} was launched for model ${spec.model.id} (weights sha256 ${spec.model.digest}); this worker loaded ${deps.model.id} (${deps.model.digest})`));
+  }
+  let expected: number[];
+  try {
+    expected = shardSeeds(context.seeds, spec.shardSize, data.shardIndex);
+  } catch (error) {
+    unrecoverable(error);
+  }
+  if (expected.length !== data.seeds.length || expected.some((s, i) => s !== data.seeds[i])) {
+    unrecoverable(new Error(`shard job ${job.id}: its seeds (${data.seeds.length}, from ${data.seeds[0]}) are not shard ${data.shardIndex} of run ${spec.runId} (${expected.length}, from ${expected[0]})`));
+  }
+  return { data, context };
+}
+
+export async function processShardJob(job: Job, token: string | undefined, signal: AbortSignal | undefined, deps: ShardJobDeps): Promise<ShardResult> {
+  const startedAt = new Date();
+  const { data, context } = await admit(job, deps);
+  const { spec } = context;
+  if (await deps.isCancelled(spec.runId)) unrecoverable(new Error(`run ${spec.runId} was cancelled`));
+  const store = deps.runs.store(data.storeUrl);
+
+  const aborter = new AbortController();
+  const onAbort = () => aborter.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort);
+  const poll = setInterval(() => {
+    deps.isCancelled(spec.runId).then(
+      (cancelled) => cancelled && aborter.abort(ABORT.cancelled),
+      () => {},
+    );
+  }, deps.cancelPollMs ?? 2000);
+  try {
+    if (await isShardDone(store, spec.runId, data.shardIndex, data.seeds)) {
+      return { runId: spec.runId, shardIndex: data.shardIndex, samples: data.seeds.length, skipped: true };
+    }
+    const sampleStart = performance.now();
+    const shard = await deps.sampler.sample(spec, data.seeds, aborter.signal);
+    const sampleSeconds = (performance.now() - sampleStart) / 1000;
+    deps.metrics?.shardSeconds.observe({ phase: 'sample' }, sampleSeconds);
+    const meta = await writeShard(
+      { store, spec, shardIndex: data.shardIndex, seeds: data.seeds, worker: deps.worker, engine: deps.model.engine.description, startedAt, timings: { sample: sampleSeconds } },
+      shard,
+    );
+    deps.metrics?.shardSeconds.observe({ phase: 'encode' }, meta.timings.encode);
+    deps.metrics?.shardSeconds.observe({ phase: 'write' }, meta.timings.write);
+    deps.metrics?.samples.inc({ model: deps.model.id }, data.seeds.length);
+    return { runId: spec.runId, shardIndex: data.shardIndex, samples: data.seeds.length, skipped: false };
+  } catch (error) {
+    if (error instanceof SamplingAborted) {
+      const reason = aborter.signal.reason;
+      if (reason === ABORT.cancelled) unrecoverable(new Error(`run ${spec.runId} was cancelled`));
+      if (reason === ABORT.shutdown && token) {
+        // Back to wait without using an attempt: another worker takes the whole shard.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      throw new Error(`shard ${data.shardIndex} of run ${spec.runId} stopped: ${reason}`);
+    }
+    if (error instanceof PermanentStoreError) unrecoverable(error);
+    if (isTransientStoreError(error)) throw error;
+    throw error;
+  } finally {
+    clearInterval(poll);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Writes a sampled shard (DESIGN.md §3): the PNGs first (if the run asks for them), then the npz,
+ * then the shard's .json last. Each put is atomic, and the .json names the npz's sha256, so a crash
+ * anywhere leaves a shard that is simply not done (no .json, or one that does not match) and is
+ * redone with the same bytes.
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { keys, type RunSpec, SHARD_META_FORMAT, type ShardMeta } from '@diffq/contract';
+import { type ObjectStore, sha256Hex, writeShardMeta } from '@diffq/storage';
+import { encodeNpz, int64Array, npyArray } from './npz.ts';
+import { encodePng, imageOf } from './png.ts';
+import type { SampledShard } from './shard-sampler.ts';
+
+/** The npz of a shard: arr_0 uint8 [N, H, W, C], arr_1 int64 labels [N] (zeros when unconditional), seeds int64 [N]. */
+export function shardNpz(shard: SampledShard, seeds: readonly number[]): Uint8Array {
+  return encodeNpz({
+    arr_0: npyArray(shard.images, shard.imageShape),
+    // guided-diffusion's sampler saves arr_1 only for class-conditional runs; its evaluator reads
+    // arr_0 alone, so a zero label column is harmless and keeps every shard's layout the same.
+    arr_1: npyArray(int64Array(shard.labels ?? seeds.map(() => 0)), [seeds.length]),
+    seeds: npyArray(int64Array(seeds), [seeds.length]),
+  });
+}
+
+export interface ShardWriteContext {
+  store: ObjectStore;
+  spec: RunSpec;
+  shardIndex: number;
+  seeds: readonly number[];
+  worker: { id: string; batchSize: number };
+  engine: string;
+  startedAt: Date;
+  /** Seconds of the phases before writing (e.g. load, sample). */
+  timings: Record<string, number>;
+}
+
+export async function writeShard(ctx: ShardWriteContext, shard: SampledShard): Promise<ShardMeta> {
+  const { store, spec, shardIndex, seeds } = ctx;
+  const encodeStart = performance.now();
+  const npz = shardNpz(shard, seeds);
+  const encodeSeconds = (performance.now() - encodeStart) / 1000;
+  const writeStart = performance.now();
+  let pngSeconds = 0;
+  if (spec.format === 'png' || spec.format === 'both') {
+    const [, h, w, c] = shard.imageShape;
+    for (let i = 0; i < seeds.length; i++) {
+      const t = performance.now();
+      const png = encodePng(imageOf(shard.images, i, h, w, c as 1 | 3 | 4));
+      pngSeconds += (performance.now() - t) / 1000;
+      await store.put(keys.png(spec.runId, seeds[i]), png, { contentType: 'image/png' });
+      // Deflating hundreds of PNGs is CPU work; let lock renewal and /metrics in between.
+      if (i % 16 === 15) await yieldToEventLoop();
+    }
+  }
+  await store.put(keys.shardNpz(spec.runId, shardIndex), npz, { contentType: 'application/octet-stream' });
+  const meta: ShardMeta = {
+    format: SHARD_META_FORMAT,
+    runId: spec.runId,
+    shardIndex,
+    seeds: [...seeds],
+    labels: shard.labels,
+    npzSha256: sha256Hex(npz),
+    npzBytes: npz.byteLength,
+    worker: ctx.worker,
+    engine: ctx.engine,
+    startedAt: ctx.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    timings: {
+      ...ctx.timings,
+      encode: encodeSeconds + pngSeconds,
+      write: (performance.now() - writeStart) / 1000 - pngSeconds,
+    },
+  };
+  await writeShardMeta(store, meta);
+  return meta;
+}

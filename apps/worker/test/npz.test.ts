@@ -1,0 +1,77 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { crc32, decodeNpz, encodeNpz, int64Array, npyArray } from '../src/npz.ts';
+
+const hasNumpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+const needNumpy = hasNumpy ? false : 'python3-numpy is not installed (apt-get install -y python3-numpy)';
+
+function shardArrays() {
+  const images = new Uint8Array(5 * 4 * 3 * 3).map((_, i) => (i * 37) % 256);
+  return {
+    arr_0: npyArray(images, [5, 4, 3, 3]),
+    arr_1: npyArray(int64Array([3, 0, 9, 1, 2]), [5]),
+    seeds: npyArray(int64Array([100, 101, 102, 2 ** 40, 104]), [5]),
+  };
+}
+
+describe('npz', () => {
+  it('computes the zip CRC-32 of the standard check string', () => {
+    assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+  });
+
+  it('round-trips uint8 images and int64 labels and seeds', () => {
+    const back = decodeNpz(encodeNpz(shardArrays()));
+    assert.deepEqual(Object.keys(back), ['arr_0', 'arr_1', 'seeds']);
+    assert.deepEqual(back.arr_0.shape, [5, 4, 3, 3]);
+    assert.deepEqual(back.arr_0.data, shardArrays().arr_0.data);
+    assert.equal(back.arr_1.dtype, 'int64');
+    assert.deepEqual([...back.seeds.data].map(Number), [100, 101, 102, 2 ** 40, 104]);
+  });
+
+  it('writes the same bytes for the same arrays, so a retried shard is identical', () => {
+    assert.deepEqual(encodeNpz(shardArrays()), encodeNpz(shardArrays()));
+  });
+
+  it('rejects a corrupted member by its CRC', () => {
+    const bytes = encodeNpz(shardArrays());
+    bytes[200] ^= 0xff;
+    assert.throws(() => decodeNpz(bytes), /arr_0\.npy: CRC-32 mismatch/);
+  });
+
+  it('is read by numpy as guided-diffusion evaluator reads a sample batch', { skip: needNumpy }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'npz-'));
+    const file = join(dir, 'shard.npz');
+    writeFileSync(file, encodeNpz(shardArrays()));
+    const script = [
+      'import numpy as np, sys, json',
+      'z = np.load(sys.argv[1])',
+      'print(json.dumps({k: [str(z[k].dtype), list(z[k].shape), int(z[k].astype(np.int64).sum())] for k in z.files}))',
+    ].join('\n');
+    const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8' }));
+    const imageSum = Array.from(shardArrays().arr_0.data as Uint8Array).reduce((a, b) => a + b, 0);
+    assert.deepEqual(out, {
+      arr_0: ['uint8', [5, 4, 3, 3], imageSum],
+      arr_1: ['int64', [5], 15],
+      seeds: ['int64', [5], 100 + 101 + 102 + 2 ** 40 + 104],
+    });
+  });
+
+  it('reads what numpy.savez writes', { skip: needNumpy }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'npz-'));
+    const file = join(dir, 'np.npz');
+    const script = [
+      'import numpy as np, sys',
+      'np.savez(sys.argv[1], np.arange(24, dtype=np.uint8).reshape(2, 3, 4), np.array([7, 8], dtype=np.int64), f=np.array([0.5, -1.25], dtype=np.float32))',
+    ].join('\n');
+    execFileSync('/usr/bin/python3', ['-c', script, file]);
+    const back = decodeNpz(readFileSync(file));
+    assert.deepEqual(back.arr_0.shape, [2, 3, 4]);
+    assert.deepEqual([...back.arr_0.data], Array.from({ length: 24 }, (_, i) => i));
+    assert.deepEqual([...back.arr_1.data], [7n, 8n]);
+    assert.deepEqual([...back.f.data], [0.5, -1.25]);
+  });
+});

@@ -1,0 +1,41 @@
+/**
+ * Storage keys below a store's root (DESIGN.md §3). They are built only from validated run ids and
+ * integers, so no key can escape its run's folder.
+ */
+import { assertRunId } from './ids.ts';
+import { InvalidPayload } from './invalid-payload.ts';
+import { MAX_SEED } from './seeds.ts';
+import { assertShardIndex } from './sharding.ts';
+
+function seedName(seed: number): string {
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > MAX_SEED) {
+    throw new InvalidPayload('seed', [`seed must be an integer from 0 to ${MAX_SEED} (got ${JSON.stringify(seed)}).`]);
+  }
+  return String(seed).padStart(6, '0');
+}
+
+function extension(ext: string): string {
+  if (!/^[a-z0-9]{1,16}(\.[a-z0-9]{1,16}){0,3}$/.test(ext)) {
+    throw new InvalidPayload('file extension', [
+      `ext must be lowercase letters and digits, optionally dotted like "f32.npy", without a leading dot (got ${JSON.stringify(ext)}).`,
+    ]);
+  }
+  return ext;
+}
+
+export const keys = {
+  /** `<runId>/`: every key of the run starts with this. */
+  run: (runId: string) => `${assertRunId(runId)}/`,
+  manifest: (runId: string) => `${assertRunId(runId)}/manifest.json`,
+  /** `<runId>/shards/`: list it to find the shards written so far. */
+  shards: (runId: string) => `${assertRunId(runId)}/shards/`,
+  /** uint8 NHWC images (arr_0), labels (arr_1), seeds. */
+  shardNpz: (runId: string, index: number) => `${assertRunId(runId)}/shards/${assertShardIndex(index)}.npz`,
+  /** ShardMeta; the shard is done when this matches the npz. */
+  shardMeta: (runId: string, index: number) => `${assertRunId(runId)}/shards/${assertShardIndex(index)}.json`,
+  /** `<runId>/png/<seed:06d>.png`, EDM's naming. */
+  png: (runId: string, seed: number) => `${assertRunId(runId)}/png/${seedName(seed)}.png`,
+  features: (runId: string, index: number, ext: string) => `${assertRunId(runId)}/features/${assertShardIndex(index)}.${extension(ext)}`,
+  report: (runId: string) => `${assertRunId(runId)}/report.json`,
+  grid: (runId: string) => `${assertRunId(runId)}/grid.png`,
+} as const;

@@ -1,0 +1,94 @@
+/**
+ * The building blocks of unet.py (ResBlock, AttentionBlock, Upsample, Downsample,
+ * TimestepEmbedSequential) applied to channels-last activations with parameters from a ParamMap.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { avgPool2x, conv2d, groupNorm, linear, qkvAttention, silu, timestepEmbedding, upsampleNearest2x } from './layers.ts';
+import type { ParamMap } from './params.ts';
+import type { Block, Layer } from './plan.ts';
+
+function param<T extends tf.Tensor>(p: ParamMap, key: string): T {
+  const t = p.get(key);
+  if (!t) throw new Error(`network parameter "${key}" is not loaded`);
+  return t as T;
+}
+
+export function norm<T extends tf.Tensor>(p: ParamMap, prefix: string, x: T): T {
+  return groupNorm(x, param(p, `${prefix}.weight`), param(p, `${prefix}.bias`));
+}
+
+export function conv(p: ParamMap, prefix: string, x: tf.Tensor4D, stride: 1 | 2 = 1): tf.Tensor4D {
+  return conv2d(x, param(p, `${prefix}.weight`), param(p, `${prefix}.bias`), stride);
+}
+
+export function dense(p: ParamMap, prefix: string, x: tf.Tensor2D): tf.Tensor2D;
+export function dense(p: ParamMap, prefix: string, x: tf.Tensor3D): tf.Tensor3D;
+export function dense(p: ParamMap, prefix: string, x: tf.Tensor2D | tf.Tensor3D): tf.Tensor2D | tf.Tensor3D {
+  return linear(x as tf.Tensor3D, param(p, `${prefix}.weight`), param(p, `${prefix}.bias`));
+}
+
+/** time_embed(timestep_embedding(t, C)) = Linear(4C,4C)(SiLU(Linear(C,4C)(emb))). t: [N] → [N, 4C]. */
+export function timeEmbed(p: ParamMap, timesteps: tf.Tensor1D, modelChannels: number): tf.Tensor2D {
+  const emb = timestepEmbedding(timesteps, modelChannels);
+  return dense(p, 'time_embed.2', silu(dense(p, 'time_embed.0', emb)));
+}
+
+/**
+ * ResBlock._forward. h = in_layers(x) (GroupNorm → SiLU → [resample] → conv3×3, x resampled alike),
+ * e = emb_layers(emb) = Linear(SiLU(emb)); with scale-shift norm h = out_norm(h)·(1 + scale) + shift
+ * ([scale, shift] = e), else h = out_norm(h + e); then SiLU → conv3×3; returns skip(x) + h.
+ * `embSilu` is SiLU(emb), computed once per forward since every block applies it first.
+ */
+export function resBlock(p: ParamMap, prefix: string, layer: Extract<Layer, { kind: 'res' }>, x: tf.Tensor4D, embSilu: tf.Tensor2D): tf.Tensor4D {
+  let h = silu(norm(p, `${prefix}.in_layers.0`, x));
+  if (layer.resample === 'up') {
+    h = upsampleNearest2x(h);
+    x = upsampleNearest2x(x);
+  } else if (layer.resample === 'down') {
+    h = avgPool2x(h);
+    x = avgPool2x(x);
+  }
+  h = conv(p, `${prefix}.in_layers.2`, h);
+  const embOut = tf.reshape(dense(p, `${prefix}.emb_layers.1`, embSilu), [embSilu.shape[0], 1, 1, -1]);
+  if (layer.scaleShift) {
+    const [scale, shift] = tf.split(embOut, 2, 3);
+    h = tf.add(tf.mul(norm(p, `${prefix}.out_layers.0`, h), tf.add(scale, 1)), shift);
+  } else {
+    h = norm(p, `${prefix}.out_layers.0`, tf.add(h, embOut));
+  }
+  h = conv(p, `${prefix}.out_layers.3`, silu(h));
+  const skip = layer.inCh === layer.outCh ? x : conv(p, `${prefix}.skip_connection`, x);
+  return tf.add(skip, h);
+}
+
+/** AttentionBlock: x + proj_out(attention(qkv(norm(x)))) over the H·W positions as tokens. */
+export function attentionBlock(p: ParamMap, prefix: string, layer: Extract<Layer, { kind: 'attention' }>, x: tf.Tensor4D): tf.Tensor4D {
+  const [n, hgt, wid, c] = x.shape;
+  const tokens: tf.Tensor3D = tf.reshape(x, [n, hgt * wid, c]);
+  const qkv = dense(p, `${prefix}.qkv`, norm(p, `${prefix}.norm`, tokens));
+  const h = dense(p, `${prefix}.proj_out`, qkvAttention(qkv, layer.heads));
+  return tf.reshape(tf.add(tokens, h), x.shape);
+}
+
+export function applyLayer(p: ParamMap, prefix: string, layer: Layer, h: tf.Tensor4D, embSilu: tf.Tensor2D): tf.Tensor4D {
+  switch (layer.kind) {
+    case 'conv':
+      return conv(p, prefix, h);
+    case 'downsample':
+      return conv(p, `${prefix}.op`, h, 2);
+    case 'upsample':
+      return conv(p, `${prefix}.conv`, upsampleNearest2x(h));
+    case 'res':
+      return resBlock(p, prefix, layer, h, embSilu);
+    case 'attention':
+      return attentionBlock(p, prefix, layer, h);
+  }
+}
+
+/** TimestepEmbedSequential: the block's layers in order. */
+export function applyBlock(p: ParamMap, prefix: string, block: Block, h: tf.Tensor4D, embSilu: tf.Tensor2D): tf.Tensor4D {
+  block.forEach((layer, j) => {
+    h = applyLayer(p, `${prefix}.${j}`, layer, h, embSilu);
+  });
+  return h;
+}

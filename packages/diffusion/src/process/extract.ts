@@ -1,0 +1,27 @@
+/**
+ * Gathering per-sample schedule coefficients. The reference keeps the schedule in float64 and gathers
+ * arr[t] per sample, casting it to float32 before any tensor arithmetic; doing the same makes diffq's
+ * float32 formulas round like the reference's.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** Spaced timesteps, one per sample: integers in [0, S). Host-side, as the loops know them. */
+export type Timesteps = ArrayLike<number>;
+
+/** float32(arr[t_i]) shaped [N, 1, 1, 1], to broadcast against NCHW tensors. */
+export function extract(arr: ArrayLike<number>, t: Timesteps): tf.Tensor4D {
+  const values = new Float32Array(t.length);
+  for (let i = 0; i < t.length; i++) {
+    const ti = t[i];
+    if (!Number.isInteger(ti) || ti < 0 || ti >= arr.length) {
+      throw new Error(`timestep t[${i}] is ${ti}; accepted: an integer in [0, ${arr.length - 1}]`);
+    }
+    values[i] = arr[ti];
+  }
+  return tf.tensor4d(values, [t.length, 1, 1, 1], 'float32');
+}
+
+/** The same timestep for every sample of a batch: [t, t, …] (N entries). */
+export function batchTimesteps(t: number, n: number): number[] {
+  return new Array<number>(n).fill(t);
+}

@@ -1,0 +1,88 @@
+/**
+ * The reverse step p(x_{t−1} | x_t) = N(μ_θ, Σ_θ) from one network output (guided-diffusion's
+ * p_mean_variance with the model call taken out, so guidance can combine outputs before this).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { DiffusionProcess } from '../schedule/diffusion-process.ts';
+import { extract, type Timesteps } from './extract.ts';
+import { posteriorMean } from './posterior.ts';
+import { predXstartFromEps } from './predictions.ts';
+
+export interface PMeanVariance {
+  /** μ_θ(x_t, t), [N, C, H, W]. */
+  mean: tf.Tensor4D;
+  /** Σ_θ, [N, C, H, W]. */
+  variance: tf.Tensor4D;
+  /** log Σ_θ, [N, C, H, W]. */
+  logVariance: tf.Tensor4D;
+  /** x̂_0, clamped to [−1, 1] when asked, [N, C, H, W]. */
+  predXstart: tf.Tensor4D;
+}
+
+/**
+ * Splits an output [N, C', H, W] into its mean channels (the first C) and, with a learned variance,
+ * the variance values v (the other C). C is x's channel count.
+ */
+export function splitModelOutput(p: DiffusionProcess, modelOutput: tf.Tensor4D, channels: number): { meanPart: tf.Tensor4D; varValues?: tf.Tensor4D } {
+  const expected = p.modelVarType === 'LEARNED_RANGE' ? 2 * channels : channels;
+  if (modelOutput.shape[1] !== expected) {
+    throw new Error(`model output has ${modelOutput.shape[1]} channels; ${p.modelVarType} with ${channels}-channel images needs ${expected}`);
+  }
+  if (p.modelVarType !== 'LEARNED_RANGE') return { meanPart: modelOutput };
+  const [meanPart, varValues] = tf.split(modelOutput, 2, 1) as [tf.Tensor4D, tf.Tensor4D];
+  return { meanPart, varValues };
+}
+
+/** FIXED_LARGE's variances [β̃_1, β_1, β_2, …, β_{S−1}]: β_t with the t = 0 entry raised to β̃_1 for a better decoder likelihood. */
+export function fixedLargeVariance(p: DiffusionProcess): Float64Array {
+  return p.betas.map((b, t) => (t === 0 ? p.posteriorVariance[1] : b));
+}
+
+/**
+ * Σ_θ and log Σ_θ at t, [N, C, H, W]:
+ * - LEARNED_RANGE: log Σ = f·log β_t + (1 − f)·log β̃_t (clipped), f = (v + 1)/2;
+ * - FIXED_SMALL: β̃_t; FIXED_LARGE: fixedLargeVariance at t.
+ */
+export function modelVariance(
+  p: DiffusionProcess,
+  t: Timesteps,
+  shape: [number, number, number, number],
+  varValues?: tf.Tensor4D,
+): { variance: tf.Tensor4D; logVariance: tf.Tensor4D } {
+  return tf.tidy(() => {
+    if (p.modelVarType === 'LEARNED_RANGE') {
+      if (!varValues) throw new Error('LEARNED_RANGE needs the variance channels of the model output');
+      const minLog = extract(p.posteriorLogVarianceClipped, t);
+      const maxLog = extract(p.betas.map(Math.log), t);
+      const frac = tf.div(tf.add(varValues, 1), 2);
+      const logVariance: tf.Tensor4D = tf.add(tf.mul(frac, maxLog), tf.mul(tf.sub(1, frac), minLog));
+      return { variance: tf.exp(logVariance), logVariance };
+    }
+    const variance = p.modelVarType === 'FIXED_LARGE' ? fixedLargeVariance(p) : p.posteriorVariance;
+    const logVariance = p.modelVarType === 'FIXED_LARGE' ? variance.map(Math.log) : p.posteriorLogVarianceClipped;
+    return { variance: tf.broadcastTo(extract(variance, t), shape), logVariance: tf.broadcastTo(extract(logVariance, t), shape) };
+  });
+}
+
+/**
+ * p(x_{t−1} | x_t) from the network output at (x_t, t):
+ * x̂_0 = the mean part (START_X) or predXstartFromEps(x_t, t, mean part) (EPSILON), clamped to [−1, 1]
+ * when clipDenoised; μ_θ = posteriorMeanCoef1_t·x̂_0 + posteriorMeanCoef2_t·x_t; Σ_θ per modelVariance.
+ * x: [N, C, H, W]; modelOutput: [N, C or 2C, H, W]. Inputs are not disposed.
+ */
+export function pMeanVariance(
+  p: DiffusionProcess,
+  modelOutput: tf.Tensor4D,
+  x: tf.Tensor4D,
+  t: Timesteps,
+  options: { clipDenoised: boolean },
+): PMeanVariance {
+  return tf.tidy(() => {
+    const { meanPart, varValues } = splitModelOutput(p, modelOutput, x.shape[1]);
+    const { variance, logVariance } = modelVariance(p, t, x.shape, varValues);
+    // clone: without learned variance the mean part is the caller's modelOutput itself, which the caller disposes.
+    let predXstart = p.modelMeanType === 'START_X' ? meanPart.clone() : predXstartFromEps(p, x, t, meanPart);
+    if (options.clipDenoised) predXstart = tf.clipByValue(predXstart, -1, 1);
+    return { mean: posteriorMean(p, predXstart, x, t), variance, logVariance, predXstart };
+  });
+}

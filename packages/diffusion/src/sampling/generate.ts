@@ -1,0 +1,52 @@
+/**
+ * The production entry point: one micro-batch from noise to 8-bit images with the chosen sampler and
+ * guidance. The worker supplies the engine, the per-seed NoiseSource and the labels; nothing here
+ * knows about jobs or storage.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Shape4 } from '../rng/noise-source.ts';
+import { sampleDdim } from './ddim.ts';
+import { sampleDdpm } from './ddpm.ts';
+import type { SampleOptions } from './loop.ts';
+import { toUint8Nhwc } from './to-uint8.ts';
+
+export type SamplerSettings =
+  /** Ancestral sampling over every step of the process. */
+  | { kind: 'ddpm'; clipDenoised: boolean }
+  /** DDIM with stochasticity eta (0 = deterministic). */
+  | { kind: 'ddim'; eta: number; clipDenoised: boolean };
+
+export interface GenerateOptions extends Omit<SampleOptions, 'clipDenoised'> {
+  sampler: SamplerSettings;
+  /** Also return the float samples (NCHW, model space). */
+  keepFloat?: boolean;
+}
+
+export interface Generated {
+  /** uint8 images [N, H, W, C], C order. */
+  images: Uint8Array;
+  /** [N, H, W, C]. */
+  imageShape: [number, number, number, number];
+  /** The final x_0 [N, C, H, W] in model space, when keepFloat. */
+  samples?: Float32Array;
+}
+
+/** Runs the sampler of `sampler` (which also says whether to clip x̂_0) and returns x_0 [N, C, H, W] (the caller owns it). */
+export function runSampler(options: Omit<SampleOptions, 'clipDenoised'>, sampler: SamplerSettings): Promise<tf.Tensor4D> {
+  const o = { ...options, clipDenoised: sampler.clipDenoised };
+  return sampler.kind === 'ddpm' ? sampleDdpm(o) : sampleDdim({ ...o, eta: sampler.eta });
+}
+
+/** Samples options.shape from the noise source and converts them as image_sample.py does (toUint8Nhwc). */
+export async function generate(options: GenerateOptions): Promise<Generated> {
+  const { sampler, keepFloat, ...rest } = options;
+  const sample = await runSampler(rest, sampler);
+  let samples: Float32Array;
+  try {
+    samples = (await sample.data()) as Float32Array;
+  } finally {
+    sample.dispose();
+  }
+  const [n, c, h, w] = options.shape as Shape4;
+  return { images: toUint8Nhwc(samples, options.shape), imageShape: [n, h, w, c], ...(keepFloat ? { samples } : {}) };
+}

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import {
+  createUNet,
+  initBackend,
+  parseUNetConfig,
+  randomStateDict,
+  readSafetensors,
+  TfjsEngine,
+  type UNetArgs,
+  unetForward,
+  unetParameterShapes,
+} from '@diffq/diffusion';
+
+await initBackend();
+
+const GOLDEN = new URL('../../../../shared/golden/', import.meta.url);
+
+/** Small, but with every optional part: labels, learned sigma, resblock up/down, both attention orders. */
+const ARGS: UNetArgs = {
+  image_size: 16,
+  num_channels: 32,
+  num_res_blocks: 1,
+  channel_mult: '1,2',
+  attention_resolutions: '8',
+  num_head_channels: 32,
+  use_scale_shift_norm: true,
+  resblock_updown: true,
+  use_new_attention_order: true,
+  learn_sigma: true,
+  class_cond: true,
+  num_classes: 10,
+};
+
+/** A seed's own input: x uniform in [-1, 1) from the seed alone, t and y derived from the seed. */
+function sampleInput(seed: number, shape: number[]): { x: Float32Array; t: number; y: number } {
+  let state = seed * 2654435761 + 1;
+  const x = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < x.length; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    x[i] = state / 2 ** 31 - 1;
+  }
+  return { x, t: (seed * 137) % 1000, y: seed % 10 };
+}
+
+async function forwardSeeds(engine: TfjsEngine, seeds: number[]): Promise<Float32Array[]> {
+  const cfg = engine.unet.config;
+  const sampleShape = [cfg.inChannels, cfg.imageSize, cfg.imageSize];
+  const inputs = seeds.map((s) => sampleInput(s, sampleShape));
+  const x = tf.tensor4d(
+    Float32Array.from(inputs.flatMap((i) => Array.from(i.x))),
+    [seeds.length, ...sampleShape] as [number, number, number, number],
+  );
+  const t = tf.tensor1d(inputs.map((i) => i.t));
+  const y = tf.tensor1d(
+    inputs.map((i) => i.y),
+    'int32',
+  );
+  const out = await engine.forward(x, t, y);
+  const data = (await out.data()) as Float32Array;
+  tf.dispose([x, t, y, out]);
+  const per = data.length / seeds.length;
+  return seeds.map((_, i) => data.slice(i * per, (i + 1) * per));
+}
+
+describe('UNetModel', () => {
+  it('gives the same output for a sample whatever the batch it is in', async () => {
+    const config = parseUNetConfig(ARGS);
+    const engine = new TfjsEngine(createUNet(config, randomStateDict(unetParameterShapes(config), 1)));
+    try {
+      const seeds = [0, 1, 2, 3, 4, 5, 6, 7];
+      const together = await forwardSeeds(engine, seeds);
+      const apart = [
+        ...(await forwardSeeds(engine, [0, 1, 2])),
+        ...(await forwardSeeds(engine, [3, 4, 5])),
+        ...(await forwardSeeds(engine, [6, 7])),
+      ];
+      seeds.forEach((s, i) => {
+        assert.ok(
+          together[i].every((v, j) => Object.is(v, apart[i][j])),
+          `seed ${s}: batch of 8 and batch of ${i < 6 ? 3 : 2} differ`,
+        );
+      });
+      assert.notDeepEqual(together[0], together[1], 'different seeds give different outputs');
+    } finally {
+      engine.dispose();
+    }
+  });
+
+  it('returns [N, out_channels, H, W] in the PyTorch layout', async () => {
+    const config = parseUNetConfig(ARGS);
+    const engine = new TfjsEngine(createUNet(config, randomStateDict(unetParameterShapes(config), 2)));
+    const x = tf.zeros([2, 3, 16, 16]) as tf.Tensor4D;
+    const out = await engine.forward(x, tf.tensor1d([1, 2]), tf.tensor1d([0, 1], 'int32'));
+    assert.deepEqual(out.shape, [2, 6, 16, 16]);
+    assert.match(engine.description, new RegExp(`^tfjs ${tf.getBackend()}$`));
+    tf.dispose([x, out]);
+    engine.dispose();
+  });
+
+  it('refuses labels for an unconditional model and requires them for a conditional one', () => {
+    const conditional = parseUNetConfig(ARGS);
+    const unconditional = parseUNetConfig({ ...ARGS, class_cond: false, num_classes: null });
+    const cond = createUNet(conditional, randomStateDict(unetParameterShapes(conditional), 3));
+    const uncond = createUNet(unconditional, randomStateDict(unetParameterShapes(unconditional), 3));
+    tf.tidy(() => {
+      const x = tf.zeros([1, 3, 16, 16]) as tf.Tensor4D;
+      const t = tf.tensor1d([5]);
+      assert.throws(() => unetForward(cond, x, t), /class-conditional \(10 classes\) and needs labels y/);
+      assert.throws(() => unetForward(uncond, x, t, tf.tensor1d([0], 'int32')), /unconditional/);
+    });
+    cond.dispose();
+    uncond.dispose();
+  });
+
+  for (const name of ['unet_a_mult11_nrb2_ss_heads4_cond10_learnsigma_float_t', 'unet_b_mult21_16px_updown_newattn_noss_1ch']) {
+    it(`expects exactly the reference state_dict keys and shapes (${name.slice(0, 6)})`, { skip: !existsSync(GOLDEN) }, () => {
+      const dir = new URL(`${name}/`, GOLDEN);
+      const config = parseUNetConfig(JSON.parse(readFileSync(new URL('case.json', dir), 'utf8')).model);
+      const { tensors } = readSafetensors(new Uint8Array(readFileSync(new URL('tensors.safetensors', dir))));
+      const reference = [...tensors].filter(([k]) => k.startsWith('model.')).map(([k, v]) => [k.slice(6), v.shape]);
+      assert.deepEqual(
+        [...unetParameterShapes(config)].sort(([a], [b]) => (a < b ? -1 : 1)),
+        reference.sort(([a], [b]) => ((a as string) < (b as string) ? -1 : 1)),
+      );
+    });
+  }
+});

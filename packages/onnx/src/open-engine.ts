@@ -1,0 +1,103 @@
+/**
+ * Chooses and opens the denoiser engine: onnx (onnxruntime-node, fastest forward passes) or tfjs
+ * (the only one with gradients). `auto` takes onnx when it loads and tfjs otherwise, and every
+ * choice comes back with a sentence saying what was taken and why, for the worker's log.
+ */
+import { createUNet, type DenoiserEngine, describeBackend, initBackend, type StoredTensor, TfjsEngine, type UNetConfig } from '@diffq/diffusion';
+import { type ExecutionProvider, OnnxEngine } from './onnx-engine.ts';
+import { buildUNetOnnx } from './unet-graph.ts';
+
+export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
+export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs'];
+export type GraphDtype = 'float32' | 'float16';
+
+export interface OpenEngineOptions {
+  modelConfig: UNetConfig;
+  /** The UNet state_dict (PyTorch keys); needed by tfjs, and by onnx unless `onnxModel` is given. */
+  weights?: ReadonlyMap<string, StoredTensor>;
+  /** A ready ONNX graph, as bytes or a file path: a user's PyTorch export or a cached build. */
+  onnxModel?: Uint8Array | string;
+  /** Builds the graph when `onnxModel` is absent; lets a caller cache it (see model-engine.ts). */
+  buildGraph?: (dtype: GraphDtype) => Promise<Uint8Array | string>;
+  engine: EngineChoice;
+  /** onnx only: the execution provider to ask for (default cpu); cuda falls back to cpu. */
+  provider?: ExecutionProvider;
+  /** onnx only: precision of a built graph (default float32); float16 is for the cuda provider. */
+  dtype?: GraphDtype;
+  /** onnx on cpu: threads per forward (default all cores). */
+  threads?: number;
+}
+
+export interface OpenedEngine {
+  engine: DenoiserEngine;
+  /** One sentence: the engine, its backend or provider, and why it was taken. */
+  why: string;
+}
+
+function graphSource(o: OpenEngineOptions, dtype: GraphDtype): Promise<Uint8Array | string> {
+  if (o.buildGraph) return o.buildGraph(dtype);
+  const weights = o.weights;
+  if (!weights) throw new Error('the onnx engine needs the UNet weights (weights.safetensors) or a model.onnx');
+  return Promise.resolve(buildUNetOnnx(o.modelConfig, weights, { dtype }));
+}
+
+async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
+  const provider = o.provider ?? 'cpu';
+  const options = { provider, threads: o.threads };
+  const notes: string[] = [];
+  if (o.onnxModel !== undefined) {
+    if (o.dtype === 'float16') notes.push('dtype float16 applies to graphs diffq builds, not to a given model.onnx');
+    const engine = await OnnxEngine.create(o.onnxModel, options);
+    return { engine, why: [engine.description, 'from the given ONNX model', ...notes].join('; ') };
+  }
+  let dtype = o.dtype ?? 'float32';
+  if (dtype === 'float16' && provider !== 'cuda') {
+    notes.push('float16 is for the cuda provider, so the cpu provider runs float32');
+    dtype = 'float32';
+  }
+  let engine = await OnnxEngine.create(await graphSource(o, dtype), options);
+  if (dtype === 'float16' && engine.provider !== 'cuda') {
+    engine.dispose();
+    notes.push('float16 needs the cuda provider, so the cpu fallback runs float32');
+    dtype = 'float32';
+    engine = await OnnxEngine.create(await graphSource(o, dtype), options);
+  }
+  return { engine, why: [engine.description, `${dtype} graph built from the weights`, ...notes].join('; ') };
+}
+
+async function openTfjs(o: OpenEngineOptions): Promise<OpenedEngine> {
+  if (!o.weights) throw new Error('the tfjs engine needs the UNet weights (weights.safetensors); a model.onnx alone runs only on onnx');
+  const backend = await initBackend();
+  const engine = new TfjsEngine(createUNet(o.modelConfig, o.weights));
+  return { engine, why: describeBackend(backend) };
+}
+
+/**
+ * Opens the engine `o.engine` names. `auto` tries onnx and falls back to tfjs when onnx cannot
+ * load (no native binary, an unloadable graph), saying why; an explicit choice fails instead.
+ * The tfjs backend is initialised in every case, since engines exchange tfjs tensors.
+ */
+export async function openEngine(o: OpenEngineOptions): Promise<OpenedEngine> {
+  if (!ENGINE_CHOICES.includes(o.engine)) throw new Error(`engine is "${o.engine}"; accepted: ${ENGINE_CHOICES.join(', ')}`);
+  await initBackend();
+  switch (o.engine) {
+    case 'tfjs': {
+      const opened = await openTfjs(o);
+      return { ...opened, why: `tfjs, as asked; ${opened.why}` };
+    }
+    case 'onnx': {
+      const opened = await openOnnx(o);
+      return { ...opened, why: `onnx, as asked: ${opened.why}` };
+    }
+    case 'auto': {
+      try {
+        const opened = await openOnnx(o);
+        return { ...opened, why: `auto took onnx because it loaded: ${opened.why}` };
+      } catch (e) {
+        const reason = (e as Error).message.split('\n')[0];
+        const opened = await openTfjs(o);
+        return { ...opened, why: `auto took tfjs because onnx did not load (${reason}); ${opened.why}` };
+      }
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * A store in a local (or network-mounted) directory. A put writes a temporary file next to its
+ * target and renames it over the target, which is atomic on POSIX file systems; temporary names
+ * start with '.', which no key may, so list never shows them.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ObjectStore, PutOptions, StoreBody } from './object-store.ts';
+import { isTransientSystemError, PermanentStoreError, StoreError, systemErrorCode, TransientStoreError } from './store-error.ts';
+import { assertKey, assertPrefix } from './store-key.ts';
+
+export interface FileStoreOptions {
+  /** fsync each file and its directory before a put returns: survives power loss, costs latency. */
+  fsync?: boolean;
+}
+
+export class FileStore implements ObjectStore {
+  readonly url: string;
+
+  /** root: an absolute directory; created on the first put. */
+  constructor(
+    readonly root: string,
+    private readonly options: FileStoreOptions = {},
+  ) {
+    this.url = pathToFileURL(root).href;
+  }
+
+  urlOf(key: string): string {
+    return pathToFileURL(this.pathOf(key)).href;
+  }
+
+  async put(key: string, body: StoreBody, _options?: PutOptions): Promise<void> {
+    const target = this.pathOf(key);
+    const dir = dirname(target);
+    const temp = join(dir, `.${key.split('/').at(-1)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await mkdir(dir, { recursive: true });
+      const file = await open(temp, 'wx');
+      try {
+        if (typeof body === 'string' || body instanceof Uint8Array) {
+          await file.writeFile(body);
+        } else {
+          for await (const chunk of body) await file.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+        }
+        if (this.options.fsync) await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(temp, target);
+      if (this.options.fsync) await syncDirectory(dir);
+    } catch (error) {
+      await unlink(temp).catch(() => {});
+      throw this.fault('put', key, error);
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const path = this.pathOf(key);
+    try {
+      return await readFile(path);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw this.fault('get', key, error);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      return (await stat(this.pathOf(key))).isFile();
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw this.fault('stat', key, error);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    assertPrefix(prefix);
+    // Walk only the deepest directory the prefix names, then filter by the partial last segment.
+    const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const found: string[] = [];
+    const walk = async (relative: string): Promise<void> => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await readdir(join(this.root, ...relative.split('/').filter(Boolean)), { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw this.fault('list', prefix, error);
+      }
+      for (const entry of entries) {
+        if (entry.name.startsWith('.')) continue;
+        const key = `${relative}${entry.name}`;
+        if (entry.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(`${key}/`);
+        } else if (entry.isFile() && key.startsWith(prefix)) {
+          found.push(key);
+        }
+      }
+    };
+    await walk(base);
+    return found.sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(key));
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw this.fault('delete', key, error);
+    }
+  }
+
+  close(): void {}
+
+  private pathOf(key: string): string {
+    return join(this.root, ...assertKey(key).split('/'));
+  }
+
+  private fault(operation: string, key: string, error: unknown): StoreError {
+    if (error instanceof StoreError) return error;
+    const reason = `Could not ${operation} ${this.root}${sep}${key}: ${(error as Error).message}`;
+    return isTransientSystemError(error)
+      ? new TransientStoreError(reason, { cause: error })
+      : new PermanentStoreError(reason, { cause: error });
+  }
+}
+
+/** ENOENT, or a path through a file (ENOTDIR), or a key naming a directory (EISDIR): no such object. */
+function isMissing(error: unknown): boolean {
+  const code = systemErrorCode(error);
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Reading and writing a run's own objects: the manifest and shard metadata as validated JSON, and
+ * whether a shard is done (DESIGN.md §3: its .json exists and matches the stored npz).
+ */
+
+import { createHash } from 'node:crypto';
+import { InvalidPayload, keys, parseRunSpec, parseShardMeta, type RunSpec, type ShardMeta } from '@diffq/contract';
+import type { ObjectStore } from './object-store.ts';
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Stable, human-readable JSON (2-space indent, trailing newline): same value, same bytes. */
+export function encodeJson(value: unknown): Uint8Array {
+  return Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export async function putJson(store: ObjectStore, key: string, value: unknown): Promise<void> {
+  await store.put(key, encodeJson(value), { contentType: 'application/json' });
+}
+
+/** The parsed JSON at key, or undefined when missing; a SyntaxError names the key. */
+export async function getJson(store: ObjectStore, key: string): Promise<unknown> {
+  const bytes = await store.get(key);
+  if (bytes === undefined) return undefined;
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (error) {
+    throw new SyntaxError(`${store.urlOf(key)} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Validates and writes `<runId>/manifest.json`; returns the spec with its defaults filled in. */
+export async function writeManifest(store: ObjectStore, spec: unknown): Promise<RunSpec> {
+  const parsed = parseRunSpec(spec);
+  await putJson(store, keys.manifest(parsed.runId), parsed);
+  return parsed;
+}
+
+/** The run's manifest, or undefined if the run does not exist; throws InvalidPayload if it is malformed. */
+export async function readManifest(store: ObjectStore, runId: string): Promise<RunSpec | undefined> {
+  const json = await getJson(store, keys.manifest(runId));
+  return json === undefined ? undefined : parseRunSpec(json);
+}
+
+export async function writeShardMeta(store: ObjectStore, meta: ShardMeta): Promise<void> {
+  const parsed = parseShardMeta(meta);
+  await putJson(store, keys.shardMeta(parsed.runId, parsed.shardIndex), parsed);
+}
+
+export async function readShardMeta(store: ObjectStore, runId: string, index: number): Promise<ShardMeta | undefined> {
+  const json = await getJson(store, keys.shardMeta(runId, index));
+  return json === undefined ? undefined : parseShardMeta(json);
+}
+
+/**
+ * True when `<runId>/shards/<index>.json` exists, is valid, names this shard (and these seeds, when
+ * given), and its npzSha256 and npzBytes match the stored npz. Anything else — a missing or corrupt
+ * .json, a missing npz, an npz from an interrupted rewrite — means the shard must be (re)done.
+ * Store faults are thrown, not read as "not done".
+ */
+export async function isShardDone(store: ObjectStore, runId: string, index: number, expectedSeeds?: readonly number[]): Promise<boolean> {
+  let meta: ShardMeta | undefined;
+  try {
+    meta = await readShardMeta(store, runId, index);
+  } catch (error) {
+    if (error instanceof SyntaxError || error instanceof InvalidPayload) return false;
+    throw error;
+  }
+  if (meta === undefined || meta.runId !== runId || meta.shardIndex !== index) return false;
+  if (expectedSeeds !== undefined && (meta.seeds.length !== expectedSeeds.length || meta.seeds.some((s, i) => s !== expectedSeeds[i])))
+    return false;
+  const npz = await store.get(keys.shardNpz(runId, index));
+  return npz !== undefined && npz.byteLength === meta.npzBytes && sha256Hex(npz) === meta.npzSha256;
+}

@@ -1,0 +1,8 @@
+/** The denoiser of a golden case (`model` + `model.*` weights) on the engine the run asked for. */
+import { createUNet, type DenoiserEngine, parseUNetConfig, TfjsEngine } from '@diffq/diffusion';
+import { type GoldenCase, NotImplemented, type RunContext } from '../case.ts';
+
+export function caseEngine(c: GoldenCase, ctx: RunContext): DenoiserEngine {
+  if (ctx.engine !== 'tfjs') throw new NotImplemented(`kind ${c.json.kind} has no ${ctx.engine} engine yet`);
+  return new TfjsEngine(createUNet(parseUNetConfig(c.json.model), c.weights('model'), `case ${c.json.name} model.*`));
+}
