@@ -5,7 +5,7 @@
  */
 import { DEFAULT_LOCKS } from './queue-options.ts';
 import { checkRedisUrl } from './redis-connection.ts';
-import { ENGINES, type EngineChoice } from './model-runtime.ts';
+import { ENGINES, type EngineChoice, PROVIDERS } from './model-runtime.ts';
 import { settingsFrom, withSettings } from './settings.ts';
 import { startWorker } from './worker.ts';
 import yargs from 'yargs';
@@ -22,6 +22,8 @@ export async function main(args: string[]): Promise<number> {
     .option('model', { type: 'string', demandOption: true, describe: 'model directory (model.json + weights.safetensors), a path or s3:// URI (env DIFFQ_MODEL)' })
     .option('model-id', { type: 'string', describe: 'queue name suffix; default model-<sha256 of the weights, 12 hex digits>, as diffq launch computes it' })
     .option('engine', { choices: ENGINES, default: 'auto' as EngineChoice, describe: 'denoiser engine: onnxruntime, tfjs, or auto (onnx when available)' })
+    .option('onnx-provider', { choices: PROVIDERS, default: 'cpu' as const, describe: 'onnx execution provider; cuda on GPU nodes (falls back to cpu)' })
+    .option('threads', { type: 'number', describe: 'onnx on cpu: threads per forward pass (default: all cores)' })
     .option('batch-size', { type: 'number', default: 16, describe: 'samples per micro-batch (what fits the accelerator; never changes an image)' })
     .option('metrics-port', { type: 'number', describe: 'serve /metrics and /healthz on this port' })
     .option('exit-when-idle', { type: 'boolean', default: false, describe: 'exit once the queues have nothing waiting, delayed or running' })
@@ -44,6 +46,7 @@ export async function main(args: string[]): Promise<number> {
     if (argv.help || argv.version) return 0;
     checkRedisUrl(argv.redis);
     positiveInt('batch-size', argv.batchSize, 65536);
+    if (argv.threads !== undefined) positiveInt('threads', argv.threads, 1024);
     positiveInt('lock-duration', argv.lockDuration);
     positiveInt('stalled-interval', argv.stalledInterval);
     positiveInt('max-stalled-count', argv.maxStalledCount, 1000);
@@ -62,6 +65,8 @@ export async function main(args: string[]): Promise<number> {
       model: argv.model,
       modelId: argv.modelId,
       engine: argv.engine,
+      provider: argv.onnxProvider,
+      threads: argv.threads,
       batchSize: argv.batchSize,
       metricsPort: argv.metricsPort,
       exitWhenIdle: argv.exitWhenIdle,

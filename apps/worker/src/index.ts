@@ -14,3 +14,4 @@ export * from './shard-job.ts';
 export * from './shard-output.ts';
 export * from './shard-sampler.ts';
 export * from './worker.ts';
+export * from './label-classes.ts';

@@ -17,13 +17,20 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function serveMetrics(port: number, registry: Registry, health: () => Health | Promise<Health>, host = '0.0.0.0'): Promise<MetricsServer> {
+export interface ServeOptions {
+  host?: string;
+  /** Runs before every /metrics response, e.g. to read Redis into gauges. */
+  beforeScrape?: () => Promise<void>;
+}
+
+export async function serveMetrics(port: number, registry: Registry, health: () => Health | Promise<Health>, options: ServeOptions = {}): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = async () => {
       if (req.method !== 'GET') {
         res.writeHead(405, { allow: 'GET' }).end();
       } else if (path === '/metrics') {
+        await options.beforeScrape?.();
         const text = await registry.metrics();
         res.writeHead(200, { 'content-type': registry.contentType }).end(text);
       } else if (path === '/healthz') {
@@ -40,7 +47,7 @@ export async function serveMetrics(port: number, registry: Registry, health: () 
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(port, options.host ?? '0.0.0.0', () => resolve());
   });
   return {
     server,

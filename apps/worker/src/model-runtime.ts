@@ -1,3 +1,5 @@
+export type { EngineChoice } from '@diffq/onnx';
+
 /**
  * The model a worker serves: loaded once at start (DESIGN.md §4: one queue per model), with its
  * denoiser engine timed per forward pass, and the classifiers of classifier-guided runs loaded on
@@ -12,10 +14,9 @@ import {
   type DenoiserEngine,
   initBackend,
   loadClassifier,
-  loadUNet,
   readModelDirectory,
-  TfjsEngine,
 } from '@diffq/diffusion';
+import { ENGINE_CHOICES, type EngineChoice, type ExecutionProvider, openModelEngine } from '@diffq/onnx';
 import type * as tf from '@tensorflow/tfjs';
 import type { WorkerMetrics } from './metrics.ts';
 import { defaultModelId, fetchModel } from './model-source.ts';
@@ -26,8 +27,8 @@ export interface ClassifierRef {
   digest: string;
 }
 
-export const ENGINES = ['auto', 'onnx', 'tfjs'] as const;
-export type EngineChoice = (typeof ENGINES)[number];
+export const ENGINES = ENGINE_CHOICES;
+export const PROVIDERS = ['cpu', 'cuda'] as const;
 
 export interface LoadedClassifier {
   config: ClassifierConfig;
@@ -45,6 +46,8 @@ export interface ModelRuntime {
   /** The denoiser, its forward passes timed into diffq_denoiser_step_seconds. */
   engine: DenoiserEngine;
   loadSeconds: number;
+  /** Which engine was opened and why (onnx, or tfjs and the reason onnx was passed over). */
+  why: string;
   classifier(ref: ClassifierRef): Promise<LoadedClassifier>;
   dispose(): void;
 }
@@ -76,29 +79,15 @@ class TimedEngine implements DenoiserEngine {
   }
 }
 
-interface OnnxModule {
-  openEngine(options: { directory: DenoiserDirectory; engine: EngineChoice }): Promise<DenoiserEngine>;
-}
-
-/** onnxruntime when asked for or (auto) when @diffq/onnx provides openEngine; tfjs otherwise. */
-async function openDenoiser(directory: DenoiserDirectory, choice: EngineChoice): Promise<DenoiserEngine> {
-  if (choice !== 'tfjs') {
-    const onnx = (await import('@diffq/onnx').catch((error: Error) => {
-      if (choice === 'onnx') throw new Error(`--engine onnx: @diffq/onnx did not load (${error.message})`);
-      return undefined;
-    })) as Partial<OnnxModule> | undefined;
-    if (onnx?.openEngine) return onnx.openEngine({ directory, engine: choice });
-    if (choice === 'onnx') throw new Error('--engine onnx: @diffq/onnx has no openEngine; use --engine tfjs');
-  }
-  await initBackend();
-  return new TfjsEngine(loadUNet(directory));
-}
-
 export interface LoadModelOptions {
   uri: string;
   /** Overrides the digest-derived id (must match the producer's --model-id). */
   modelId?: string;
   engine?: EngineChoice;
+  /** onnx execution provider: cuda on GPU workers (falls back to cpu). */
+  provider?: ExecutionProvider;
+  /** onnx on cpu: threads per forward pass (default all cores). */
+  threads?: number;
   metrics?: WorkerMetrics;
 }
 
@@ -110,7 +99,8 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
     throw new Error(`--model ${options.uri}: model.json.architecture is "${directory.architecture}"; a worker serves a denoiser ("adm-unet")`);
   }
   const id = options.modelId ?? defaultModelId(local.digest);
-  const inner = await openDenoiser(directory, options.engine ?? 'auto');
+  const opened = await openModelEngine({ modelDir: local.dir, directory, engine: options.engine ?? 'auto', provider: options.provider, threads: options.threads });
+  const inner = opened.engine;
   const stepSeconds = options.metrics?.stepSeconds.labels({ model: id, engine: inner.description });
   const engine = new TimedEngine(inner, (s) => stepSeconds?.observe(s));
   const loadSeconds = (performance.now() - start) / 1000;
@@ -139,6 +129,7 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
     directory,
     engine,
     loadSeconds,
+    why: opened.why,
     async classifier(ref) {
       let entry = classifiers.get(ref.digest);
       if (!entry) {

@@ -17,6 +17,7 @@ import {
   parseDiffusionConfig,
   SeedNoiseSource,
 } from '@diffq/diffusion';
+import { drawableClasses } from './label-classes.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { ModelRuntime } from './model-runtime.ts';
 
@@ -62,7 +63,10 @@ export class ShardSampler {
 
   /** Labels the run asks for: from the denoiser's classes, or the classifier's under classifier guidance. */
   async labels(spec: RunSpec, seeds: readonly number[]): Promise<Int32Array | null> {
-    const numClasses = spec.guidance.kind === 'classifier' ? (await this.model.classifier(spec.guidance.classifier)).config.outChannels : this.model.directory.unet.numClasses;
+    const numClasses =
+      spec.guidance.kind === 'classifier'
+        ? (await this.model.classifier(spec.guidance.classifier)).config.outChannels
+        : drawableClasses({ numClasses: this.model.directory.unet.numClasses, nullLabel: this.model.directory.nullLabel });
     return numClasses === null ? null : labelsFor(labelPolicy(spec), seeds, numClasses);
   }
 

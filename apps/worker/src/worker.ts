@@ -24,6 +24,10 @@ export interface WorkerSettings {
   model: string;
   modelId?: string;
   engine?: EngineChoice;
+  /** onnx execution provider (cuda on GPU nodes). */
+  provider?: 'cpu' | 'cuda';
+  /** onnx on cpu: threads per forward pass. */
+  threads?: number;
   /** Samples per micro-batch. */
   batchSize: number;
   /** Serve /metrics and /healthz here (0 picks a free port); undefined: no server. */
@@ -94,8 +98,8 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
   const id = settings.workerId ?? `${hostname()}:${process.pid}`;
   const locks = settings.locks ?? DEFAULT_LOCKS;
   const metrics = createWorkerMetrics();
-  const model = await loadModelRuntime({ uri: settings.model, modelId: settings.modelId, engine: settings.engine, metrics });
-  log(`worker ${id}: model ${model.id} (${model.uri}, sha256 ${model.digest.slice(0, 12)}…) on ${model.engine.description}, loaded in ${model.loadSeconds.toFixed(2)} s`);
+  const model = await loadModelRuntime({ uri: settings.model, modelId: settings.modelId, engine: settings.engine, provider: settings.provider, threads: settings.threads, metrics });
+  log(`worker ${id}: model ${model.id} (${model.uri}, sha256 ${model.digest.slice(0, 12)}…) loaded in ${model.loadSeconds.toFixed(2)} s; ${model.why}`);
   await warmUp(model, settings.batchSize, locks, log);
 
   const connection: Redis = openRedis(settings.redis, 'worker');

@@ -45,7 +45,7 @@ function article(type: string): string {
 }
 
 /** One sentence per problem; `input` is what was parsed, used to quote the offending value. */
-export function formatZodError(error: ZodError, input: unknown, root: string): string[] {
+export function zodProblems(error: ZodError, input: unknown, root: string): string[] {
   return error.issues.map((issue) => describeIssue(issue, input, root));
 }
 
@@ -74,6 +74,6 @@ function quote(value: unknown): string {
 /** Parses `input` with `schema`, or throws InvalidPayload naming `what` with one sentence per problem. */
 export function parseWith<S extends ZodSchema>(schema: S, input: unknown, what: string): S['_output'] {
   const result = schema.safeParse(input, { errorMap: predicateErrorMap });
-  if (!result.success) throw new InvalidPayload(what, formatZodError(result.error, input, what));
+  if (!result.success) throw new InvalidPayload(what, zodProblems(result.error, input, what));
   return result.data;
 }

@@ -25,3 +25,6 @@ export * from './nn/random-weights.ts';
 export * from './stats/frechet.ts';
 export * from './nn/plan.ts';
 export * from './nn/params.ts';
+export * from './stats/inception-score.ts';
+export * from './stats/moments.ts';
+export * from './stats/precision-recall.ts';

@@ -6,8 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DenoiserEngine } from '../src/engine/engine.ts';
 import type { NoiseSource, Shape4 } from '../src/rng/noise-source.ts';
-import { createProcess, type DiffusionProcess } from '../src/schedule/diffusion-process.ts';
 import { parseDiffusionConfig } from '../src/schedule/diffusion-config.ts';
+import { createProcess, type DiffusionProcess } from '../src/schedule/diffusion-process.ts';
 
 export interface ForwardCall {
   batch: number;

@@ -32,16 +32,22 @@ describe('model.json diffusion config', () => {
     assert.throws(() => parseDiffusionConfig({ steps: 10.5 }), /diffusion\.steps/);
   });
 
-  it('rejects unknown fields such as the reference\'s misspelt input_pertub', () => {
+  it("rejects unknown fields such as the reference's misspelt input_pertub", () => {
     assert.throws(() => parseDiffusionConfig({ input_pertub: 0.1 }), /input_pertub/);
   });
 
   it('checks timestep_respacing against the step count, naming the field', () => {
-    assert.throws(() => parseDiffusionConfig({ steps: 30, timestep_respacing: 'ddim20' }), /^Error: diffusion\.timestep_respacing "ddim20"/);
+    assert.throws(
+      () => parseDiffusionConfig({ steps: 30, timestep_respacing: 'ddim20' }),
+      /^Error: diffusion\.timestep_respacing "ddim20"/,
+    );
     assert.throws(() => parseDiffusionConfig({ timestep_respacing: 250 }), /diffusion\.timestep_respacing: accepted: a string such as/);
   });
 
   it('uses the caller-given root in error paths', () => {
-    assert.throws(() => parseDiffusionConfig({ steps: 0 }, 'models/cifar/model.json diffusion'), /models\/cifar\/model\.json diffusion\.steps/);
+    assert.throws(
+      () => parseDiffusionConfig({ steps: 0 }, 'models/cifar/model.json diffusion'),
+      /models\/cifar\/model\.json diffusion\.steps/,
+    );
   });
 });

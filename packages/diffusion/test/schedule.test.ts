@@ -100,8 +100,13 @@ describe('the spaced process', () => {
   it('equals the base process when nothing is respaced', () => {
     const p = createProcess(config({}));
     // β' = 1 − ᾱ_t/ᾱ_{t−1} recovers β up to float64 rounding, as in the reference.
-    p.betas.forEach((b, t) => assert.ok(Math.abs(b - p.baseBetas[t]) <= 1e-12 * p.baseBetas[t], `t=${t}`));
-    assert.deepEqual(Array.from(p.timestepMap), Array.from({ length: 1000 }, (_, i) => i));
+    p.betas.forEach((b, t) => {
+      assert.ok(Math.abs(b - p.baseBetas[t]) <= 1e-12 * p.baseBetas[t], `t=${t}`);
+    });
+    assert.deepEqual(
+      Array.from(p.timestepMap),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
   });
 
   it('clips the posterior log-variance at t = 0 to that of t = 1', () => {
@@ -114,7 +119,10 @@ describe('the spaced process', () => {
     const plain = createProcess(parseDiffusionConfig({ steps: 4000, timestep_respacing: 'ddim4' }));
     assert.deepEqual(Array.from(modelTimesteps(plain, [0, 1, 3])), [0, 1000, 3000]);
     const rescaled = createProcess(parseDiffusionConfig({ steps: 3000, timestep_respacing: 'ddim3', rescale_timesteps: true }));
-    assert.deepEqual(Array.from(modelTimesteps(rescaled, [1, 2])), [Math.fround(1000 * Math.fround(1 / 3)), Math.fround(2000 * Math.fround(1 / 3))]);
+    assert.deepEqual(Array.from(modelTimesteps(rescaled, [1, 2])), [
+      Math.fround(1000 * Math.fround(1 / 3)),
+      Math.fround(2000 * Math.fround(1 / 3)),
+    ]);
   });
 
   it('names the timestep and its range when t is outside the process', () => {

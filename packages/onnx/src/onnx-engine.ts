@@ -31,7 +31,7 @@ let ortModule: Promise<OrtModule> | undefined;
 
 /** onnxruntime-node, loaded once; rejects with the loader's reason when the native binary is missing. */
 export function loadOrt(): Promise<OrtModule> {
-  ortModule ??= import('onnxruntime-node').then((m) => ((m as { default?: OrtModule }).default ?? m) as OrtModule);
+  ortModule ??= import('onnxruntime-node');
   return ortModule;
 }
 

@@ -1,18 +1,9 @@
 import * as ort from 'onnxruntime-node';
-import { parseUNetConfig, type StoredTensor } from '@diffq/diffusion';
+import { parseUNetConfig, randomStateDict, unetParameterShapes } from '@diffq/diffusion';
 import { buildUNetOnnx } from '../src/unet-graph.ts';
-import { UNetWeights } from '../src/unet-weights.ts';
 
 const cfg = parseUNetConfig({ image_size: 32, num_channels: 64, channel_mult: '1,2,2,2', num_res_blocks: 2, attention_resolutions: '16', num_head_channels: 32, use_scale_shift_norm: true, resblock_updown: true, use_new_attention_order: true, learn_sigma: true });
-// record keys
-const rec = new Map<string, StoredTensor>();
-const proto = UNetWeights.prototype as any;
-const origTake = proto.take;
-proto.take = function (key: string, shape: number[]) {
-  if (!rec.has(key)) { const n = shape.reduce((a, b) => a * b, 1); const fan = n / shape[0]; const d = new Float32Array(n); for (let i = 0; i < n; i++) d[i] = (Math.random() * 2 - 1) / Math.sqrt(fan); rec.set(key, { dtype: 'F32', shape, data: d }); }
-  (this as any).tensors = rec; return origTake.call(this, key, shape);
-};
-proto.assertAllTaken = () => {};
+const rec = randomStateDict(unetParameterShapes(cfg), 0);
 let t0 = performance.now();
 const bytes = buildUNetOnnx(cfg, rec);
 console.log('params', [...rec.values()].reduce((a, t) => a + t.data.length, 0), 'build ms', performance.now() - t0, 'bytes', bytes.length);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { FileStore, isTransientStoreError, openStore, PermanentStoreError } from '@diffq/storage';
 import { objectStoreBehaviour } from './object-store-suite.ts';
@@ -36,6 +37,14 @@ describe('file store', () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.put('r/shards/0.npz', `version ${i}`)));
     assert.deepEqual(readdirSync(join(root, 'r', 'shards')), ['0.npz']);
     assert.match(Buffer.from((await store.get('r/shards/0.npz'))!).toString(), /^version \d+$/);
+  });
+
+  it('round-trips with fsync on', async () => {
+    const store = openStore(`file://${join(scratch, 'synced')}`, { file: { fsync: true } });
+    await store.put('r/shards/0.npz', 'bytes');
+    await store.put('r/shards/1.npz', Readable.from([Buffer.from('streamed')]));
+    assert.equal(Buffer.from((await store.get('r/shards/0.npz'))!).toString(), 'bytes');
+    assert.equal(Buffer.from((await store.get('r/shards/1.npz'))!).toString(), 'streamed');
   });
 
   it('reports a root that is not a directory as a permanent fault', async () => {

@@ -5,24 +5,31 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { keys, SHARD_META_FORMAT } from '@diffq/contract';
-import { isShardDone, type ObjectStore, PermanentStoreError, putJson, sha256Hex, writeShardMeta } from '@diffq/storage';
+import { InvalidPayload, keys, SHARD_META_FORMAT } from '@diffq/contract';
+import {
+  isShardDone,
+  type ObjectStore,
+  PermanentStoreError,
+  putJson,
+  readManifest,
+  sha256Hex,
+  writeManifest,
+  writeShardMeta,
+} from '@diffq/storage';
 
 const MiB = 1024 * 1024;
 
-/** n pseudo-random bytes, different for each tag (sha256 in counter mode). */
+/** n pseudo-random bytes, different for each tag (xorshift32 seeded from the tag's sha256). */
 export function bytesOf(n: number, tag: string): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0, block = 0; i < n; i += 32, block++) {
-    out.set(
-      createHash('sha256')
-        .update(`${tag}:${block}`)
-        .digest()
-        .subarray(0, Math.min(32, n - i)),
-      i,
-    );
+  const words = new Uint32Array(Math.ceil(n / 4));
+  let x = createHash('sha256').update(tag).digest().readUInt32LE(0) || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x;
   }
-  return out;
+  return new Uint8Array(words.buffer, 0, n);
 }
 
 /** Yields bytes in chunks, pausing between them, like a slow encoder. */
@@ -181,6 +188,25 @@ export function objectStoreBehaviour(store: () => ObjectStore): void {
     await assert.rejects(s.list('../'), PermanentStoreError);
     await assert.rejects(s.list('/'), PermanentStoreError);
     assert.deepEqual(await s.list(''), []);
+  });
+
+  it('keeps a run manifest as validated JSON with its defaults filled in', async () => {
+    const s = store();
+    assert.equal(await readManifest(s, 'run-7'), undefined);
+    const spec = {
+      runId: 'run-7',
+      model: { uri: '/models/m', id: 'm', digest: 'ab'.repeat(32) },
+      sampler: { kind: 'ddpm' },
+      seeds: '0-99',
+      seedCount: 100,
+      createdAt: '2025-01-31T12:00:00.000Z',
+      codeVersion: 'test',
+    };
+    const written = await writeManifest(s, spec);
+    assert.equal(written.shardSize, 256);
+    assert.deepEqual(await readManifest(s, 'run-7'), written);
+    await assert.rejects(writeManifest(s, { ...spec, runId: 'run-8', seedCount: 5 }), InvalidPayload);
+    assert.equal(await s.exists(keys.manifest('run-8')), false, 'an invalid manifest is never written');
   });
 
   it('counts a shard done only when its metadata matches the stored npz', async () => {

@@ -1,8 +1,11 @@
 /** The denoiser of a golden case (`model` + `model.*` weights) on the engine the run asked for. */
 import { createUNet, type DenoiserEngine, parseUNetConfig, TfjsEngine } from '@diffq/diffusion';
+import { openEngine } from '@diffq/onnx';
 import { type GoldenCase, NotImplemented, type RunContext } from '../case.ts';
 
-export function caseEngine(c: GoldenCase, ctx: RunContext): DenoiserEngine {
+export async function caseEngine(c: GoldenCase, ctx: RunContext): Promise<DenoiserEngine> {
+  if (ctx.engine === 'onnx')
+    return (await openEngine({ modelConfig: parseUNetConfig(c.json.model), weights: c.weights('model'), engine: 'onnx' })).engine;
   if (ctx.engine !== 'tfjs') throw new NotImplemented(`kind ${c.json.kind} has no ${ctx.engine} engine yet`);
   return new TfjsEngine(createUNet(parseUNetConfig(c.json.model), c.weights('model'), `case ${c.json.name} model.*`));
 }

@@ -1,5 +1,13 @@
 /** Kind `q_sample_and_posterior`: the forward process, its posterior and the ε ↔ x_0 conversions. */
-import { createProcess, parseDiffusionConfig, predEpsFromXstart, predXstartFromEps, qMeanVariance, qPosteriorMeanVariance, qSample } from '@diffq/diffusion';
+import {
+  createProcess,
+  parseDiffusionConfig,
+  predEpsFromXstart,
+  predXstartFromEps,
+  qMeanVariance,
+  qPosteriorMeanVariance,
+  qSample,
+} from '@diffq/diffusion';
 import * as tf from '@tensorflow/tfjs';
 import type { KindRunner } from '../case.ts';
 import { indices, take, tensor4d } from './case-tensors.ts';

@@ -21,7 +21,10 @@ interface LoopSampler {
   eta: number | null;
   clip_denoised: boolean;
   shape: Shape4;
-  guidance: { type: 'none' } | { type: 'classifier_free'; w: number; null_label: number } | { type: 'classifier'; classifier_scale: number; model_receives_y: boolean };
+  guidance:
+    | { type: 'none' }
+    | { type: 'classifier_free'; w: number; null_label: number }
+    | { type: 'classifier'; classifier_scale: number; model_receives_y: boolean };
 }
 
 export const run: KindRunner = async (c, ctx) => {
@@ -30,10 +33,14 @@ export const run: KindRunner = async (c, ctx) => {
   checkDerived(c, config, process);
   const s = c.json.sampler as unknown as LoopSampler;
   const sampler: SamplerSettings =
-    s.loop === 'p_sample_loop' ? { kind: 'ddpm', clipDenoised: s.clip_denoised } : { kind: 'ddim', eta: s.eta ?? 0, clipDenoised: s.clip_denoised };
+    s.loop === 'p_sample_loop'
+      ? { kind: 'ddpm', clipDenoised: s.clip_denoised }
+      : { kind: 'ddim', eta: s.eta ?? 0, clipDenoised: s.clip_denoised };
   const y = c.json.inputs.includes('y') ? Int32Array.from(indices(c, 'y')) : undefined;
   const classifier =
-    s.guidance.type === 'classifier' ? createClassifier(parseClassifierConfig(c.json.classifier, 'classifier'), c.weights('classifier')) : undefined;
+    s.guidance.type === 'classifier'
+      ? createClassifier(parseClassifierConfig(c.json.classifier, 'classifier'), c.weights('classifier'))
+      : undefined;
   let guidance: Guidance = { type: 'none' };
   if (s.guidance.type === 'classifier_free') guidance = { type: 'classifier_free', w: s.guidance.w, nullLabel: s.guidance.null_label };
   if (s.guidance.type === 'classifier' && classifier && y) {
@@ -41,7 +48,7 @@ export const run: KindRunner = async (c, ctx) => {
     guidance = { type: 'classifier', labels: y, condFn: async (x, t, labels) => classifierGradient(classifier, x, t, labels, scale) };
   }
   const modelReceivesY = s.guidance.type === 'classifier' ? s.guidance.model_receives_y : y !== undefined;
-  const engine = caseEngine(c, ctx);
+  const engine = await caseEngine(c, ctx);
   const stepSize = s.shape.reduce((a, b) => a * b, 1);
   const S = process.numTimesteps;
   const xSteps = new Float32Array(S * stepSize);

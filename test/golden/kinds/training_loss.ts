@@ -7,9 +7,9 @@ import {
   engineTrainingLosses,
   modelTimesteps,
   parseDiffusionConfig,
+  TfjsEngine,
   type TrainingBatch,
   type TrainingLosses,
-  TfjsEngine,
   trainingLosses,
   unetForward,
 } from '@diffq/diffusion';
@@ -31,7 +31,7 @@ export const run: KindRunner = async (c, ctx) => {
     perturbNoise: tensor4d(c, 'perturb_noise'),
     y: c.json.inputs.includes('y') ? tf.tensor1d(Int32Array.from(indices(c, 'y')), 'int32') : undefined,
   };
-  const engine = caseEngine(c, ctx);
+  const engine = await caseEngine(c, ctx);
   try {
     const losses: TrainingLosses =
       engine instanceof TfjsEngine

@@ -44,7 +44,13 @@ export interface TrainingLosses {
 }
 
 /** x_t = √ᾱ_t·x_0 + √(1 − ᾱ_t)·(ε + γ·ξ), DDPM-IP's perturbed input (γ = p.inputPerturbation). */
-export function perturbedXt(p: DiffusionProcess, xStart: tf.Tensor4D, t: Timesteps, noise: tf.Tensor4D, perturbNoise: tf.Tensor4D): tf.Tensor4D {
+export function perturbedXt(
+  p: DiffusionProcess,
+  xStart: tf.Tensor4D,
+  t: Timesteps,
+  noise: tf.Tensor4D,
+  perturbNoise: tf.Tensor4D,
+): tf.Tensor4D {
   return tf.tidy(() => qSample(p, xStart, t, tf.add(noise, tf.mul(p.inputPerturbation, perturbNoise))));
 }
 

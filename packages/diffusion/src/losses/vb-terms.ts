@@ -12,7 +12,13 @@ import { normalKl } from './normal-kl.ts';
 
 /** mean over every axis but the batch: [N, …] → [N]. */
 export function meanFlat(x: tf.Tensor): tf.Tensor1D {
-  return tf.tidy(() => tf.mean(x, Array.from({ length: x.rank - 1 }, (_, i) => i + 1)) as tf.Tensor1D);
+  return tf.tidy(
+    () =>
+      tf.mean(
+        x,
+        Array.from({ length: x.rank - 1 }, (_, i) => i + 1),
+      ) as tf.Tensor1D,
+  );
 }
 
 /**
@@ -26,7 +32,10 @@ export function vbTermsBpd(p: DiffusionProcess, xStart: tf.Tensor4D, xT: tf.Tens
     const out = pMeanVariance(p, modelOutput, xT, t, { clipDenoised: false });
     const kl = tf.div(meanFlat(normalKl(q.mean, q.logVariance, out.mean, out.logVariance)), Math.LN2);
     const decoderNll = tf.div(meanFlat(tf.neg(discretizedGaussianLogLikelihood(xStart, out.mean, tf.mul(0.5, out.logVariance)))), Math.LN2);
-    const atZero = tf.tensor1d(Array.from(t, (ti) => ti === 0), 'bool');
+    const atZero = tf.tensor1d(
+      Array.from(t, (ti) => ti === 0),
+      'bool',
+    );
     return tf.where(atZero, decoderNll, kl) as tf.Tensor1D;
   });
 }

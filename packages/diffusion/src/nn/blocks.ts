@@ -3,7 +3,7 @@
  * TimestepEmbedSequential) applied to channels-last activations with parameters from a ParamMap.
  */
 import * as tf from '@tensorflow/tfjs';
-import { avgPool2x, conv2d, groupNorm, linear, qkvAttention, silu, timestepEmbedding, upsampleNearest2x } from './layers.ts';
+import { avgPool2x, conv2d, groupNorm, linear, qkvAttention, type ScaleShift, silu, timestepEmbedding, upsampleNearest2x } from './layers.ts';
 import type { ParamMap } from './params.ts';
 import type { Block, Layer } from './plan.ts';
 
@@ -13,8 +13,8 @@ function param<T extends tf.Tensor>(p: ParamMap, key: string): T {
   return t as T;
 }
 
-export function norm<T extends tf.Tensor>(p: ParamMap, prefix: string, x: T): T {
-  return groupNorm(x, param(p, `${prefix}.weight`), param(p, `${prefix}.bias`));
+export function norm<T extends tf.Tensor>(p: ParamMap, prefix: string, x: T, film?: ScaleShift): T {
+  return groupNorm(x, param(p, `${prefix}.weight`), param(p, `${prefix}.bias`), film);
 }
 
 export function conv(p: ParamMap, prefix: string, x: tf.Tensor4D, stride: 1 | 2 = 1): tf.Tensor4D {
@@ -49,12 +49,12 @@ export function resBlock(p: ParamMap, prefix: string, layer: Extract<Layer, { ki
     x = avgPool2x(x);
   }
   h = conv(p, `${prefix}.in_layers.2`, h);
-  const embOut = tf.reshape(dense(p, `${prefix}.emb_layers.1`, embSilu), [embSilu.shape[0], 1, 1, -1]);
+  const embOut = dense(p, `${prefix}.emb_layers.1`, embSilu);
   if (layer.scaleShift) {
-    const [scale, shift] = tf.split(embOut, 2, 3);
-    h = tf.add(tf.mul(norm(p, `${prefix}.out_layers.0`, h), tf.add(scale, 1)), shift);
+    const [scale, shift] = tf.split(embOut, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
+    h = norm(p, `${prefix}.out_layers.0`, h, { scale, shift });
   } else {
-    h = norm(p, `${prefix}.out_layers.0`, tf.add(h, embOut));
+    h = norm(p, `${prefix}.out_layers.0`, tf.add(h, tf.reshape(embOut, [embOut.shape[0], 1, 1, -1])));
   }
   h = conv(p, `${prefix}.out_layers.3`, silu(h));
   const skip = layer.inCh === layer.outCh ? x : conv(p, `${prefix}.skip_connection`, x);

@@ -14,20 +14,34 @@ export function silu<T extends tf.Tensor>(x: T): T {
   return tf.mul(x, tf.sigmoid(x));
 }
 
+/** Per-sample FiLM of a normalised activation: norm(x)·(1 + scale) + shift, scale and shift [N, C]. */
+export interface ScaleShift {
+  scale: tf.Tensor2D;
+  shift: tf.Tensor2D;
+}
+
 /**
  * GroupNorm(32, C) over a channels-last tensor of any rank ≥ 2: for each sample and each group of
  * C/32 channels, (x − mean)/√(var + 1e-5) over the group's channels and all positions (biased
- * variance), then ·γ + β per channel. Computed in float32, as GroupNorm32 does.
+ * variance), then ·γ + β per channel; with `film`, then ·(1 + scale) + shift per sample and channel
+ * (ResBlock's scale-shift norm). Computed in float32, as GroupNorm32 does. The affine factors are
+ * folded into one per-sample scale and offset so the full-size tensor is touched only four times.
  */
-export function groupNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups = GROUPNORM_GROUPS): T {
+export function groupNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, film?: ScaleShift, groups = GROUPNORM_GROUPS): T {
   const n = x.shape[0];
-  const c = x.shape[x.rank - 1];
-  const grouped = tf.reshape(x, [n, -1, groups, c / groups]);
-  const mean = tf.mean(grouped, [1, 3], true);
-  const centered = tf.sub(grouped, mean);
-  const variance = tf.mean(tf.square(centered), [1, 3], true);
-  const normed = tf.reshape(tf.mul(centered, tf.rsqrt(tf.add(variance, GROUPNORM_EPS))), x.shape);
-  return tf.add(tf.mul(normed, gamma), beta) as T;
+  const perGroup = x.shape[x.rank - 1] / groups;
+  const byGroup = (t: tf.Tensor, batch: number) => tf.reshape(t, [batch, 1, groups, perGroup]);
+  const grouped = tf.reshape(x, [n, -1, groups, perGroup]);
+  const centered = tf.sub(grouped, tf.mean(grouped, [1, 3], true));
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), [1, 3], true), GROUPNORM_EPS));
+  let a: tf.Tensor = tf.mul(byGroup(gamma, 1), rstd);
+  let b: tf.Tensor = byGroup(beta, 1);
+  if (film) {
+    const gain = byGroup(tf.add(film.scale, 1), n);
+    a = tf.mul(a, gain);
+    b = tf.add(tf.mul(b, gain), byGroup(film.shift, n));
+  }
+  return tf.reshape(tf.add(tf.mul(centered, a), b), x.shape) as T;
 }
 
 /** y = x·Wᵀ + b with W stored transposed as [in, out]. x: [N, in] → [N, out]; or [N, T, in] → [N, T, out]. */
@@ -50,13 +64,11 @@ export function conv2d(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D, s
 
 /**
  * Nearest-neighbour ×2 upsampling (F.interpolate(scale_factor=2, mode="nearest")): out[2i+a, 2j+b] = x[i, j].
- * Written as rank-4 reshapes and tiles because tfjs has Tile gradients only up to rank 4.
+ * tfjs's legacy nearest resize (no corner alignment, no half-pixel centres) reads source ⌊dst/2⌋,
+ * the same pixel; unlike reshape + tile it has a fast wasm kernel and a wasm gradient kernel.
  */
 export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
-  const wide = tf.tile(tf.reshape(x, [n * h, w, 1, c]), [1, 1, 2, 1]);
-  const tall = tf.tile(tf.reshape(wide, [n * h, 1, 2 * w, c]), [1, 2, 1, 1]);
-  return tf.reshape(tall, [n, 2 * h, 2 * w, c]);
+  return tf.image.resizeNearestNeighbor(x, [2 * x.shape[1], 2 * x.shape[2]], false, false);
 }
 
 /** 2×2 average pooling with stride 2 (nn.AvgPool2d(2, 2)); H and W are even in every network here. */

@@ -20,9 +20,17 @@ export type Gaussian = {
 
 /** q(x_t | x_0): mean √ᾱ_t·x_0, variance 1 − ᾱ_t, log-variance log(1 − ᾱ_t). */
 export function qMeanVariance(p: DiffusionProcess, xStart: tf.Tensor4D, t: Timesteps): Gaussian {
-  return tf.tidy((): Gaussian => ({
-    mean: tf.mul(extract(p.sqrtAlphasCumprod, t), xStart),
-    variance: tf.broadcastTo(extract(p.alphasCumprod.map((a) => 1 - a), t), xStart.shape),
-    logVariance: tf.broadcastTo(extract(p.logOneMinusAlphasCumprod, t), xStart.shape),
-  }));
+  return tf.tidy(
+    (): Gaussian => ({
+      mean: tf.mul(extract(p.sqrtAlphasCumprod, t), xStart),
+      variance: tf.broadcastTo(
+        extract(
+          p.alphasCumprod.map((a) => 1 - a),
+          t,
+        ),
+        xStart.shape,
+      ),
+      logVariance: tf.broadcastTo(extract(p.logOneMinusAlphasCumprod, t), xStart.shape),
+    }),
+  );
 }

@@ -23,10 +23,16 @@ export interface PMeanVariance {
  * Splits an output [N, C', H, W] into its mean channels (the first C) and, with a learned variance,
  * the variance values v (the other C). C is x's channel count.
  */
-export function splitModelOutput(p: DiffusionProcess, modelOutput: tf.Tensor4D, channels: number): { meanPart: tf.Tensor4D; varValues?: tf.Tensor4D } {
+export function splitModelOutput(
+  p: DiffusionProcess,
+  modelOutput: tf.Tensor4D,
+  channels: number,
+): { meanPart: tf.Tensor4D; varValues?: tf.Tensor4D } {
   const expected = p.modelVarType === 'LEARNED_RANGE' ? 2 * channels : channels;
   if (modelOutput.shape[1] !== expected) {
-    throw new Error(`model output has ${modelOutput.shape[1]} channels; ${p.modelVarType} with ${channels}-channel images needs ${expected}`);
+    throw new Error(
+      `model output has ${modelOutput.shape[1]} channels; ${p.modelVarType} with ${channels}-channel images needs ${expected}`,
+    );
   }
   if (p.modelVarType !== 'LEARNED_RANGE') return { meanPart: modelOutput };
   const [meanPart, varValues] = tf.split(modelOutput, 2, 1) as [tf.Tensor4D, tf.Tensor4D];

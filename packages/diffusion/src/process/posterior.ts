@@ -9,11 +9,13 @@ import type { Gaussian } from './forward.ts';
  * (logVariance holds posterior_log_variance_clipped). x_0, x_t: [N, C, H, W].
  */
 export function qPosteriorMeanVariance(p: DiffusionProcess, xStart: tf.Tensor4D, xT: tf.Tensor4D, t: Timesteps): Gaussian {
-  return tf.tidy((): Gaussian => ({
-    mean: posteriorMean(p, xStart, xT, t),
-    variance: tf.broadcastTo(extract(p.posteriorVariance, t), xT.shape),
-    logVariance: tf.broadcastTo(extract(p.posteriorLogVarianceClipped, t), xT.shape),
-  }));
+  return tf.tidy(
+    (): Gaussian => ({
+      mean: posteriorMean(p, xStart, xT, t),
+      variance: tf.broadcastTo(extract(p.posteriorVariance, t), xT.shape),
+      logVariance: tf.broadcastTo(extract(p.posteriorLogVarianceClipped, t), xT.shape),
+    }),
+  );
 }
 
 /** μ̃_t(x_t, x_0) = posteriorMeanCoef1_t·x_0 + posteriorMeanCoef2_t·x_t. */

@@ -10,5 +10,7 @@ export function predXstartFromEps(p: DiffusionProcess, xT: tf.Tensor4D, t: Times
 
 /** ε̂ = (√(1/ᾱ_t)·x_t − x̂_0) / √(1/ᾱ_t − 1). All [N, C, H, W]. */
 export function predEpsFromXstart(p: DiffusionProcess, xT: tf.Tensor4D, t: Timesteps, predXstart: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.div(tf.sub(tf.mul(extract(p.sqrtRecipAlphasCumprod, t), xT), predXstart), extract(p.sqrtRecipm1AlphasCumprod, t)));
+  return tf.tidy(() =>
+    tf.div(tf.sub(tf.mul(extract(p.sqrtRecipAlphasCumprod, t), xT), predXstart), extract(p.sqrtRecipm1AlphasCumprod, t)),
+  );
 }

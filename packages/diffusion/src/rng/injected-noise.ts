@@ -35,7 +35,8 @@ export class InjectedNoise implements NoiseSource {
 
   step(i: number, shape: Shape4): tf.Tensor4D {
     this.#check(shape);
-    if (!Number.isInteger(i) || i < 0 || i >= this.steps) throw new Error(`injected noise has draws for steps 0 … ${this.steps - 1}; step ${i} was asked for`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.steps)
+      throw new Error(`injected noise has draws for steps 0 … ${this.steps - 1}; step ${i} was asked for`);
     return tf.tensor4d(this.noiseSteps.subarray(i * this.#size, (i + 1) * this.#size), shape, 'float32');
   }
 

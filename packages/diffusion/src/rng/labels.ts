@@ -6,7 +6,7 @@
  * - `fixed`:    class k for every seed.
  */
 import { LABEL_STREAM } from './normals.ts';
-import { checkSeed, philox4x32, seedKey, uniform } from './philox.ts';
+import { checkSeed, philox4x32, seedKey, wordToUniform } from './philox.ts';
 
 export type LabelPolicy = { kind: 'random' } | { kind: 'balanced' } | { kind: 'fixed'; label: number };
 
@@ -46,7 +46,7 @@ export function randomLabel(seed: number, numClasses: number): number {
   checkNumClasses(numClasses);
   const [k0, k1] = seedKey(seed);
   const [a] = philox4x32(0, LABEL_STREAM, 0, 0, k0, k1);
-  return Math.floor(uniform(a) * numClasses);
+  return Math.floor(wordToUniform(a) * numClasses);
 }
 
 /** The label `policy` gives `seed` among `numClasses` classes. */

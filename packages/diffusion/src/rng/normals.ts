@@ -7,7 +7,7 @@
  * Normal e comes from block ⌊e/4⌋, so element e of a sample's [C, H, W] tensor (C order) is normal e
  * whatever the batch, the backend or its layout.
  */
-import { philox4x32, seedKey, TWO_32, uniform } from './philox.ts';
+import { philox4x32, seedKey, TWO_32, wordToUniform } from './philox.ts';
 
 /** The stream of the `random` label policy (labels.ts); noise streams stay below it. */
 export const LABEL_STREAM = TWO_32 - 1;
@@ -26,10 +26,10 @@ const TWO_PI = 2 * Math.PI;
 
 /** Box–Muller on one block's words: writes its first n (≤ 4) normals to out[o …]. */
 function writeBlock(words: Uint32Array, out: Float32Array | Float64Array, o: number, n: number): void {
-  const r1 = Math.sqrt(-2 * Math.log(uniform(words[0])));
-  const r2 = Math.sqrt(-2 * Math.log(uniform(words[2])));
-  const theta1 = TWO_PI * uniform(words[1]);
-  const theta2 = TWO_PI * uniform(words[3]);
+  const r1 = Math.sqrt(-2 * Math.log(wordToUniform(words[0])));
+  const r2 = Math.sqrt(-2 * Math.log(wordToUniform(words[2])));
+  const theta1 = TWO_PI * wordToUniform(words[1]);
+  const theta2 = TWO_PI * wordToUniform(words[3]);
   if (n === 4) {
     out[o] = r1 * Math.cos(theta1);
     out[o + 1] = r1 * Math.sin(theta1);

@@ -80,6 +80,6 @@ export function seedKey(seed: number): [k0: number, k1: number] {
 }
 
 /** u(w) = (w + 0.5) / 2^32: a uint32 word as a uniform number in (0, 1), never 0 nor 1. */
-export function uniform(word: number): number {
+export function wordToUniform(word: number): number {
   return (word + 0.5) / TWO_32;
 }

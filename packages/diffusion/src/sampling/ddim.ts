@@ -21,8 +21,14 @@ export function ddimUpdate(eta: number): SamplerUpdate {
       predXstart = predXstartFromEps(p, x, t, guidedEps);
     }
     const eps = predEpsFromXstart(p, x, t, predXstart);
-    const sigma = tf.mul(tf.mul(eta, tf.sqrt(tf.div(tf.sub(1, alphaBarPrev), tf.sub(1, alphaBar)))), tf.sqrt(tf.sub(1, tf.div(alphaBar, alphaBarPrev))));
-    const meanPred = tf.add(tf.mul(predXstart, tf.sqrt(alphaBarPrev)), tf.mul(tf.sqrt(tf.sub(tf.sub(1, alphaBarPrev), tf.square(sigma))), eps));
+    const sigma = tf.mul(
+      tf.mul(eta, tf.sqrt(tf.div(tf.sub(1, alphaBarPrev), tf.sub(1, alphaBar)))),
+      tf.sqrt(tf.sub(1, tf.div(alphaBar, alphaBarPrev))),
+    );
+    const meanPred = tf.add(
+      tf.mul(predXstart, tf.sqrt(alphaBarPrev)),
+      tf.mul(tf.sqrt(tf.sub(tf.sub(1, alphaBarPrev), tf.square(sigma))), eps),
+    );
     const xNext = tf.add(meanPred, tf.mul(tf.mul(nonzeroMask(t), sigma), noise)) as tf.Tensor4D;
     return { xNext, predXstart };
   };

@@ -4,7 +4,11 @@ import { type SampleOptions, type SamplerUpdate, sampleLoop } from './loop.ts';
 
 /** [t_i ≠ 0] as [N, 1, 1, 1]: no noise is added on the last step. */
 export function nonzeroMask(t: number[]): tf.Tensor4D {
-  return tf.tensor4d(t.map((ti) => (ti !== 0 ? 1 : 0)), [t.length, 1, 1, 1], 'float32');
+  return tf.tensor4d(
+    t.map((ti) => (ti !== 0 ? 1 : 0)),
+    [t.length, 1, 1, 1],
+    'float32',
+  );
 }
 
 /**

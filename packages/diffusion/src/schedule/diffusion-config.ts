@@ -30,9 +30,7 @@ export const DiffusionArgsSchema = z
     rescale_timesteps: z.boolean().default(false),
     rescale_learned_sigmas: z.boolean().default(false),
     use_kl: z.boolean().default(false),
-    timestep_respacing: z
-      .string({ invalid_type_error: 'accepted: a string such as "", "250", "10,15,20" or "ddim50"' })
-      .default(''),
+    timestep_respacing: z.string({ invalid_type_error: 'accepted: a string such as "", "250", "10,15,20" or "ddim50"' }).default(''),
     input_perturbation: z.number().min(0).max(10).default(0),
     derived: z.unknown().optional(),
   })
@@ -60,7 +58,13 @@ export interface DiffusionConfig {
 }
 
 /** The types create_gaussian_diffusion derives from its flags. */
-export function deriveTypes(a: { learnSigma: boolean; sigmaSmall: boolean; predictXstart: boolean; useKl: boolean; rescaleLearnedSigmas: boolean }): {
+export function deriveTypes(a: {
+  learnSigma: boolean;
+  sigmaSmall: boolean;
+  predictXstart: boolean;
+  useKl: boolean;
+  rescaleLearnedSigmas: boolean;
+}): {
   modelMeanType: ModelMeanType;
   modelVarType: ModelVarType;
   lossType: LossType;

@@ -1,0 +1,239 @@
+/**
+ * The `diffq` command line: launch, status, watch, cancel, resume, report, runs, exporter, demo.
+ * Exit codes: 0 done, 1 failed (Redis, store, a run that did not finish), 2 invalid arguments.
+ */
+import { MAX_PRIORITY } from '@diffq/contract';
+import { checkRedisUrl } from '@diffq/worker/redis-connection';
+import { type Settings, settingsFrom, withSettings } from '@diffq/worker/settings';
+import yargs, { type Argv } from 'yargs';
+import { cancelRun } from './cancel.ts';
+import { runDemo } from './demo.ts';
+import { startExporter } from './exporter.ts';
+import { launchRun } from './launch.ts';
+import { FORMATS, type LaunchFlags, SAMPLERS, UsageError } from './launch-flags.ts';
+import { Producer } from './producer.ts';
+import { formatReport, readReport } from './report.ts';
+import { resumeRun } from './resume.ts';
+import { formatStatus, locateRun, runPhase, runStatus } from './run-state.ts';
+import { watchRun } from './watch.ts';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** Whether stdout is a terminal (progress bars redraw in place). */
+  tty: boolean;
+}
+
+const processIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  tty: Boolean(process.stdout.isTTY),
+};
+
+type Handler = (producer: Producer, argv: Record<string, unknown>, io: Io) => Promise<number>;
+
+function json(io: Io, value: unknown): void {
+  io.out(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+const launch: Handler = async (producer, argv, io) => {
+  const flags: LaunchFlags = {
+    model: argv.model as string,
+    modelId: argv.modelId as string | undefined,
+    seeds: argv.seeds === undefined ? undefined : String(argv.seeds),
+    runId: argv.runId as string | undefined,
+    sampler: argv.sampler as string | undefined,
+    steps: argv.steps as number | undefined,
+    respacing: argv.respacing === undefined ? undefined : String(argv.respacing),
+    eta: argv.eta as number | undefined,
+    guidanceScale: argv.guidanceScale as number | undefined,
+    classifier: argv.classifier as string | undefined,
+    classifierScale: argv.classifierScale as number | undefined,
+    labels: argv.labels === undefined ? undefined : String(argv.labels),
+    shardSize: argv.shardSize as number | undefined,
+    format: argv.format as string | undefined,
+    store: producer.settings.store,
+    priority: argv.priority as number | undefined,
+  };
+  const result = await launchRun(producer, flags);
+  if (argv.json) json(io, result);
+  else if (result.alreadyLaunched) io.out(`${result.runId}\n(already launched with these settings; nothing added — diffq resume ${result.runId} re-enqueues what the store lacks)\n`);
+  else {
+    io.out(`${result.runId}\n`);
+    io.err(`launched ${result.runId}: ${result.seeds} seeds in ${result.shards} shards on queue ${result.queue} (${result.added} jobs added in ${result.enqueueMs.toFixed(0)} ms), store ${result.storeUrl}\n`);
+  }
+  return 0;
+};
+
+const status: Handler = async (producer, argv, io) => {
+  const s = await runStatus(producer, await locateRun(producer, argv.run as string));
+  if (argv.json) json(io, { ...s, phase: runPhase(s) });
+  else io.out(`${formatStatus(s)}\n`);
+  return 0;
+};
+
+const watch: Handler = async (producer, argv, io) => {
+  const s = await watchRun(producer, await locateRun(producer, argv.run as string), { write: io.out, tty: io.tty, intervalMs: (argv.interval as number) * 1000 });
+  return runPhase(s) === 'complete' ? 0 : 1;
+};
+
+const cancel: Handler = async (producer, argv, io) => {
+  const result = await cancelRun(producer, await locateRun(producer, argv.run as string));
+  if (argv.json) json(io, result);
+  else io.out(`cancelled ${result.runId}: ${result.removed} queued jobs removed, ${result.stopping} running shards stopping; stored shards kept (diffq resume ${result.runId} continues)\n`);
+  return 0;
+};
+
+const resume: Handler = async (producer, argv, io) => {
+  const result = await resumeRun(producer, await locateRun(producer, argv.run as string), { verify: argv.verify as boolean });
+  if (argv.json) json(io, result);
+  else if (result.complete) io.out(`run ${result.runId} is complete (${result.stored} shards stored, report written); nothing to resume\n`);
+  else {
+    io.out(
+      `resumed ${result.runId}: ${result.stored} shards stored (kept), ${result.missing} missing → ${result.added} enqueued, ${result.retried} failed retried, ${result.alreadyQueued} already queued${result.finalizeQueued ? '; finalize re-queued' : ''}\n`,
+    );
+  }
+  return 0;
+};
+
+const report: Handler = async (producer, argv, io) => {
+  const run = await locateRun(producer, argv.run as string);
+  const r = await readReport(run);
+  if (!r) {
+    io.err(`run ${run.spec.runId} has no report yet (it is written when every shard is done); see diffq status ${run.spec.runId}\n`);
+    return 1;
+  }
+  if (argv.json) json(io, r);
+  else io.out(`${formatReport(r, run.store.url)}\n`);
+  return 0;
+};
+
+const runs: Handler = async (producer, argv, io) => {
+  const entries = await producer.runEntries();
+  if (argv.json) {
+    json(io, entries);
+    return 0;
+  }
+  if (entries.length === 0) io.out('no runs (launch one with diffq launch)\n');
+  for (const e of entries) io.out(`${e.runId}  ${e.launchedAt}  model ${e.modelId}  ${e.seedCount} seeds / ${e.shards} shards  ${e.storeUrl}\n`);
+  return 0;
+};
+
+const exporter: Handler = async (producer, argv, io) => {
+  const server = await startExporter(producer, argv.port as number, argv.host as string);
+  io.err(`diffq exporter: /metrics and /healthz on ${argv.host}:${server.port}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await server.close();
+  return 0;
+};
+
+const demo: Handler = async (producer, argv, io) =>
+  runDemo(producer, {
+    model: argv.model as string | undefined,
+    seeds: String(argv.seeds),
+    steps: argv.steps as number,
+    batchSize: argv.batchSize as number,
+    engine: argv.engine as 'auto' | 'onnx' | 'tfjs',
+    write: io.out,
+    tty: io.tty,
+  });
+
+function runArg<T>(y: Argv<T>) {
+  return y.positional('run', { type: 'string', demandOption: true, describe: 'run id' }).option('json', { type: 'boolean', default: false, describe: 'machine-readable output' });
+}
+
+export async function main(args: string[], io: Io = processIo): Promise<number> {
+  let chosen: { handler: Handler; argv: Record<string, unknown> } | undefined;
+  const pick = (handler: Handler) => (argv: Record<string, unknown>) => {
+    chosen = { handler, argv };
+  };
+  const parser = withSettings(yargs(args))
+    .scriptName('diffq')
+    .usage('$0 <command> [options]\n\nLaunch diffusion sampling runs on a fleet of BullMQ workers and follow them.')
+    .command(
+      'launch',
+      'validate a run, write its manifest, enqueue its shards; prints the run id',
+      (y) =>
+        y
+          .option('model', { type: 'string', demandOption: true, describe: 'model directory (model.json + weights.safetensors): a path or s3:// URI' })
+          .option('model-id', { type: 'string', describe: 'queue name suffix (default: model-<12 hex of the weights sha256>); workers must use the same' })
+          .option('seeds', { type: 'string', describe: 'seeds as EDM writes them: 0-49999, 1,2,5-10' })
+          .option('run-id', { type: 'string', describe: 'run id (default: run-<date>-<time>-<hex>); launching the same id again adds nothing' })
+          .option('sampler', { type: 'string', describe: `${SAMPLERS.join(' | ')} (default ddpm)` })
+          .option('steps', { type: 'number', describe: 'sampling steps, evenly spaced (same as --respacing N)' })
+          .option('respacing', { type: 'string', describe: 'guided-diffusion timestep_respacing: "250", "10,15,20" or "ddim50"' })
+          .option('eta', { type: 'number', describe: 'DDIM eta, 0 (deterministic) to 1; ddim only' })
+          .option('guidance-scale', { type: 'number', describe: 'classifier-free guidance weight w ≥ 0 (class-conditional model with a null label)' })
+          .option('classifier', { type: 'string', describe: 'noisy classifier directory for classifier guidance' })
+          .option('classifier-scale', { type: 'number', describe: 'classifier guidance scale s > 0' })
+          .option('labels', { type: 'string', describe: 'random | balanced | <class index k> (class-conditional or classifier-guided runs)' })
+          .option('shard-size', { type: 'number', describe: 'seeds per shard job, 1 to 65536 (default 256)' })
+          .option('format', { type: 'string', describe: `${FORMATS.join(' | ')}: npz shards, plus one PNG per seed with png/both (default npz)` })
+          .option('priority', { type: 'number', describe: `BullMQ priority, 0 (none) or 1 (first) to ${MAX_PRIORITY}` })
+          .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
+      pick(launch),
+    )
+    .command('status <run>', 'shards done/active/waiting/failed, samples, throughput, ETA', (y) => runArg(y), pick(status))
+    .command('watch <run>', 'progress bar with live throughput until the run ends', (y) => runArg(y).option('interval', { type: 'number', default: 1, describe: 'seconds between updates' }), pick(watch))
+    .command('cancel <run>', 'remove queued shards, stop running ones; stored shards are kept', (y) => runArg(y), pick(cancel))
+    .command(
+      'resume <run>',
+      're-enqueue exactly the shards the store lacks (also after Redis lost everything)',
+      (y) => runArg(y).option('verify', { type: 'boolean', default: false, describe: 'check every stored npz against its sha256 first' }),
+      pick(resume),
+    )
+    .command('report <run>', 'the run report written by the finalizer', (y) => runArg(y), pick(report))
+    .command('runs', 'runs launched on this Redis (prefix)', (y) => y.option('json', { type: 'boolean', default: false }), pick(runs))
+    .command(
+      'exporter',
+      'serve queue depth and run progress for Prometheus',
+      (y) => y.option('port', { type: 'number', default: 9465, describe: 'port of /metrics and /healthz' }).option('host', { type: 'string', default: '0.0.0.0' }),
+      pick(exporter),
+    )
+    .command(
+      'demo',
+      'launch a small run of the default model, sample it in-process, print the report (npm start)',
+      (y) =>
+        y
+          .option('model', { type: 'string', describe: 'model directory (default: a small random-weights model under .cache/)' })
+          .option('seeds', { type: 'string', default: '0-63' })
+          .option('steps', { type: 'number', default: 10 })
+          .option('batch-size', { type: 'number', default: 16 })
+          .option('engine', { choices: ['auto', 'onnx', 'tfjs'], default: 'auto' }),
+      pick(demo),
+    )
+    .demandCommand(1, 'give a command: launch, status, watch, cancel, resume, report, runs, exporter or demo')
+    .strict()
+    .help()
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error ?? new UsageError([message]);
+    });
+
+  let settings: Settings;
+  try {
+    const argv = await parser.parseAsync();
+    if (!chosen) return 0; // --help or --version printed
+    checkRedisUrl(argv.redis as string);
+    settings = settingsFrom(argv as Parameters<typeof settingsFrom>[0]);
+  } catch (error) {
+    io.err(`diffq: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const producer = new Producer(settings);
+  try {
+    return await chosen.handler(producer, chosen.argv, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`diffq ${args[0]}: ${error.message}\n`);
+      return 2;
+    }
+    io.err(`diffq ${args[0]}: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    await producer.close();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * `diffq launch` flags → the run spec (the manifest). Pure: the model facts come in as data. Every
+ * problem is collected and reported at once, each sentence naming the flag, the value given and
+ * what is accepted, before anything touches Redis or the store.
+ */
+import {
+  countSeeds,
+  ID_PATTERN,
+  InvalidPayload,
+  MAX_PRIORITY,
+  MAX_SHARD_SIZE,
+  parseRunSpec,
+  type RunSpec,
+  type RunSpecInput,
+  StoreUrlSchema,
+} from '@diffq/contract';
+import { spaceTimesteps } from '@diffq/diffusion';
+import { type ClassifierFacts, type DenoiserFacts, drawableClasses } from './model-facts.ts';
+
+export const SAMPLERS = ['ddpm', 'ddim'] as const;
+export const FORMATS = ['npz', 'png', 'both'] as const;
+
+export interface LaunchFlags {
+  model: string;
+  modelId?: string;
+  seeds?: string;
+  runId?: string;
+  sampler?: string;
+  steps?: number;
+  respacing?: string;
+  eta?: number;
+  guidanceScale?: number;
+  classifier?: string;
+  classifierScale?: number;
+  labels?: string;
+  shardSize?: number;
+  format?: string;
+  store: string;
+  priority?: number;
+}
+
+/** Invalid command-line input: one sentence per problem. Exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.length === 1 ? problems[0] : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+const ID_RULE = '1 to 63 characters of a-z, 0-9 and "-", starting with a letter or digit';
+
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/** The checks that need no model: syntax and ranges of every flag. */
+export function checkLaunchFlags(f: LaunchFlags): string[] {
+  const problems: string[] = [];
+  if (f.seeds === undefined || f.seeds === '') {
+    problems.push('--seeds is required: seeds as EDM writes them, e.g. --seeds 0-49999 or --seeds 1,2,5-10');
+  } else {
+    try {
+      countSeeds(String(f.seeds));
+    } catch (error) {
+      const detail = error instanceof InvalidPayload ? error.problems.join(' ') : (error as Error).message;
+      problems.push(`--seeds "${f.seeds}": ${detail}`);
+    }
+  }
+  if (f.runId !== undefined && !ID_PATTERN.test(String(f.runId))) problems.push(`--run-id "${f.runId}" must be ${ID_RULE}`);
+  if (f.modelId !== undefined && !ID_PATTERN.test(String(f.modelId))) problems.push(`--model-id "${f.modelId}" must be ${ID_RULE}`);
+  const sampler = f.sampler ?? 'ddpm';
+  if (!(SAMPLERS as readonly string[]).includes(sampler)) problems.push(`--sampler "${sampler}": accepted: ${SAMPLERS.join(', ')}`);
+  if (f.steps !== undefined && f.respacing !== undefined) problems.push(`--steps ${f.steps} and --respacing "${f.respacing}" both set the sampling steps; give one of them`);
+  if (f.steps !== undefined && !(Number.isInteger(f.steps) && f.steps >= 2)) problems.push(`--steps is ${f.steps}; accepted: an integer ≥ 2 (and at most the model's diffusion steps)`);
+  if (f.respacing !== undefined && !/^(ddim\d+|\d+(,\d+)*)$/.test(String(f.respacing))) {
+    problems.push(`--respacing "${f.respacing}": accepted: step counts such as "250" or "10,15,20" (sections), or "ddim50" (DDIM stride)`);
+  }
+  if (f.eta !== undefined) {
+    if (!isNumber(f.eta) || f.eta < 0 || f.eta > 1) problems.push(`--eta is ${f.eta}; accepted: a number from 0 to 1`);
+    else if (sampler === 'ddpm' && f.eta !== 0) problems.push(`--eta ${f.eta} applies to --sampler ddim only (the ddpm sampler has no eta)`);
+  }
+  if (f.guidanceScale !== undefined && (!isNumber(f.guidanceScale) || f.guidanceScale < 0)) {
+    problems.push(`--guidance-scale is ${f.guidanceScale}; accepted: a number ≥ 0 (the classifier-free guidance weight w)`);
+  }
+  if ((f.classifier === undefined) !== (f.classifierScale === undefined)) {
+    problems.push(f.classifier === undefined ? '--classifier-scale needs --classifier <dir> (the noisy classifier)' : '--classifier needs --classifier-scale <s> (a number > 0)');
+  }
+  if (f.classifierScale !== undefined && (!isNumber(f.classifierScale) || f.classifierScale <= 0)) {
+    problems.push(`--classifier-scale is ${f.classifierScale}; accepted: a number > 0`);
+  }
+  if (f.guidanceScale !== undefined && f.classifier !== undefined) problems.push('--guidance-scale (classifier-free) and --classifier (classifier guidance) exclude each other; choose one');
+  if (f.labels !== undefined && !/^(random|balanced|\d+)$/.test(String(f.labels))) {
+    problems.push(`--labels "${f.labels}": accepted: random, balanced, or a class index k (an integer ≥ 0)`);
+  }
+  if (f.shardSize !== undefined && !(Number.isInteger(f.shardSize) && f.shardSize >= 1 && f.shardSize <= MAX_SHARD_SIZE)) {
+    problems.push(`--shard-size is ${f.shardSize}; accepted: an integer from 1 to ${MAX_SHARD_SIZE}`);
+  }
+  if (f.format !== undefined && !(FORMATS as readonly string[]).includes(f.format)) problems.push(`--format "${f.format}": accepted: ${FORMATS.join(', ')}`);
+  if (!StoreUrlSchema.safeParse(f.store).success) problems.push(`--store "${f.store}": accepted: file://<dir> (e.g. file://./runs) or s3://<bucket>[/<prefix>]`);
+  if (f.priority !== undefined && !(Number.isInteger(f.priority) && f.priority >= 0 && f.priority <= MAX_PRIORITY)) {
+    problems.push(`--priority is ${f.priority}; accepted: an integer from 0 (none) to ${MAX_PRIORITY} (1 runs first)`);
+  }
+  return problems;
+}
+
+/** The checks against the model (and classifier): steps, respacing, labels, guidance. */
+export function checkAgainstModel(f: LaunchFlags, model: DenoiserFacts, classifier?: ClassifierFacts): string[] {
+  const problems: string[] = [];
+  if (f.steps !== undefined && f.steps > model.steps) problems.push(`--steps is ${f.steps}; accepted: 2 to ${model.steps}, the model's diffusion steps`);
+  const respacing = respacingOf(f);
+  if (f.respacing !== undefined) {
+    try {
+      const kept = spaceTimesteps(model.steps, respacing);
+      if (kept.length < 2) problems.push(`--respacing "${respacing}" keeps ${kept.length} step; a sampler needs at least 2`);
+    } catch (error) {
+      problems.push(`--respacing: ${(error as Error).message}`);
+    }
+  }
+  if (f.guidanceScale !== undefined) {
+    if (model.numClasses === null) problems.push(`--guidance-scale needs a class-conditional model; ${model.uri} is unconditional (model.class_cond false)`);
+    else if (model.nullLabel === null) problems.push(`--guidance-scale needs a model trained with a "no class" label; ${model.uri} has guidance.null_label null in model.json`);
+  }
+  if (classifier) {
+    if (classifier.imageSize !== model.imageSize) {
+      problems.push(`--classifier ${classifier.uri} takes ${classifier.imageSize}×${classifier.imageSize} images; the model samples ${model.imageSize}×${model.imageSize}`);
+    }
+  }
+  const classes = classifier ? classifier.numClasses : drawableClasses(model);
+  if (f.labels !== undefined) {
+    if (classes === null) {
+      problems.push(`--labels ${f.labels}: ${model.uri} is unconditional; labels apply to class-conditional models or with --classifier`);
+    } else if (/^\d+$/.test(f.labels) && Number(f.labels) >= classes) {
+      problems.push(`--labels ${f.labels}: accepted: a class index from 0 to ${classes - 1} (${classifier ? 'the classifier' : 'the model'} has ${classes} classes)`);
+    }
+  }
+  return problems;
+}
+
+function respacingOf(f: LaunchFlags): string {
+  return f.steps !== undefined ? String(f.steps) : (f.respacing ?? '');
+}
+
+/** The generated run id: run-YYYYMMDD-HHMMSS-xxxx (UTC, 4 random hex digits). */
+export function generatedRunId(now: Date, random: () => number = Math.random): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const tail = Math.floor(random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0');
+  return `run-${stamp}-${tail}`;
+}
+
+/** Builds and validates the manifest; contract errors are re-phrased per flag. */
+export function buildRunSpec(
+  f: LaunchFlags,
+  model: DenoiserFacts,
+  classifier: ClassifierFacts | undefined,
+  meta: { now: Date; codeVersion: string },
+): RunSpec {
+  const labels = f.labels === undefined || f.labels === 'random' || f.labels === 'balanced' ? { policy: (f.labels ?? 'random') as 'random' | 'balanced' } : { policy: 'fixed' as const, classIndex: Number(f.labels) };
+  const input: RunSpecInput = {
+    runId: f.runId ?? generatedRunId(meta.now),
+    model: { uri: model.uri, id: model.id, digest: model.digest },
+    sampler: { kind: (f.sampler ?? 'ddpm') as 'ddpm' | 'ddim', respacing: respacingOf(f), eta: f.eta ?? 0, clipDenoised: true },
+    guidance:
+      f.guidanceScale !== undefined
+        ? { kind: 'classifier_free', scale: f.guidanceScale }
+        : classifier && f.classifierScale !== undefined
+          ? { kind: 'classifier', classifier: { uri: classifier.uri, digest: classifier.digest }, scale: f.classifierScale }
+          : { kind: 'none' },
+    labels,
+    seeds: String(f.seeds),
+    seedCount: countSeeds(String(f.seeds)),
+    shardSize: f.shardSize,
+    format: f.format as RunSpecInput['format'],
+    createdAt: meta.now.toISOString(),
+    codeVersion: meta.codeVersion,
+    priority: f.priority,
+  };
+  try {
+    return parseRunSpec(input);
+  } catch (error) {
+    if (error instanceof InvalidPayload) throw new UsageError(error.problems.map((p) => `run spec: ${p}`));
+    throw error;
+  }
+}

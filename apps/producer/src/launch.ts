@@ -1,0 +1,84 @@
+/**
+ * `diffq launch`: validate everything, then write the manifest, then enqueue the shards. A run id
+ * that already has a manifest is not launched again: the same spec adds nothing (use `diffq resume`
+ * to re-enqueue what the store lacks), a different spec is an error.
+ */
+import { readFileSync } from 'node:fs';
+import { type RunSpec, shardCount } from '@diffq/contract';
+import { readManifest, writeManifest } from '@diffq/storage';
+import { enqueueShards } from './enqueue.ts';
+import { buildRunSpec, checkAgainstModel, checkLaunchFlags, type LaunchFlags, UsageError } from './launch-flags.ts';
+import { type ClassifierFacts, classifierFacts, type DenoiserFacts, denoiserFacts } from './model-facts.ts';
+import type { Producer } from './producer.ts';
+
+export interface LaunchResult {
+  runId: string;
+  modelId: string;
+  queue: string;
+  storeUrl: string;
+  seeds: number;
+  shards: number;
+  /** Jobs added to the queue (shards + finalize); 0 when the run was already launched. */
+  added: number;
+  alreadyLaunched: boolean;
+  /** Milliseconds from the first Redis or store access to the last job added. */
+  enqueueMs: number;
+}
+
+export const CODE_VERSION = `diffq ${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
+
+/** The spec without what differs between two launches of the same run (time, code version). */
+function essence(spec: RunSpec): string {
+  const { createdAt: _createdAt, codeVersion: _codeVersion, ...rest } = spec;
+  return JSON.stringify(rest);
+}
+
+/** Validates flags against the model; throws UsageError listing every problem. No I/O beyond reading the model. */
+export async function planLaunch(flags: LaunchFlags, now = new Date()): Promise<RunSpec> {
+  const problems = checkLaunchFlags(flags);
+  if (problems.length > 0) throw new UsageError(problems);
+  let model: DenoiserFacts;
+  let classifier: ClassifierFacts | undefined;
+  try {
+    model = await denoiserFacts(flags.model, flags.modelId);
+    classifier = flags.classifier === undefined ? undefined : await classifierFacts(flags.classifier);
+  } catch (error) {
+    throw new UsageError([(error as Error).message]);
+  }
+  const modelProblems = checkAgainstModel(flags, model, classifier);
+  if (modelProblems.length > 0) throw new UsageError(modelProblems);
+  return buildRunSpec(flags, model, classifier, { now, codeVersion: CODE_VERSION });
+}
+
+export async function launchRun(producer: Producer, flags: LaunchFlags, now = new Date()): Promise<LaunchResult> {
+  const spec = await planLaunch(flags, now);
+  const start = performance.now();
+  await producer.redis();
+  const store = producer.store(flags.store);
+  const result = {
+    runId: spec.runId,
+    modelId: spec.model.id,
+    queue: `sample.${spec.model.id}`,
+    storeUrl: store.url,
+    seeds: spec.seedCount,
+    shards: shardCount(spec),
+  };
+  const existing = await readManifest(store, spec.runId);
+  if (existing) {
+    if (essence(existing) !== essence(spec)) {
+      throw new UsageError([
+        `--run-id ${spec.runId} already exists in ${store.url} with other settings (launched ${existing.createdAt}); choose another --run-id, or leave it out to get a new one`,
+      ]);
+    }
+    return { ...result, added: 0, alreadyLaunched: true, enqueueMs: performance.now() - start };
+  }
+  await writeManifest(store, spec);
+  const added = await enqueueShards(
+    producer,
+    spec,
+    store.url,
+    Array.from({ length: result.shards }, (_, i) => i),
+  );
+  await producer.registerRun({ runId: spec.runId, modelId: spec.model.id, storeUrl: store.url, seedCount: spec.seedCount, shards: result.shards, launchedAt: spec.createdAt });
+  return { ...result, added, alreadyLaunched: false, enqueueMs: performance.now() - start };
+}

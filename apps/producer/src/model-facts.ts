@@ -1,0 +1,68 @@
+/**
+ * What `diffq launch` needs to know of a model directory to validate a run before anything is
+ * written: its identity (digest, queue id) and the few facts flags are checked against. Only
+ * model.json is parsed; the worker checks the weights against it when it loads them.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseClassifierConfig, parseDiffusionConfig, parseModelJson, parseUNetConfig } from '@diffq/diffusion';
+import { defaultModelId, fetchModel, MODEL_JSON } from '@diffq/worker/model-source';
+
+export { drawableClasses } from '@diffq/worker/label-classes';
+
+export interface DenoiserFacts {
+  /** As the manifest records it: an absolute path or an s3:// URI. */
+  uri: string;
+  id: string;
+  digest: string;
+  imageSize: number;
+  /** Class count of a class-conditional model (including a null label), else null. */
+  numClasses: number | null;
+  nullLabel: number | null;
+  /** T, the base diffusion steps. */
+  steps: number;
+}
+
+export interface ClassifierFacts {
+  uri: string;
+  digest: string;
+  imageSize: number;
+  numClasses: number;
+}
+
+async function modelJson(uri: string, flag: string) {
+  const local = await fetchModel(uri, flag);
+  const text = await readFile(join(local.dir, MODEL_JSON), 'utf8');
+  try {
+    return { local, json: parseModelJson(text, `${flag} ${uri}: ${MODEL_JSON}`) };
+  } catch (error) {
+    throw new Error((error as Error).message);
+  }
+}
+
+export async function denoiserFacts(uri: string, modelId?: string): Promise<DenoiserFacts> {
+  const { local, json } = await modelJson(uri, '--model');
+  if (json.architecture !== 'adm-unet') {
+    throw new Error(`--model ${uri}: model.json architecture is "${json.architecture}"; sampling needs a denoiser ("adm-unet")${json.architecture === 'adm-classifier' ? '; pass a classifier with --classifier' : ''}`);
+  }
+  const unet = parseUNetConfig(json.model, `--model ${uri}: model.json model`);
+  const diffusion = parseDiffusionConfig(json.diffusion, `--model ${uri}: model.json diffusion`);
+  return {
+    uri: uri.startsWith('s3://') ? uri : local.dir,
+    id: modelId ?? defaultModelId(local.digest),
+    digest: local.digest,
+    imageSize: unet.imageSize,
+    numClasses: unet.numClasses,
+    nullLabel: json.guidance.null_label,
+    steps: diffusion.steps,
+  };
+}
+
+export async function classifierFacts(uri: string): Promise<ClassifierFacts> {
+  const { local, json } = await modelJson(uri, '--classifier');
+  if (json.architecture !== 'adm-classifier') {
+    throw new Error(`--classifier ${uri}: model.json architecture is "${json.architecture}"; classifier guidance needs "adm-classifier"`);
+  }
+  const config = parseClassifierConfig(json.model, `--classifier ${uri}: model.json model`);
+  return { uri: uri.startsWith('s3://') ? uri : local.dir, digest: local.digest, imageSize: config.imageSize, numClasses: config.outChannels };
+}

@@ -1,0 +1,14 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@diffq/diffusion';
+await initBackend();
+const time = (name: string, f: () => tf.Tensor, reps = 10) => { tf.tidy(f).dispose(); const s = performance.now(); for (let i = 0; i < reps; i++) { const r = tf.tidy(f); r.dataSync(); r.dispose(); } console.log(name.padEnd(40), ((performance.now() - s) / reps).toFixed(2), 'ms'); };
+const x = tf.randomNormal([4, 32, 32, 128]); const y = tf.randomNormal([4, 32, 32, 128]);
+const c = tf.randomNormal([128]); const nc = tf.randomNormal([4, 1, 1, 128]); const g = tf.randomNormal([4, 1024, 32, 4]); const gs = tf.randomNormal([4, 1, 32, 1]);
+time('same-shape mul', () => tf.mul(x, y));
+time('mul by [C]', () => tf.mul(x, c));
+time('mul by [N,1,1,C]', () => tf.mul(x, nc));
+time('mul grouped by [N,1,G,1]', () => tf.mul(g, gs));
+time('sigmoid', () => tf.sigmoid(x));
+time('batchNorm [C]', () => tf.batchNorm(x, c, tf.abs(c), c, c, 1e-5));
+time('mean [1,3]', () => tf.mean(g, [1, 3], true));
+time('mean [1,2]', () => tf.mean(x, [1, 2], true));
