@@ -5,7 +5,7 @@
  * Prints ms per forward and sample-steps per second (one sample through one denoiser step) at
  * batch 1, 8 and 32; on the pure-JS cpu backend at batch 1 only, which already takes minutes.
  */
-import * as tf from '@tensorflow/tfjs';
+
 import {
   createUNet,
   describeBackend,
@@ -16,6 +16,7 @@ import {
   unetParameterCount,
   unetParameterShapes,
 } from '@diffq/diffusion';
+import * as tf from '@tensorflow/tfjs';
 
 const CIFAR_SIZE = {
   image_size: 32,

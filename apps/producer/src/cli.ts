@@ -1,21 +1,16 @@
 /**
  * The `diffq` command line: launch, status, watch, cancel, resume, report, runs, exporter, demo.
  * Exit codes: 0 done, 1 failed (Redis, store, a run that did not finish), 2 invalid arguments.
+ * Command modules are imported when their command runs: the model, tfjs and S3 libraries cost
+ * seconds to load and `diffq status` needs none of them.
  */
 import { MAX_PRIORITY } from '@diffq/contract';
 import { checkRedisUrl } from '@diffq/worker/redis-connection';
 import { type Settings, settingsFrom, withSettings } from '@diffq/worker/settings';
 import yargs, { type Argv } from 'yargs';
-import { cancelRun } from './cancel.ts';
-import { runDemo } from './demo.ts';
-import { startExporter } from './exporter.ts';
-import { launchRun } from './launch.ts';
-import { FORMATS, type LaunchFlags, SAMPLERS, UsageError } from './launch-flags.ts';
+import type { LaunchFlags } from './launch-flags.ts';
 import { Producer } from './producer.ts';
-import { formatReport, readReport } from './report.ts';
-import { resumeRun } from './resume.ts';
-import { formatStatus, locateRun, runPhase, runStatus } from './run-state.ts';
-import { watchRun } from './watch.ts';
+import { UsageError } from './usage-error.ts';
 
 export interface Io {
   out(text: string): void;
@@ -55,6 +50,7 @@ const launch: Handler = async (producer, argv, io) => {
     store: producer.settings.store,
     priority: argv.priority as number | undefined,
   };
+  const { launchRun } = await import('./launch.ts');
   const result = await launchRun(producer, flags);
   if (argv.json) json(io, result);
   else if (result.alreadyLaunched) io.out(`${result.runId}\n(already launched with these settings; nothing added — diffq resume ${result.runId} re-enqueues what the store lacks)\n`);
@@ -66,6 +62,7 @@ const launch: Handler = async (producer, argv, io) => {
 };
 
 const status: Handler = async (producer, argv, io) => {
+  const { formatStatus, locateRun, runPhase, runStatus } = await import('./run-state.ts');
   const s = await runStatus(producer, await locateRun(producer, argv.run as string));
   if (argv.json) json(io, { ...s, phase: runPhase(s) });
   else io.out(`${formatStatus(s)}\n`);
@@ -73,11 +70,15 @@ const status: Handler = async (producer, argv, io) => {
 };
 
 const watch: Handler = async (producer, argv, io) => {
+  const { locateRun, runPhase } = await import('./run-state.ts');
+  const { watchRun } = await import('./watch.ts');
   const s = await watchRun(producer, await locateRun(producer, argv.run as string), { write: io.out, tty: io.tty, intervalMs: (argv.interval as number) * 1000 });
   return runPhase(s) === 'complete' ? 0 : 1;
 };
 
 const cancel: Handler = async (producer, argv, io) => {
+  const { locateRun } = await import('./run-state.ts');
+  const { cancelRun } = await import('./cancel.ts');
   const result = await cancelRun(producer, await locateRun(producer, argv.run as string));
   if (argv.json) json(io, result);
   else io.out(`cancelled ${result.runId}: ${result.removed} queued jobs removed, ${result.stopping} running shards stopping; stored shards kept (diffq resume ${result.runId} continues)\n`);
@@ -85,6 +86,8 @@ const cancel: Handler = async (producer, argv, io) => {
 };
 
 const resume: Handler = async (producer, argv, io) => {
+  const { locateRun } = await import('./run-state.ts');
+  const { resumeRun } = await import('./resume.ts');
   const result = await resumeRun(producer, await locateRun(producer, argv.run as string), { verify: argv.verify as boolean });
   if (argv.json) json(io, result);
   else if (result.complete) io.out(`run ${result.runId} is complete (${result.stored} shards stored, report written); nothing to resume\n`);
@@ -97,6 +100,8 @@ const resume: Handler = async (producer, argv, io) => {
 };
 
 const report: Handler = async (producer, argv, io) => {
+  const { locateRun } = await import('./run-state.ts');
+  const { formatReport, readReport } = await import('./report.ts');
   const run = await locateRun(producer, argv.run as string);
   const r = await readReport(run);
   if (!r) {
@@ -120,6 +125,7 @@ const runs: Handler = async (producer, argv, io) => {
 };
 
 const exporter: Handler = async (producer, argv, io) => {
+  const { startExporter } = await import('./exporter.ts');
   const server = await startExporter(producer, argv.port as number, argv.host as string);
   io.err(`diffq exporter: /metrics and /healthz on ${argv.host}:${server.port}\n`);
   await new Promise<void>((resolve) => {
@@ -130,8 +136,9 @@ const exporter: Handler = async (producer, argv, io) => {
   return 0;
 };
 
-const demo: Handler = async (producer, argv, io) =>
-  runDemo(producer, {
+const demo: Handler = async (producer, argv, io) => {
+  const { runDemo } = await import('./demo.ts');
+  return runDemo(producer, {
     model: argv.model as string | undefined,
     seeds: String(argv.seeds),
     steps: argv.steps as number,
@@ -140,6 +147,7 @@ const demo: Handler = async (producer, argv, io) =>
     write: io.out,
     tty: io.tty,
   });
+};
 
 function runArg<T>(y: Argv<T>) {
   return y.positional('run', { type: 'string', demandOption: true, describe: 'run id' }).option('json', { type: 'boolean', default: false, describe: 'machine-readable output' });
@@ -162,7 +170,7 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           .option('model-id', { type: 'string', describe: 'queue name suffix (default: model-<12 hex of the weights sha256>); workers must use the same' })
           .option('seeds', { type: 'string', describe: 'seeds as EDM writes them: 0-49999, 1,2,5-10' })
           .option('run-id', { type: 'string', describe: 'run id (default: run-<date>-<time>-<hex>); launching the same id again adds nothing' })
-          .option('sampler', { type: 'string', describe: `${SAMPLERS.join(' | ')} (default ddpm)` })
+          .option('sampler', { type: 'string', describe: 'ddpm | ddim (default ddpm)' })
           .option('steps', { type: 'number', describe: 'sampling steps, evenly spaced (same as --respacing N)' })
           .option('respacing', { type: 'string', describe: 'guided-diffusion timestep_respacing: "250", "10,15,20" or "ddim50"' })
           .option('eta', { type: 'number', describe: 'DDIM eta, 0 (deterministic) to 1; ddim only' })
@@ -171,7 +179,7 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           .option('classifier-scale', { type: 'number', describe: 'classifier guidance scale s > 0' })
           .option('labels', { type: 'string', describe: 'random | balanced | <class index k> (class-conditional or classifier-guided runs)' })
           .option('shard-size', { type: 'number', describe: 'seeds per shard job, 1 to 65536 (default 256)' })
-          .option('format', { type: 'string', describe: `${FORMATS.join(' | ')}: npz shards, plus one PNG per seed with png/both (default npz)` })
+          .option('format', { type: 'string', describe: 'npz | png | both: npz shards, plus one PNG per seed with png/both (default npz)' })
           .option('priority', { type: 'number', describe: `BullMQ priority, 0 (none) or 1 (first) to ${MAX_PRIORITY}` })
           .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
       pick(launch),

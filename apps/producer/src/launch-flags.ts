@@ -15,7 +15,11 @@ import {
   StoreUrlSchema,
 } from '@diffq/contract';
 import { spaceTimesteps } from '@diffq/diffusion';
-import { type ClassifierFacts, type DenoiserFacts, drawableClasses } from './model-facts.ts';
+import type { ClassifierFacts, DenoiserFacts } from './model-facts.ts';
+import { drawableClasses } from '@diffq/worker/label-classes';
+import { UsageError } from './usage-error.ts';
+
+export { UsageError } from './usage-error.ts';
 
 export const SAMPLERS = ['ddpm', 'ddim'] as const;
 export const FORMATS = ['npz', 'png', 'both'] as const;
@@ -37,14 +41,6 @@ export interface LaunchFlags {
   format?: string;
   store: string;
   priority?: number;
-}
-
-/** Invalid command-line input: one sentence per problem. Exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  constructor(readonly problems: readonly string[]) {
-    super(problems.length === 1 ? problems[0] : `${problems.length} problems:\n  - ${problems.join('\n  - ')}`);
-  }
 }
 
 const ID_RULE = '1 to 63 characters of a-z, 0-9 and "-", starting with a letter or digit';

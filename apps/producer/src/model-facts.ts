@@ -8,8 +8,6 @@ import { join } from 'node:path';
 import { parseClassifierConfig, parseDiffusionConfig, parseModelJson, parseUNetConfig } from '@diffq/diffusion';
 import { defaultModelId, fetchModel, MODEL_JSON } from '@diffq/worker/model-source';
 
-export { drawableClasses } from '@diffq/worker/label-classes';
-
 export interface DenoiserFacts {
   /** As the manifest records it: an absolute path or an s3:// URI. */
   uri: string;

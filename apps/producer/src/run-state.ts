@@ -74,10 +74,14 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-/** Samples per second over the last window of finished shards. */
-export function recentThroughput(metas: readonly Pick<ShardMeta, 'seeds' | 'startedAt' | 'finishedAt'>[], now: number): number | null {
+/**
+ * Samples per second over the last window of finished shards; for a run with nothing left to
+ * sample the window ends at its last shard, so a finished run keeps its final speed.
+ */
+export function recentThroughput(metas: readonly Pick<ShardMeta, 'seeds' | 'startedAt' | 'finishedAt'>[], now: number, finished = false): number | null {
   if (metas.length === 0) return null;
   const firstStart = Math.min(...metas.map((m) => Date.parse(m.startedAt)));
+  if (finished) now = Math.max(...metas.map((m) => Date.parse(m.finishedAt)));
   const from = Math.max(now - THROUGHPUT_WINDOW_MS, firstStart);
   const samples = metas.filter((m) => Date.parse(m.finishedAt) >= from).reduce((s, m) => s + m.seeds.length, 0);
   const span = (now - from) / 1000;
@@ -108,7 +112,7 @@ export async function runStatus(producer: Producer, run: LocatedRun, now = Date.
   );
   const metas = (await mapLimit([...done], 32, (i) => readShardMeta(store, spec.runId, i).catch(() => undefined))).filter((m): m is ShardMeta => m !== undefined);
   const samplesDone = [...done].reduce((s, i) => s + shardLength(spec, i), 0);
-  const throughput = recentThroughput(metas, now);
+  const throughput = recentThroughput(metas, now, done.size === total);
   const redis = await producer.redis();
   const [finalize, reportWritten, cancelled] = await Promise.all([
     (await producer.finalizeQueue()).getJobState(finalizeJobId(spec.runId)),

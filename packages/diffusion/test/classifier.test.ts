@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
 import {
   CLASSIFIER_POOLS,
   type ClassifierPool,
@@ -13,6 +12,7 @@ import {
   parseClassifierConfig,
   randomStateDict,
 } from '@diffq/diffusion';
+import * as tf from '@tensorflow/tfjs';
 
 await initBackend();
 
@@ -62,7 +62,10 @@ describe('noisy classifier', () => {
       const plus = tf.add(x, tf.mul(d, eps)) as tf.Tensor4D;
       const minus = tf.sub(x, tf.mul(d, eps)) as tf.Tensor4D;
       const numeric = (scale * (selectedLogProb(c, plus, t, y) - selectedLogProb(c, minus, t, y))) / (2 * eps);
-      assert.ok(Math.abs(analytic - numeric) <= FD_TOLERANCE[pool] * Math.abs(numeric), `analytic ${analytic}, finite difference ${numeric}`);
+      assert.ok(
+        Math.abs(analytic - numeric) <= FD_TOLERANCE[pool] * Math.abs(numeric),
+        `analytic ${analytic}, finite difference ${numeric}`,
+      );
       assert.ok(Math.abs(numeric) > 1e-3, 'the check is not vacuous');
       tf.dispose([x, d, t, grad, plus, minus]);
       c.dispose();

@@ -95,7 +95,7 @@ describe('DDPM-IP training loss', () => {
       const vb = values(lossTerms(plain, b, xT, output).vb!);
       const scaled = values(lossTerms(rescaled, b, xT, output).vb!);
       vb.forEach((v, i) => {
-        assert.ok(Math.abs(scaled[i] - (v * 8) / 1000) <= 1e-6 * Math.abs(v), `sample ${i}`));
+        assert.ok(Math.abs(scaled[i] - (v * 8) / 1000) <= 1e-6 * Math.abs(v), `sample ${i}`);
       });
     });
   });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
 import {
   classifierGradient,
   classifierParameterShapes,
@@ -13,6 +12,7 @@ import {
   TfjsEngine,
   unetParameterShapes,
 } from '@diffq/diffusion';
+import * as tf from '@tensorflow/tfjs';
 
 await initBackend();
 

@@ -3,7 +3,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
 import {
   classifierParameterShapes,
   createUNet,
@@ -20,6 +19,7 @@ import {
   unetParameterShapes,
   writeSafetensors,
 } from '@diffq/diffusion';
+import * as tf from '@tensorflow/tfjs';
 
 await initBackend();
 
@@ -107,7 +107,10 @@ describe('model directory', () => {
   });
 
   it('says which file is missing', async () => {
-    await assert.rejects(readModelDirectory(join(dir, 'nowhere')), /nowhere\/model\.json does not exist; a model directory holds model\.json and weights\.safetensors/);
+    await assert.rejects(
+      readModelDirectory(join(dir, 'nowhere')),
+      /nowhere\/model\.json does not exist; a model directory holds model\.json and weights\.safetensors/,
+    );
   });
 
   it('names the first missing weight and its expected shape', () => {
@@ -146,14 +149,38 @@ describe('model directory', () => {
 
   const badJson: [string, unknown, RegExp][] = [
     ['text that is not JSON', '{"format": ', /model\.json is not valid JSON/],
-    ['an unknown format', { ...MODEL_JSON, format: 'diffq-model/2' }, /model\.json\.format: accepted: "diffq-model\/1" \(got "diffq-model\/2"\)/],
-    ['an unknown architecture', { ...MODEL_JSON, architecture: 'unet' }, /model\.json\.architecture: accepted: "adm-unet", "adm-classifier" \(got "unet"\)/],
+    [
+      'an unknown format',
+      { ...MODEL_JSON, format: 'diffq-model/2' },
+      /model\.json\.format: accepted: "diffq-model\/1" \(got "diffq-model\/2"\)/,
+    ],
+    [
+      'an unknown architecture',
+      { ...MODEL_JSON, architecture: 'unet' },
+      /model\.json\.architecture: accepted: "adm-unet", "adm-classifier" \(got "unet"\)/,
+    ],
     ['a denoiser without diffusion', { ...MODEL_JSON, diffusion: undefined }, /model\.json\.diffusion: Required/],
     ['an unknown top-level field', { ...MODEL_JSON, extra: 1 }, /model\.json: Unrecognized key\(s\) in object: 'extra'/],
-    ['a mistyped model field', { ...MODEL_JSON, model: { ...MODEL, num_channels: '32' } }, /model\.json\.model\.num_channels: Expected number, received string/],
-    ['an unknown model field', { ...MODEL_JSON, model: { ...MODEL, num_channel: 32 } }, /model\.json\.model: Unrecognized key\(s\) in object: 'num_channel'/],
-    ['a null label outside the classes', { ...MODEL_JSON, guidance: { null_label: 4 } }, /model\.json\.guidance\.null_label is 4; accepted: null or a label in 0\.\.3/],
-    ['a negative null label', { ...MODEL_JSON, guidance: { null_label: -1 } }, /model\.json\.guidance\.null_label: Number must be greater than or equal to 0/],
+    [
+      'a mistyped model field',
+      { ...MODEL_JSON, model: { ...MODEL, num_channels: '32' } },
+      /model\.json\.model\.num_channels: Expected number, received string/,
+    ],
+    [
+      'an unknown model field',
+      { ...MODEL_JSON, model: { ...MODEL, num_channel: 32 } },
+      /model\.json\.model: Unrecognized key\(s\) in object: 'num_channel'/,
+    ],
+    [
+      'a null label outside the classes',
+      { ...MODEL_JSON, guidance: { null_label: 4 } },
+      /model\.json\.guidance\.null_label is 4; accepted: null or a label in 0\.\.3/,
+    ],
+    [
+      'a negative null label',
+      { ...MODEL_JSON, guidance: { null_label: -1 } },
+      /model\.json\.guidance\.null_label: Number must be greater than or equal to 0/,
+    ],
   ];
   for (const [what, json, message] of badJson) {
     it(`rejects ${what}, naming the field`, () => {
@@ -176,7 +203,7 @@ describe('model directory', () => {
     );
   });
 
-  it("accepts the DDPM-IP CIFAR-10 model.json of the README", () => {
+  it('accepts the DDPM-IP CIFAR-10 model.json of the README', () => {
     const json = {
       format: 'diffq-model/1',
       architecture: 'adm-unet',
@@ -202,6 +229,9 @@ describe('model directory', () => {
       guidance: { null_label: null },
     };
     // The weights are the only thing missing: the error names the first key of the model.
-    assert.throws(() => parseModelDirectory(JSON.stringify(json), writeSafetensors({})), /missing key "time_embed\.0\.weight" \(expected shape \[512, 128\]\)/);
+    assert.throws(
+      () => parseModelDirectory(JSON.stringify(json), writeSafetensors({})),
+      /missing key "time_embed\.0\.weight" \(expected shape \[512, 128\]\)/,
+    );
   });
 });

@@ -69,7 +69,7 @@ describe('p_mean_variance', () => {
         const out = pMeanVariance(p, tf.concat([eps, tf.fill(shape, v)], 1) as tf.Tensor4D, x, t, { clipDenoised: false });
         const lv = out.logVariance.arraySync() as number[][][][];
         t.forEach((ti, i) => {
-          assert.ok(Math.abs(lv[i][1][2][3] - expected[ti]) < 1e-5, `v=${v} t=${ti}`));
+          assert.ok(Math.abs(lv[i][1][2][3] - expected[ti]) < 1e-5, `v=${v} t=${ti}`);
         });
       }
     });

@@ -185,7 +185,7 @@ describe('sampling loops', () => {
       const plain = await values(await sample({ ...base, noise: new RecordingNoise(9) }));
       const zero = await values(await sample({ ...base, noise: new RecordingNoise(9), guidance: zeroGrad }));
       zero.forEach((v, i) => {
-        assert.ok(Math.abs(v - plain[i]) <= tolerance, `element ${i}: ${v} vs ${plain[i]}`));
+        assert.ok(Math.abs(v - plain[i]) <= tolerance, `element ${i}: ${v} vs ${plain[i]}`);
       });
     }
     const plain = await values(

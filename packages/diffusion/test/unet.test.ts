@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
 import {
   createUNet,
   initBackend,
@@ -13,6 +12,7 @@ import {
   unetForward,
   unetParameterShapes,
 } from '@diffq/diffusion';
+import * as tf from '@tensorflow/tfjs';
 
 await initBackend();
 
@@ -49,10 +49,12 @@ async function forwardSeeds(engine: TfjsEngine, seeds: number[]): Promise<Float3
   const cfg = engine.unet.config;
   const sampleShape = [cfg.inChannels, cfg.imageSize, cfg.imageSize];
   const inputs = seeds.map((s) => sampleInput(s, sampleShape));
-  const x = tf.tensor4d(
-    Float32Array.from(inputs.flatMap((i) => Array.from(i.x))),
-    [seeds.length, ...sampleShape] as [number, number, number, number],
-  );
+  const x = tf.tensor4d(Float32Array.from(inputs.flatMap((i) => Array.from(i.x))), [seeds.length, ...sampleShape] as [
+    number,
+    number,
+    number,
+    number,
+  ]);
   const t = tf.tensor1d(inputs.map((i) => i.t));
   const y = tf.tensor1d(
     inputs.map((i) => i.y),

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
 import {
   createUNet,
   initBackend,
@@ -13,6 +12,7 @@ import {
   unetParameterShapes,
   writeSafetensors,
 } from '@diffq/diffusion';
+import * as tf from '@tensorflow/tfjs';
 
 await initBackend();
 

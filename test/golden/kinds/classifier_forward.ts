@@ -1,11 +1,16 @@
 /** classifier_forward: EncoderUNetModel logits and the classifier-guidance gradient cond_grad. */
-import * as tf from '@tensorflow/tfjs';
+
 import { classifierGradient, classifierLogits, createClassifier, parseClassifierConfig } from '@diffq/diffusion';
+import * as tf from '@tensorflow/tfjs';
 import type { KindRunner } from '../case.ts';
 import { floatTensor, intTensor } from './unet_forward.ts';
 
 export const run: KindRunner = async (c) => {
-  const classifier = createClassifier(parseClassifierConfig(c.json.classifier), c.weights('classifier'), `case ${c.json.name} classifier.*`);
+  const classifier = createClassifier(
+    parseClassifierConfig(c.json.classifier),
+    c.weights('classifier'),
+    `case ${c.json.name} classifier.*`,
+  );
   const scale = Number(c.json.sampler?.classifier_scale ?? 1);
   try {
     const [logits, condGrad] = tf.tidy(() => {

@@ -43,7 +43,8 @@ export const run: KindRunner = async (c, ctx) => {
       : undefined;
   let guidance: Guidance = { type: 'none' };
   if (s.guidance.type === 'classifier_free') guidance = { type: 'classifier_free', w: s.guidance.w, nullLabel: s.guidance.null_label };
-  if (s.guidance.type === 'classifier' && classifier && y) {
+  if (s.guidance.type === 'classifier' && classifier) {
+    if (!y) throw new Error(`case ${c.json.name}: classifier guidance without input y`);
     const scale = s.guidance.classifier_scale;
     guidance = { type: 'classifier', labels: y, condFn: async (x, t, labels) => classifierGradient(classifier, x, t, labels, scale) };
   }

@@ -3,8 +3,9 @@
  * state_dict under its own key names. Parsing is pure (text and bytes in, checked description out)
  * so that a worker, a test or a browser can load a model from wherever it got the bytes.
  */
-import { type ClassifierConfig, parseClassifierConfig } from '../nn/classifier-config.ts';
+
 import { classifierParamSpecs } from '../nn/classifier.ts';
+import { type ClassifierConfig, parseClassifierConfig } from '../nn/classifier-config.ts';
 import { parseUNetConfig, type UNetConfig } from '../nn/config.ts';
 import { checkStateDict } from '../nn/params.ts';
 import { unetParamSpecs } from '../nn/unet.ts';

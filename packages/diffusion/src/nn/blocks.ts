@@ -3,7 +3,17 @@
  * TimestepEmbedSequential) applied to channels-last activations with parameters from a ParamMap.
  */
 import * as tf from '@tensorflow/tfjs';
-import { avgPool2x, conv2d, groupNorm, linear, qkvAttention, type ScaleShift, silu, timestepEmbedding, upsampleNearest2x } from './layers.ts';
+import {
+  avgPool2x,
+  conv2d,
+  groupNorm,
+  linear,
+  qkvAttention,
+  type ScaleShift,
+  silu,
+  timestepEmbedding,
+  upsampleNearest2x,
+} from './layers.ts';
 import type { ParamMap } from './params.ts';
 import type { Block, Layer } from './plan.ts';
 
@@ -39,7 +49,13 @@ export function timeEmbed(p: ParamMap, timesteps: tf.Tensor1D, modelChannels: nu
  * ([scale, shift] = e), else h = out_norm(h + e); then SiLU → conv3×3; returns skip(x) + h.
  * `embSilu` is SiLU(emb), computed once per forward since every block applies it first.
  */
-export function resBlock(p: ParamMap, prefix: string, layer: Extract<Layer, { kind: 'res' }>, x: tf.Tensor4D, embSilu: tf.Tensor2D): tf.Tensor4D {
+export function resBlock(
+  p: ParamMap,
+  prefix: string,
+  layer: Extract<Layer, { kind: 'res' }>,
+  x: tf.Tensor4D,
+  embSilu: tf.Tensor2D,
+): tf.Tensor4D {
   let h = silu(norm(p, `${prefix}.in_layers.0`, x));
   if (layer.resample === 'up') {
     h = upsampleNearest2x(h);

@@ -72,11 +72,14 @@ export function parseClassifierConfig(raw: unknown, where = 'model'): Classifier
   }
   const levels = channelMult.length;
   if (a.image_size % 2 ** (levels - 1) !== 0) {
-    throw new Error(`${where}.channel_mult has ${levels} levels, so image_size must be divisible by ${2 ** (levels - 1)}; got ${a.image_size}`);
+    throw new Error(
+      `${where}.channel_mult has ${levels} levels, so image_size must be divisible by ${2 ** (levels - 1)}; got ${a.image_size}`,
+    );
   }
   for (const m of channelMult) {
     const ch = Math.trunc(m * a.classifier_width);
-    if (ch % 32 !== 0) throw new Error(`${where}: level width ${ch} (classifier_width × channel_mult) must be a multiple of 32 for GroupNorm(32)`);
+    if (ch % 32 !== 0)
+      throw new Error(`${where}: level width ${ch} (classifier_width × channel_mult) must be a multiple of 32 for GroupNorm(32)`);
     if (a.num_head_channels > 0 && ch % a.num_head_channels !== 0) {
       throw new Error(`${where}.num_head_channels ${a.num_head_channels} must divide every level width; ${ch} is not a multiple`);
     }

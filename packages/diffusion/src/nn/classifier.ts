@@ -62,7 +62,10 @@ export function classifierParamSpecs(config: ClassifierConfig): ParamSpec[] {
     ...linearParams('time_embed.0', config.modelChannels, e),
     ...linearParams('time_embed.2', e, e),
     ...blocksParams('input_blocks', torso.inputBlocks, e),
-    ...blocksParams('middle_block', [torso.middleBlock], e).map((s) => ({ ...s, key: s.key.replace(/^middle_block\.0\./, 'middle_block.') })),
+    ...blocksParams('middle_block', [torso.middleBlock], e).map((s) => ({
+      ...s,
+      key: s.key.replace(/^middle_block\.0\./, 'middle_block.'),
+    })),
     ...headParams(config, torso),
   ];
 }
@@ -90,7 +93,7 @@ export function createClassifier(
   what = 'classifier weights',
 ): NoisyClassifier {
   const params = uploadParams(classifierParamSpecs(config), stateDict, what);
-  return { config, torso: planTorso(config), params, dispose: () => params.forEach((t) => t.dispose()) };
+  return { config, torso: planTorso(config), params, dispose: () => tf.dispose([...params.values()]) };
 }
 
 /**
@@ -116,7 +119,9 @@ export function classifierLogits(classifier: NoisyClassifier, x: tf.Tensor4D, ti
   const { config, torso, params: p } = classifier;
   const [n, c, h, w] = x.shape;
   if (c !== config.inChannels || h !== config.imageSize || w !== config.imageSize) {
-    throw new Error(`classifier input x has shape [${x.shape}]; this model takes [N, ${config.inChannels}, ${config.imageSize}, ${config.imageSize}]`);
+    throw new Error(
+      `classifier input x has shape [${x.shape}]; this model takes [N, ${config.inChannels}, ${config.imageSize}, ${config.imageSize}]`,
+    );
   }
   if (timesteps.shape[0] !== n) throw new Error(`classifier timesteps has ${timesteps.shape[0]} entries for a batch of ${n}`);
   const embSilu = silu(timeEmbed(p, timesteps, config.modelChannels));
@@ -160,7 +165,9 @@ export function classifierGradient(
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const selected = tf.cast(tf.oneHot(tf.cast(y, 'int32'), classifier.config.outChannels), 'float32');
-    const grad = tf.grad((xIn) => tf.sum(tf.mul(tf.logSoftmax(classifierLogits(classifier, xIn as tf.Tensor4D, modelTimesteps)), selected)));
+    const grad = tf.grad((xIn) =>
+      tf.sum(tf.mul(tf.logSoftmax(classifierLogits(classifier, xIn as tf.Tensor4D, modelTimesteps)), selected)),
+    );
     return tf.mul(grad(x), scale) as tf.Tensor4D;
   });
 }

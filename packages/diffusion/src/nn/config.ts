@@ -79,7 +79,8 @@ export function defaultChannelMult(imageSize: number): number[] {
     32: [1, 2, 2, 2],
   };
   const mult = byImageSize[imageSize];
-  if (!mult) throw new Error(`model.channel_mult is empty and image_size ${imageSize} has no default; give channel_mult explicitly, e.g. "1,2,2,2"`);
+  if (!mult)
+    throw new Error(`model.channel_mult is empty and image_size ${imageSize} has no default; give channel_mult explicitly, e.g. "1,2,2,2"`);
   return mult;
 }
 
@@ -103,11 +104,14 @@ export function parseUNetConfig(raw: unknown, where = 'model'): UNetConfig {
   }
   const levels = channelMult.length;
   if (a.image_size % 2 ** (levels - 1) !== 0) {
-    throw new Error(`${where}.channel_mult has ${levels} levels, so image_size must be divisible by ${2 ** (levels - 1)}; got ${a.image_size}`);
+    throw new Error(
+      `${where}.channel_mult has ${levels} levels, so image_size must be divisible by ${2 ** (levels - 1)}; got ${a.image_size}`,
+    );
   }
   for (const m of channelMult) {
     const ch = Math.trunc(m * a.num_channels);
-    if (ch % 32 !== 0) throw new Error(`${where}: level width ${ch} (num_channels × channel_mult) must be a multiple of 32 for GroupNorm(32)`);
+    if (ch % 32 !== 0)
+      throw new Error(`${where}: level width ${ch} (num_channels × channel_mult) must be a multiple of 32 for GroupNorm(32)`);
     if (a.num_head_channels > 0 && ch % a.num_head_channels !== 0) {
       throw new Error(`${where}.num_head_channels ${a.num_head_channels} must divide every level width; ${ch} is not a multiple`);
     }

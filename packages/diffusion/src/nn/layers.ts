@@ -27,7 +27,13 @@ export interface ScaleShift {
  * (ResBlock's scale-shift norm). Computed in float32, as GroupNorm32 does. The affine factors are
  * folded into one per-sample scale and offset so the full-size tensor is touched only four times.
  */
-export function groupNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor1D, beta: tf.Tensor1D, film?: ScaleShift, groups = GROUPNORM_GROUPS): T {
+export function groupNorm<T extends tf.Tensor>(
+  x: T,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  film?: ScaleShift,
+  groups = GROUPNORM_GROUPS,
+): T {
   const n = x.shape[0];
   const perGroup = x.shape[x.rank - 1] / groups;
   const byGroup = (t: tf.Tensor, batch: number) => tf.reshape(t, [batch, 1, groups, perGroup]);
@@ -58,7 +64,13 @@ export function linear(x: tf.Tensor2D | tf.Tensor3D, weight: tf.Tensor2D, bias: 
  * A k×k convolution with PyTorch's symmetric zero padding `pad` and stride (nn.Conv2d(…, padding,
  * stride)). Weight in HWIO [kh, kw, in, out]. x: [N, H, W, in] → [N, H', W', out].
  */
-export function conv2d(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D, stride: 1 | 2 = 1, pad = (weight.shape[0] - 1) / 2): tf.Tensor4D {
+export function conv2d(
+  x: tf.Tensor4D,
+  weight: tf.Tensor4D,
+  bias: tf.Tensor1D,
+  stride: 1 | 2 = 1,
+  pad = (weight.shape[0] - 1) / 2,
+): tf.Tensor4D {
   return tf.add(tf.conv2d(x, weight, stride, pad), bias);
 }
 

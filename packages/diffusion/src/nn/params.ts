@@ -160,7 +160,11 @@ function upload(spec: ParamSpec, stored: StoredTensor): tf.Tensor {
 }
 
 /** Checks (see checkStateDict) and uploads a checkpoint; the caller disposes the tensors. */
-export function uploadParams(specs: readonly ParamSpec[], stateDict: ReadonlyMap<string, StoredTensor>, what: string): Map<string, tf.Tensor> {
+export function uploadParams(
+  specs: readonly ParamSpec[],
+  stateDict: ReadonlyMap<string, StoredTensor>,
+  what: string,
+): Map<string, tf.Tensor> {
   checkStateDict(specs, stateDict, what);
   const params = new Map<string, tf.Tensor>();
   for (const spec of specs) params.set(spec.key, upload(spec, stateDict.get(spec.key)!));

@@ -7,7 +7,16 @@ import type { StoredTensor } from '../weights/safetensors.ts';
 import { applyBlock, conv, norm, timeEmbed } from './blocks.ts';
 import type { UNetConfig } from './config.ts';
 import { silu } from './layers.ts';
-import { blocksParams, conv2dParams, countParams, groupNormParams, linearParams, type ParamMap, type ParamSpec, uploadParams } from './params.ts';
+import {
+  blocksParams,
+  conv2dParams,
+  countParams,
+  groupNormParams,
+  linearParams,
+  type ParamMap,
+  type ParamSpec,
+  uploadParams,
+} from './params.ts';
 import { type Block, planOutputBlocks, planTorso, type Torso } from './plan.ts';
 
 export interface UNetPlan {
@@ -30,7 +39,10 @@ export function unetParamSpecs(config: UNetConfig): ParamSpec[] {
     ...linearParams('time_embed.2', e, e),
     ...(config.numClasses === null ? [] : [{ key: 'label_emb.weight', shape: [config.numClasses, e], layout: 'embedding' as const }]),
     ...blocksParams('input_blocks', torso.inputBlocks, e),
-    ...blocksParams('middle_block', [torso.middleBlock], e).map((s) => ({ ...s, key: s.key.replace(/^middle_block\.0\./, 'middle_block.') })),
+    ...blocksParams('middle_block', [torso.middleBlock], e).map((s) => ({
+      ...s,
+      key: s.key.replace(/^middle_block\.0\./, 'middle_block.'),
+    })),
     ...blocksParams('output_blocks', outputBlocks, e),
     ...groupNormParams('out.0', torso.inputCh),
     ...conv2dParams('out.2', torso.inputCh, config.outChannels, 3),
@@ -65,7 +77,7 @@ export function createUNet(config: UNetConfig, stateDict: ReadonlyMap<string, St
     config,
     plan: planUNet(config),
     params,
-    dispose: () => params.forEach((t) => t.dispose()),
+    dispose: () => tf.dispose([...params.values()]),
   };
 }
 
@@ -79,7 +91,9 @@ export function unetForward(unet: UNet, x: tf.Tensor4D, timesteps: tf.Tensor1D, 
   const { config, params: p, plan } = unet;
   const [n, c, h, w] = x.shape;
   if (c !== config.inChannels || h !== config.imageSize || w !== config.imageSize) {
-    throw new Error(`UNet input x has shape [${x.shape}]; this model takes [N, ${config.inChannels}, ${config.imageSize}, ${config.imageSize}]`);
+    throw new Error(
+      `UNet input x has shape [${x.shape}]; this model takes [N, ${config.inChannels}, ${config.imageSize}, ${config.imageSize}]`,
+    );
   }
   if (timesteps.shape[0] !== n) throw new Error(`UNet timesteps has ${timesteps.shape[0]} entries for a batch of ${n}`);
   if ((y !== undefined) !== (config.numClasses !== null)) {

@@ -4,7 +4,6 @@
  * knows about jobs or storage.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { Shape4 } from '../rng/noise-source.ts';
 import { sampleDdim } from './ddim.ts';
 import { sampleDdpm } from './ddpm.ts';
 import type { SampleOptions } from './loop.ts';
@@ -47,6 +46,6 @@ export async function generate(options: GenerateOptions): Promise<Generated> {
   } finally {
     sample.dispose();
   }
-  const [n, c, h, w] = options.shape as Shape4;
+  const [n, c, h, w] = options.shape;
   return { images: toUint8Nhwc(samples, options.shape), imageShape: [n, h, w, c], ...(keepFloat ? { samples } : {}) };
 }

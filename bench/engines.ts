@@ -1,0 +1,70 @@
+/**
+ * onnx against tfjs on the CIFAR-size ADM of bench/unet.ts (64 channels, mult 1,2,2,2, 2 res blocks,
+ * attention at 16×16, 32 channels per head, scale-shift norm, resblock up/down, new attention order,
+ * learned sigma; random weights). At batch 1, 8 and 32 the two engines' forwards alternate, so both
+ * see the same machine load, and the median ms per forward of each is printed with their ratio
+ * (tfjs ms / onnx ms = onnx's throughput in multiples of tfjs's). Target: ≥ 12× at batch 32.
+ */
+import { initBackend, parseUNetConfig, randomStateDict, type UNetConfig, unetParameterCount, unetParameterShapes } from '@diffq/diffusion';
+import { median, openEngine, type OpenedEngine, type TimedForward, timedForward, WARMUP_FORWARDS } from '@diffq/onnx';
+
+const CIFAR_SIZE = {
+  image_size: 32,
+  num_channels: 64,
+  num_res_blocks: 2,
+  channel_mult: '1,2,2,2',
+  attention_resolutions: '16',
+  num_head_channels: 32,
+  use_scale_shift_norm: true,
+  resblock_updown: true,
+  use_new_attention_order: true,
+  learn_sigma: true,
+};
+
+/** Timed forwards per engine at each batch size; fewer where tfjs takes seconds per forward. */
+const ROUNDS: Record<number, number> = { 1: 7, 8: 5, 32: 3 };
+const TARGET_RATIO_AT_32 = 12;
+
+async function medianMs(forwards: TimedForward[], rounds: number): Promise<number[]> {
+  for (let i = 0; i < WARMUP_FORWARDS; i++) for (const f of forwards) await f.once();
+  const times: number[][] = forwards.map(() => []);
+  for (let r = 0; r < rounds; r++) for (const [i, f] of forwards.entries()) times[i].push(await f.once());
+  return times.map(median);
+}
+
+function pad(text: string | number, width: number): string {
+  return String(text).padStart(width);
+}
+
+export async function benchEngines(): Promise<void> {
+  await initBackend();
+  const config: UNetConfig = parseUNetConfig(CIFAR_SIZE);
+  const weights = randomStateDict(unetParameterShapes(config), 0);
+  console.log(`engines: CIFAR-size ADM ${JSON.stringify(CIFAR_SIZE)}, ${(unetParameterCount(config) / 1e6).toFixed(2)}M parameters`);
+  const opened: OpenedEngine[] = [];
+  try {
+    for (const engine of ['onnx', 'tfjs'] as const) {
+      const started = performance.now();
+      opened.push(await openEngine({ modelConfig: config, weights, engine }));
+      console.log(`engines: ${engine} opened in ${((performance.now() - started) / 1000).toFixed(1)} s: ${opened.at(-1)?.why}`);
+    }
+    const [onnx, tfjs] = opened.map((o) => o.engine);
+    console.log(`engines: ${pad('batch', 5)} ${pad('onnx ms', 10)} ${pad('tfjs ms', 10)} ${pad('tfjs/onnx', 10)}`);
+    let ratioAt32 = 0;
+    for (const batch of [1, 8, 32]) {
+      const forwards = [timedForward(onnx, config, batch), timedForward(tfjs, config, batch)];
+      try {
+        const [onnxMs, tfjsMs] = await medianMs(forwards, ROUNDS[batch]);
+        const ratio = tfjsMs / onnxMs;
+        if (batch === 32) ratioAt32 = ratio;
+        console.log(`engines: ${pad(batch, 5)} ${pad(onnxMs.toFixed(1), 10)} ${pad(tfjsMs.toFixed(1), 10)} ${pad(`${ratio.toFixed(1)}×`, 10)}`);
+      } finally {
+        for (const f of forwards) f.dispose();
+      }
+    }
+    const verdict = ratioAt32 >= TARGET_RATIO_AT_32 ? 'met' : 'NOT met';
+    console.log(`engines: target onnx ≥ ${TARGET_RATIO_AT_32}× tfjs throughput at batch 32: ${verdict} (${ratioAt32.toFixed(1)}×)`);
+  } finally {
+    for (const o of opened) o.engine.dispose();
+  }
+}
