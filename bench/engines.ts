@@ -6,7 +6,7 @@
  * (tfjs ms / onnx ms = onnx's throughput in multiples of tfjs's). Target: ≥ 12× at batch 32.
  */
 import { initBackend, parseUNetConfig, randomStateDict, type UNetConfig, unetParameterCount, unetParameterShapes } from '@diffq/diffusion';
-import { median, openEngine, type OpenedEngine, type TimedForward, timedForward, WARMUP_FORWARDS } from '@diffq/onnx';
+import { median, type OpenedEngine, openEngine, type TimedForward, timedForward, WARMUP_FORWARDS } from '@diffq/onnx';
 
 const CIFAR_SIZE = {
   image_size: 32,
@@ -57,7 +57,9 @@ export async function benchEngines(): Promise<void> {
         const [onnxMs, tfjsMs] = await medianMs(forwards, ROUNDS[batch]);
         const ratio = tfjsMs / onnxMs;
         if (batch === 32) ratioAt32 = ratio;
-        console.log(`engines: ${pad(batch, 5)} ${pad(onnxMs.toFixed(1), 10)} ${pad(tfjsMs.toFixed(1), 10)} ${pad(`${ratio.toFixed(1)}×`, 10)}`);
+        console.log(
+          `engines: ${pad(batch, 5)} ${pad(onnxMs.toFixed(1), 10)} ${pad(tfjsMs.toFixed(1), 10)} ${pad(`${ratio.toFixed(1)}×`, 10)}`,
+        );
       } finally {
         for (const f of forwards) f.dispose();
       }

@@ -31,8 +31,8 @@ const CIFAR_SIZE = {
   learn_sigma: true,
 };
 
-/** Each batch size is timed for about this long after one warm-up forward. */
-const SECONDS_PER_BATCH = 8;
+/** Each batch size is timed for about this long (at least two forwards) after one warm-up forward. */
+const SECONDS_PER_BATCH = 6;
 
 export async function benchUnet(): Promise<void> {
   const backend = await initBackend();
@@ -53,7 +53,7 @@ export async function benchUnet(): Promise<void> {
       const warm = performance.now();
       await once();
       const warmMs = performance.now() - warm;
-      const runs = Math.max(1, Math.min(20, Math.round((SECONDS_PER_BATCH * 1000) / warmMs)));
+      const runs = Math.max(2, Math.min(20, Math.round((SECONDS_PER_BATCH * 1000) / warmMs)));
       const start = performance.now();
       for (let i = 0; i < runs; i++) await once();
       const ms = (performance.now() - start) / runs;

@@ -2,8 +2,9 @@
  * `diffq bench-model --model <dir> --batch <n> --engine <auto|onnx|tfjs> --repeat <k> --json`:
  * the median time of one UNet forward at a batch size, after warm-up, on the engine that opened.
  */
-import * as tf from '@tensorflow/tfjs';
+
 import type { DenoiserEngine, UNetConfig } from '@diffq/diffusion';
+import * as tf from '@tensorflow/tfjs';
 import { openModelEngine } from './model-engine.ts';
 import { type ExecutionProvider, OnnxEngine } from './onnx-engine.ts';
 import { ENGINE_CHOICES, type EngineChoice, type GraphDtype } from './open-engine.ts';
@@ -55,7 +56,13 @@ export function timedForward(engine: DenoiserEngine, config: UNetConfig, batch: 
   const x = tf.randomNormal([batch, config.inChannels, config.imageSize, config.imageSize], 0, 1, 'float32', 1) as tf.Tensor4D;
   const t = tf.fill([batch], 500, 'float32') as tf.Tensor1D;
   const k = config.numClasses;
-  const y = k === null ? undefined : (tf.tensor1d(Array.from({ length: batch }, (_, i) => i % k), 'int32') as tf.Tensor1D);
+  const y =
+    k === null
+      ? undefined
+      : (tf.tensor1d(
+          Array.from({ length: batch }, (_, i) => i % k),
+          'int32',
+        ) as tf.Tensor1D);
   return {
     async once() {
       const start = performance.now();

@@ -37,7 +37,12 @@ export interface OpenModelEngineOptions {
  * Returns the path of the cached graph for `dtype`, building and writing it first when absent.
  * A directory that cannot be written (a read-only mount) gets the graph in memory instead.
  */
-async function cachedGraph(modelDir: string, directory: DenoiserDirectory, dtype: GraphDtype, notes: string[]): Promise<Uint8Array | string> {
+async function cachedGraph(
+  modelDir: string,
+  directory: DenoiserDirectory,
+  dtype: GraphDtype,
+  notes: string[],
+): Promise<Uint8Array | string> {
   const weights = await stat(join(modelDir, WEIGHTS_FILE));
   const key = createHash('sha256')
     .update(JSON.stringify({ v: GRAPH_BUILDER_VERSION, model: directory.unet, dtype, size: weights.size, mtime: weights.mtimeMs }))
@@ -75,7 +80,9 @@ export interface OpenedModelEngine extends OpenedEngine {
 export async function openModelEngine(o: OpenModelEngineOptions): Promise<OpenedModelEngine> {
   const directory = o.directory ?? (await readModelDirectory(o.modelDir));
   if (directory.architecture !== 'adm-unet') {
-    throw new Error(`model directory ${o.modelDir}: model.json.architecture is "${directory.architecture}"; a denoiser engine needs "adm-unet"`);
+    throw new Error(
+      `model directory ${o.modelDir}: model.json.architecture is "${directory.architecture}"; a denoiser engine needs "adm-unet"`,
+    );
   }
   const userOnnx = join(o.modelDir, USER_ONNX_FILE);
   const notes: string[] = [];

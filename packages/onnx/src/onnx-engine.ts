@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import type { DenoiserEngine } from '@diffq/diffusion';
+import * as tf from '@tensorflow/tfjs';
 import type * as Ort from 'onnxruntime-node';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -37,7 +37,8 @@ export function loadOrt(): Promise<OrtModule> {
 
 /** Why the CUDA provider cannot load here, or undefined when its library is installed. */
 function cudaUnavailableReason(): string | undefined {
-  if (process.platform !== 'linux' || process.arch !== 'x64') return `onnxruntime-node ships no CUDA provider for ${process.platform}/${process.arch}`;
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    return `onnxruntime-node ships no CUDA provider for ${process.platform}/${process.arch}`;
   const binDir = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', 'linux', 'x64');
   if (existsSync(join(binDir, CUDA_PROVIDER_LIBRARY))) return undefined;
   return `${CUDA_PROVIDER_LIBRARY} is not installed (npm ci ran with onnxruntime-node-install=skip; a GPU node installs with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci)`;
@@ -55,7 +56,7 @@ function inputPlan(session: Ort.InferenceSession): InputPlan {
   const byName = new Map(session.inputMetadata.map((m) => [m.name, m]));
   const typeOf = (name: string) => {
     const m = byName.get(name);
-    return m && m.isTensor ? m.type : 'unknown';
+    return m?.isTensor ? m.type : 'unknown';
   };
   const pick = (names: string[]) => names.find((n) => byName.has(n));
   const x = pick(['x']);
@@ -71,7 +72,8 @@ function inputPlan(session: Ort.InferenceSession): InputPlan {
     [t, ['float32', 'int64', 'int32']],
     [y, ['int64', 'int32']],
   ] as const) {
-    if (name && !accepted.includes(typeOf(name) as never)) throw new Error(`ONNX model input ${name} is ${typeOf(name)}; accepted: ${accepted.join(', ')}`);
+    if (name && !accepted.includes(typeOf(name) as never))
+      throw new Error(`ONNX model input ${name} is ${typeOf(name)}; accepted: ${accepted.join(', ')}`);
   }
   return { x, t: { name: t, type: typeOf(t) }, y: y ? { name: y, type: typeOf(y) } : undefined, output: session.outputNames[0] };
 }
@@ -79,15 +81,25 @@ function inputPlan(session: Ort.InferenceSession): InputPlan {
 function timestepTensor(ort: OrtModule, values: Float32Array, type: string): Ort.Tensor {
   if (type === 'float32') return new ort.Tensor('float32', values, [values.length]);
   if (!values.every(Number.isInteger)) {
-    throw new Error(`the ONNX model takes integer timesteps (${type}) but got fractional ones (rescale_timesteps); export it with a float32 t`);
+    throw new Error(
+      `the ONNX model takes integer timesteps (${type}) but got fractional ones (rescale_timesteps); export it with a float32 t`,
+    );
   }
   if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(values), [values.length]);
-  return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), [values.length]);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(values, (v) => BigInt(v)),
+    [values.length],
+  );
 }
 
 function labelTensor(ort: OrtModule, values: ArrayLike<number>, type: string): Ort.Tensor {
   if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(values), [values.length]);
-  return new ort.Tensor('int64', BigInt64Array.from(Array.from(values), (v) => BigInt(v)), [values.length]);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(Array.from(values), (v) => BigInt(v)),
+    [values.length],
+  );
 }
 
 export class OnnxEngine implements DenoiserEngine {
@@ -163,7 +175,9 @@ export class OnnxEngine implements DenoiserEngine {
     if (timesteps.shape[0] !== n) throw new Error(`UNet timesteps has ${timesteps.shape[0]} entries for a batch of ${n}`);
     if ((y !== undefined) !== (this.io.y !== undefined)) {
       throw new Error(
-        this.io.y ? 'UNet: the model is class-conditional and needs labels y' : 'UNet: labels y were given but the model is unconditional (class_cond false)',
+        this.io.y
+          ? 'UNet: the model is class-conditional and needs labels y'
+          : 'UNet: labels y were given but the model is unconditional (class_cond false)',
       );
     }
     const [xData, tData, yData] = await Promise.all([x.data(), timesteps.data(), y?.data()]);
@@ -179,7 +193,8 @@ export class OnnxEngine implements DenoiserEngine {
     const out = result[this.io.output];
     const dims = out.dims as number[];
     if (out.type !== 'float32') throw new Error(`ONNX model output ${this.io.output} is ${out.type}; accepted: float32`);
-    if (dims.length !== 4 || dims[0] !== n) throw new Error(`ONNX model output ${this.io.output} has shape [${dims}]; expected [${n}, C, H, W]`);
+    if (dims.length !== 4 || dims[0] !== n)
+      throw new Error(`ONNX model output ${this.io.output} has shape [${dims}]; expected [${n}, C, H, W]`);
     const tensor = tf.tensor4d(out.data as Float32Array, dims as [number, number, number, number], 'float32');
     out.dispose();
     return tensor;

@@ -79,7 +79,7 @@ export class OnnxGraph {
   }
 
   /** A fresh value name derived from `hint`. */
-  fresh(hint: string): string {
+  private fresh(hint: string): string {
     let name = hint;
     while (this.used.has(name)) name = `${hint}_${++this.counter}`;
     this.used.add(name);
@@ -124,13 +124,13 @@ export class OnnxGraph {
     const known = this.constants.get(key);
     if (known) return known;
     const data = type === 'int64' ? BigInt64Array.from(values.map(BigInt)) : Float32Array.from(values);
-    const name = this.initializer(`const_${type}_${values.slice(0, 4).join('_').replace(/[^0-9a-z_]/gi, 'm')}`, data, dims, type);
+    const name = this.initializer(`const_${type}`, data, dims, type);
     this.constants.set(key, name);
     return name;
   }
 
   /** Adds one node and returns the names of its outputs (one unless `outputs` says otherwise). */
-  nodeN(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, hint = opType, outputs = 1, domain = ''): string[] {
+  nodeN(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, hint = opType, outputs = 1): string[] {
     const outNames = Array.from({ length: outputs }, (_, i) => this.fresh(outputs === 1 ? hint : `${hint}_${i}`));
     const attribute = Object.entries(attributes).map(([name, v]) => {
       if (typeof v === 'string') return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) };
@@ -139,7 +139,7 @@ export class OnnxGraph {
       if (!Number.isInteger(v)) throw new Error(`attribute ${name} of ${opType}: ${v} is not an integer; write floats as { f: ${v} }`);
       return { name, type: onnx.AttributeProto.AttributeType.INT, i: v };
     });
-    this.nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: outNames, name: outNames[0], attribute, domain }));
+    this.nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: outNames, name: outNames[0], attribute }));
     return outNames;
   }
 
@@ -153,7 +153,7 @@ export class OnnxGraph {
       irVersion: 8,
       producerName: 'diffq',
       docString,
-      opsetImport: [{ domain: '', version: opset }, { domain: 'com.microsoft', version: 1 }],
+      opsetImport: [{ domain: '', version: opset }],
       graph: {
         name: this.name,
         node: this.nodes,

@@ -156,7 +156,12 @@ class UNetGraphBuilder {
     h = this.conv(`${key}.in_layers.2`, h, inCh, outCh, 3);
 
     const projected = this.linear(`${key}.emb_layers.1`, this.embSilu, 4 * this.cfg.modelChannels, layer.scaleShift ? 2 * outCh : outCh);
-    const e = this.castTo(this.g.node('Unsqueeze', [projected, this.i64([2, 3])], {}, `${key}/emb_hw`), 'float32', this.act, `${key}/emb_act`);
+    const e = this.castTo(
+      this.g.node('Unsqueeze', [projected, this.i64([2, 3])], {}, `${key}/emb_hw`),
+      'float32',
+      this.act,
+      `${key}/emb_act`,
+    );
     if (layer.scaleShift) {
       const [scale, shift] = this.g.nodeN('Split', [e, this.i64([outCh, outCh])], { axis: 1 }, `${key}/scale_shift`, 2);
       const onePlusScale = this.g.node('Add', [scale, this.g.constant([1], this.act, [])], {}, `${key}/one_plus_scale`);
@@ -210,24 +215,21 @@ class UNetGraphBuilder {
     const qkvW = this.g.initializer(`${key}.qkv.weight`, w, [3 * ch, ch, 1, 1], this.act);
     const qkvB = this.g.initializer(`${key}.qkv.bias`, b, [3 * ch], this.act);
     const qkv = this.g.node('Conv', [normed, qkvW, qkvB], { kernel_shape: [1, 1] }, `${key}.qkv`);
-    let merged: string;
-    if (process.env.MHA) {
-      const tokens = this.g.node('Transpose', [this.g.node('Reshape', [qkv, this.i64([0, 3 * ch, T])])], { perm: [0, 2, 1] });
-      const [q, k, v] = this.g.nodeN('Split', [tokens, this.i64([ch, ch, ch])], { axis: 2 }, `${key}/qkv_split`, 3);
-      const att = this.g.nodeN('MultiHeadAttention', [q, k, v], { num_heads: heads, scale: { f: 1 } }, `${key}/mha`, 1, 'com.microsoft')[0];
-      merged = this.g.node('Reshape', [this.g.node('Transpose', [att], { perm: [0, 2, 1] }), this.i64([0, ch, x.res, x.res])]);
-    } else {
-      // [N, 3C, H, W] → [N·heads, headCh, T] for each of q, k, v.
-      const parts = this.g.nodeN('Split', [qkv, this.i64([ch, ch, ch])], { axis: 1 }, `${key}/qkv_split`, 3);
-      const [q, k, v] = parts.map((p, i) => this.g.node('Reshape', [p, this.i64([-1, headCh, T])], {}, `${key}/${'qkv'[i]}_heads`));
-      const logits = this.g.node('MatMul', [this.g.node('Transpose', [q], { perm: [0, 2, 1] }, `${key}/q_t`), k], {}, `${key}/logits`);
-      const logitsF32 = this.castTo(logits, this.act, 'float32', `${key}/logits_f32`);
-      const weights = this.castTo(this.g.node('Softmax', [logitsF32], { axis: -1 }, `${key}/softmax`), 'float32', this.act, `${key}/weights_act`);
-      // a[c, t] = Σ_s v[c, s]·w[t, s], computed as (w·vᵀ)ᵀ so that only the small [T, headCh] tensors are transposed.
-      const vT = this.g.node('Transpose', [v], { perm: [0, 2, 1] }, `${key}/v_t`);
-      const a = this.g.node('Transpose', [this.g.node('MatMul', [weights, vT], {}, `${key}/attend`)], { perm: [0, 2, 1] }, `${key}/a`);
-      merged = this.g.node('Reshape', [a, this.i64([-1, ch, x.res, x.res])], {}, `${key}/merge_heads`);
-    }
+    // [N, 3C, H, W] → [N·heads, headCh, T] for each of q, k, v.
+    const parts = this.g.nodeN('Split', [qkv, this.i64([ch, ch, ch])], { axis: 1 }, `${key}/qkv_split`, 3);
+    const [q, k, v] = parts.map((p, i) => this.g.node('Reshape', [p, this.i64([-1, headCh, T])], {}, `${key}/${'qkv'[i]}_heads`));
+    const logits = this.g.node('MatMul', [this.g.node('Transpose', [q], { perm: [0, 2, 1] }, `${key}/q_t`), k], {}, `${key}/logits`);
+    const logitsF32 = this.castTo(logits, this.act, 'float32', `${key}/logits_f32`);
+    const weights = this.castTo(
+      this.g.node('Softmax', [logitsF32], { axis: -1 }, `${key}/softmax`),
+      'float32',
+      this.act,
+      `${key}/weights_act`,
+    );
+    // a[c, t] = Σ_s v[c, s]·w[t, s], computed as (w·vᵀ)ᵀ so that only the small [T, headCh] tensors are transposed.
+    const vT = this.g.node('Transpose', [v], { perm: [0, 2, 1] }, `${key}/v_t`);
+    const a = this.g.node('Transpose', [this.g.node('MatMul', [weights, vT], {}, `${key}/attend`)], { perm: [0, 2, 1] }, `${key}/a`);
+    const merged = this.g.node('Reshape', [a, this.i64([-1, ch, x.res, x.res])], {}, `${key}/merge_heads`);
     const pw = this.weight(`${key}.proj_out.weight`, [ch, ch, 1, 1], this.act);
     const pb = this.weight(`${key}.proj_out.bias`, [ch], this.act);
     const projected = this.g.node('Conv', [merged, pw, pb], { kernel_shape: [1, 1] }, `${key}.proj_out`);

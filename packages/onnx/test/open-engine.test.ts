@@ -3,9 +3,16 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import {
+  type DenoiserEngine,
+  initBackend,
+  parseUNetConfig,
+  randomStateDict,
+  unetParameterShapes,
+  writeSafetensors,
+} from '@diffq/diffusion';
+import { benchModel, buildUNetOnnx, ONNX_CACHE_DIR, OnnxEngine, openEngine, openModelEngine, USER_ONNX_FILE } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
-import { type DenoiserEngine, initBackend, parseUNetConfig, randomStateDict, unetParameterShapes, writeSafetensors } from '@diffq/diffusion';
-import { buildUNetOnnx, benchModel, ONNX_CACHE_DIR, OnnxEngine, openEngine, openModelEngine, USER_ONNX_FILE } from '@diffq/onnx';
 import onnxProto from 'onnx-proto';
 
 await initBackend();
@@ -55,7 +62,9 @@ function asPyTorchExport(bytes: Uint8Array): Uint8Array {
   assert.ok(t?.type?.tensorType);
   t.name = 'timesteps';
   t.type.tensorType.elemType = onnx.TensorProto.DataType.INT64;
-  graph.node.unshift(onnx.NodeProto.create({ opType: 'Cast', input: ['timesteps'], output: ['t'], attribute: [{ name: 'to', type: 2, i: 1 }] }));
+  graph.node.unshift(
+    onnx.NodeProto.create({ opType: 'Cast', input: ['timesteps'], output: ['t'], attribute: [{ name: 'to', type: 2, i: 1 }] }),
+  );
   return onnx.ModelProto.encode(model).finish();
 }
 
@@ -107,7 +116,10 @@ describe('openEngine', () => {
   });
 
   it('fails an explicit onnx request without weights or a graph, naming what is missing', async () => {
-    await assert.rejects(openEngine({ modelConfig: config, engine: 'onnx' }), /needs the UNet weights \(weights\.safetensors\) or a model\.onnx/);
+    await assert.rejects(
+      openEngine({ modelConfig: config, engine: 'onnx' }),
+      /needs the UNet weights \(weights\.safetensors\) or a model\.onnx/,
+    );
   });
 });
 
@@ -115,7 +127,12 @@ describe('openModelEngine', () => {
   let dir = '';
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'diffq-onnx-'));
-    const json = { format: 'diffq-model/1', architecture: 'adm-unet', model: MODEL, diffusion: { steps: 1000, noise_schedule: 'cosine', learn_sigma: true } };
+    const json = {
+      format: 'diffq-model/1',
+      architecture: 'adm-unet',
+      model: MODEL,
+      diffusion: { steps: 1000, noise_schedule: 'cosine', learn_sigma: true },
+    };
     await writeFile(join(dir, 'model.json'), JSON.stringify(json));
     const tensors = Object.fromEntries([...weights].map(([k, v]) => [k, { shape: v.shape, data: v.data as Float32Array }]));
     await writeFile(join(dir, 'weights.safetensors'), writeSafetensors(tensors));

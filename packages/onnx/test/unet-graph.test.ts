@@ -3,7 +3,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
 import {
   initBackend,
   parseUNetConfig,
@@ -14,11 +13,14 @@ import {
   unetParameterShapes,
 } from '@diffq/diffusion';
 import { buildUNetOnnx, OnnxEngine, timestepFrequencies } from '@diffq/onnx';
+import * as tf from '@tensorflow/tfjs';
 
 await initBackend();
 
 const GOLDEN = process.env.DIFFQ_GOLDEN ?? fileURLToPath(new URL('../../../../shared/golden/', import.meta.url));
-const unetCases = existsSync(GOLDEN) ? readdirSync(GOLDEN).filter((d) => d.startsWith('unet_') && existsSync(join(GOLDEN, d, 'case.json'))) : [];
+const unetCases = existsSync(GOLDEN)
+  ? readdirSync(GOLDEN).filter((d) => d.startsWith('unet_') && existsSync(join(GOLDEN, d, 'case.json')))
+  : [];
 
 interface UNetCase {
   name: string;
@@ -93,7 +95,10 @@ describe('the ONNX UNet graph', () => {
           const pick = <T extends tf.Tensor>(t: T) => tf.slice(t, [i], [1]) as T;
           const xi = tf.slice(c.x, [i, 0, 0, 0], [1, -1, -1, -1]);
           const one = await forward(engine, xi, pick(c.timesteps), c.y ? pick(c.y) : undefined);
-          assert.ok(relativeL2(one, whole.subarray(i * per, (i + 1) * per)) < 1e-6, `sample ${i} alone differs from sample ${i} in the batch`);
+          assert.ok(
+            relativeL2(one, whole.subarray(i * per, (i + 1) * per)) < 1e-6,
+            `sample ${i} alone differs from sample ${i} in the batch`,
+          );
         }
       } finally {
         engine.dispose();
@@ -125,7 +130,15 @@ describe('the ONNX UNet graph', () => {
     }
   });
 
-  const small = parseUNetConfig({ image_size: 8, num_channels: 32, num_res_blocks: 1, channel_mult: '1,2', attention_resolutions: '4', class_cond: true, num_classes: 3 });
+  const small = parseUNetConfig({
+    image_size: 8,
+    num_channels: 32,
+    num_res_blocks: 1,
+    channel_mult: '1,2',
+    attention_resolutions: '4',
+    class_cond: true,
+    num_classes: 3,
+  });
 
   it('rejects a checkpoint with a missing key, naming it and its shape', () => {
     const weights = randomStateDict(unetParameterShapes(small), 1);

@@ -6,6 +6,41 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/**
+ * The kernels whose gradient a backend may lack (wasm has no Conv2DBackpropFilter and no
+ * UnsortedSegmentSum). Inference runs tfjs's own; a trainer swaps in versions whose gradients use
+ * only kernels wasm has, for the span of one differentiated call (withLayerOps).
+ */
+export interface LayerOps {
+  /** tf.conv2d(x, filter, stride, pad) with symmetric zero padding `pad`; filter [kh, kw, in, out]. */
+  conv2d(x: tf.Tensor4D, filter: tf.Tensor4D, stride: 1 | 2, pad: number): tf.Tensor4D;
+  /** Rows `ids` [N] int32 of an embedding table [K, D] → [N, D]. */
+  embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D;
+}
+
+export const TFJS_LAYER_OPS: LayerOps = {
+  conv2d: (x, filter, stride, pad) => tf.conv2d(x, filter, stride, pad),
+  embedding: (table, ids) => tf.gather(table, ids),
+};
+
+let layerOps: LayerOps = TFJS_LAYER_OPS;
+
+/** Runs `fn` (synchronous) with `ops` as the layers' kernels, then restores the previous ones. */
+export function withLayerOps<T>(ops: LayerOps, fn: () => T): T {
+  const previous = layerOps;
+  layerOps = ops;
+  try {
+    return fn();
+  } finally {
+    layerOps = previous;
+  }
+}
+
+/** nn.Embedding lookup: table[ids]. table [K, D], ids [N] → [N, D]. */
+export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  return layerOps.embedding(table, tf.cast(ids, 'int32'));
+}
+
 export const GROUPNORM_GROUPS = 32;
 export const GROUPNORM_EPS = 1e-5;
 
@@ -71,7 +106,7 @@ export function conv2d(
   stride: 1 | 2 = 1,
   pad = (weight.shape[0] - 1) / 2,
 ): tf.Tensor4D {
-  return tf.add(tf.conv2d(x, weight, stride, pad), bias);
+  return tf.add(layerOps.conv2d(x, weight, stride, pad), bias);
 }
 
 /**

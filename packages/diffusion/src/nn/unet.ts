@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { StoredTensor } from '../weights/safetensors.ts';
 import { applyBlock, conv, norm, timeEmbed } from './blocks.ts';
 import type { UNetConfig } from './config.ts';
-import { silu } from './layers.ts';
+import { embedding, silu } from './layers.ts';
 import {
   blocksParams,
   conv2dParams,
@@ -106,7 +106,7 @@ export function unetForward(unet: UNet, x: tf.Tensor4D, timesteps: tf.Tensor1D, 
   let emb = timeEmbed(p, timesteps, config.modelChannels);
   if (y !== undefined) {
     if (y.shape[0] !== n) throw new Error(`UNet labels y has ${y.shape[0]} entries for a batch of ${n}`);
-    emb = tf.add(emb, tf.gather(p.get('label_emb.weight')!, tf.cast(y, 'int32')));
+    emb = tf.add(emb, embedding(p.get('label_emb.weight') as tf.Tensor2D, y));
   }
   const embSilu = silu(emb);
   const skips: tf.Tensor4D[] = [];

@@ -1,0 +1,218 @@
+/**
+ * guided-diffusion's TrainLoop.run_step on TensorFlow.js: draw a minibatch, take the DDPM-IP loss
+ * (trainingLosses) and its gradient, clip (optionally), step AdamW, update the EMA. The parameters,
+ * moments and EMA are plain tensor maps owned here; every step frees what it replaces, so the
+ * number of live tensors stays constant across steps.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { trainingLosses } from '../losses/training-loss.ts';
+import { type UNetConfig, parseUNetConfig } from '../nn/config.ts';
+import { withLayerOps } from '../nn/layers.ts';
+import { uploadParams } from '../nn/params.ts';
+import { type UNet, planUNet, unetForward, unetParamSpecs } from '../nn/unet.ts';
+import type { StoredTensor } from '../weights/safetensors.ts';
+import { type DiffusionConfig, parseDiffusionConfig } from '../schedule/diffusion-config.ts';
+import { type DiffusionProcess, createProcess } from '../schedule/diffusion-process.ts';
+import { ADAMW_DEFAULTS, type AdamWMoments, adamWUpdate, clipGlobalNorm, zeroMoments } from './adamw.ts';
+import { emaDecay, emaUpdate } from './ema.ts';
+import { initialStateDict } from './param-init.ts';
+import { PORTABLE_LAYER_OPS } from './portable-ops.ts';
+import { downloadStateDict } from './state-dict.ts';
+import { checkDataset, drawBatch, EpochOrder, type ImageDataset } from './training-data.ts';
+
+/** What is trained: model.json's `model` (create_model args), `diffusion` and `guidance.null_label`. */
+export interface ModelSpec {
+  model: Record<string, unknown>;
+  diffusion: Record<string, unknown>;
+  nullLabel: number | null;
+}
+
+export interface TrainerSettings {
+  batchSize: number;
+  /** AdamW learning rate. */
+  lr: number;
+  weightDecay: number;
+  /** The EMA's decay (emaDecay ramps up to it). */
+  emaRate: number;
+  /** Probability that a label is replaced by the null label (0 for no classifier-free training). */
+  classDropout: number;
+  /** Clip the gradient's global L2 norm to this; null for no clipping (guided-diffusion does not clip). */
+  gradClip: number | null;
+  /** Seed of every draw: initialisation, data order, timesteps, dropout, noise. */
+  seed: number;
+}
+
+export interface StepReport {
+  /** Updates done after this one (1-based). */
+  step: number;
+  /** Mean loss of the minibatch. */
+  loss: number;
+  /** Per-sample losses [B] and their timesteps [B] (for loss-by-quartile logging). */
+  losses: Float32Array;
+  t: Int32Array;
+  /** The gradient's global norm before clipping, when clipping. */
+  gradNorm?: number;
+}
+
+/** The tensors that make up a training state; the trainer owns and frees them. */
+export interface TrainingTensors {
+  params: Map<string, tf.Tensor>;
+  moments: AdamWMoments;
+  ema: Map<string, tf.Tensor>;
+}
+
+function checkSettings(s: TrainerSettings, spec: ModelSpec, config: UNetConfig): void {
+  const bad = (field: string, value: unknown, range: string) => new Error(`training setting ${field} is ${value}; accepted: ${range}`);
+  if (!Number.isInteger(s.batchSize) || s.batchSize < 1) throw bad('batchSize', s.batchSize, 'an integer ≥ 1');
+  if (!(s.lr > 0 && s.lr < 1)) throw bad('lr', s.lr, 'a number in (0, 1)');
+  if (!(s.weightDecay >= 0 && s.weightDecay < 1)) throw bad('weightDecay', s.weightDecay, 'a number in [0, 1)');
+  if (!(s.emaRate >= 0 && s.emaRate < 1)) throw bad('emaRate', s.emaRate, 'a number in [0, 1)');
+  if (!(s.classDropout >= 0 && s.classDropout <= 1)) throw bad('classDropout', s.classDropout, 'a probability in [0, 1]');
+  if (s.gradClip !== null && !(s.gradClip > 0)) throw bad('gradClip', s.gradClip, 'a positive number or null');
+  if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > Number.MAX_SAFE_INTEGER) throw bad('seed', s.seed, 'an integer in [0, 2^53 − 1]');
+  if (s.classDropout > 0 && spec.nullLabel === null) {
+    throw new Error(`training setting classDropout is ${s.classDropout} but the model has no null label; set guidance.null_label or classDropout 0`);
+  }
+  if (config.dropout > 0) {
+    throw new Error(`model.dropout is ${config.dropout}; the trainer does not implement dropout yet, accepted: 0`);
+  }
+}
+
+export class DiffusionTrainer {
+  readonly config: UNetConfig;
+  readonly diffusion: DiffusionConfig;
+  readonly process: DiffusionProcess;
+  readonly #specs;
+  readonly #plan;
+  readonly #order: EpochOrder;
+  #state: TrainingTensors;
+  #step: number;
+
+  private constructor(
+    readonly spec: ModelSpec,
+    readonly data: ImageDataset,
+    readonly settings: TrainerSettings,
+    state: TrainingTensors,
+    step: number,
+  ) {
+    this.config = parseUNetConfig(spec.model);
+    this.diffusion = parseDiffusionConfig(spec.diffusion);
+    if (this.diffusion.timestepRespacing !== '') {
+      throw new Error(`diffusion.timestep_respacing is "${this.diffusion.timestepRespacing}"; training runs on every step, accepted: ""`);
+    }
+    checkSettings(settings, spec, this.config);
+    checkDataset(data);
+    const [c, h, w] = data.imageShape;
+    if (c !== this.config.inChannels || h !== this.config.imageSize || w !== this.config.imageSize) {
+      throw new Error(`training data images are [${data.imageShape}]; the model takes [${this.config.inChannels}, ${this.config.imageSize}, ${this.config.imageSize}]`);
+    }
+    if ((data.labels !== undefined) !== (this.config.numClasses !== null)) {
+      throw new Error(this.config.numClasses === null ? 'training data has labels but the model is unconditional' : 'the model is class-conditional and the training data has no labels');
+    }
+    this.process = createProcess(this.diffusion);
+    this.#specs = unetParamSpecs(this.config);
+    this.#plan = planUNet(this.config);
+    this.#order = new EpochOrder(settings.seed, data.count);
+    this.#state = state;
+    this.#step = step;
+  }
+
+  /** A fresh run: guided-diffusion's initialisation from settings.seed, zero moments, EMA = initial weights. */
+  static create(spec: ModelSpec, data: ImageDataset, settings: TrainerSettings): DiffusionTrainer {
+    const specs = unetParamSpecs(parseUNetConfig(spec.model));
+    const params = uploadParams(specs, initialStateDict(specs, settings.seed), 'initial weights');
+    const ema = new Map([...params].map(([k, p]) => [k, p.clone()]));
+    return new DiffusionTrainer(spec, data, settings, { params, moments: zeroMoments(params), ema }, 0);
+  }
+
+  /**
+   * Continues from saved state dicts (PyTorch layout): the raw weights, AdamW's moments and the EMA
+   * after `step` updates. Without moments (e.g. only the EMA was kept) AdamW restarts from zero.
+   */
+  static resume(
+    spec: ModelSpec,
+    data: ImageDataset,
+    settings: TrainerSettings,
+    saved: { step: number; params: ReadonlyMap<string, StoredTensor>; ema: ReadonlyMap<string, StoredTensor>; m?: ReadonlyMap<string, StoredTensor>; v?: ReadonlyMap<string, StoredTensor> },
+  ): DiffusionTrainer {
+    const specs = unetParamSpecs(parseUNetConfig(spec.model));
+    const params = uploadParams(specs, saved.params, 'checkpoint weights');
+    const moments = saved.m && saved.v ? { m: uploadParams(specs, saved.m, 'AdamW first moments'), v: uploadParams(specs, saved.v, 'AdamW second moments') } : zeroMoments(params);
+    const ema = uploadParams(specs, saved.ema, 'EMA weights');
+    return new DiffusionTrainer(spec, data, settings, { params, moments, ema }, saved.step);
+  }
+
+  /** Updates done so far. */
+  get step(): number {
+    return this.#step;
+  }
+
+  /** One optimisation step on the minibatch of step `this.step`. */
+  trainStep(): StepReport {
+    const { settings: s, process: p, config } = this;
+    const draw = drawBatch(this.data, this.#order, { ...s, numTimesteps: p.numTimesteps, nullLabel: this.spec.nullLabel }, this.#step);
+    const [c, h, w] = this.data.imageShape;
+    const shape: [number, number, number, number] = [s.batchSize, c, h, w];
+    const keys = [...this.#state.params.keys()];
+    const plan = this.#plan;
+    let perSample: tf.Tensor | undefined;
+    const { value, grads } = tf.tidy(() => {
+      const batch = {
+        xStart: tf.tensor4d(draw.xStart, shape),
+        t: draw.t,
+        noise: tf.tensor4d(draw.noise, shape),
+        perturbNoise: tf.tensor4d(draw.perturbNoise, shape),
+        y: draw.y ? tf.tensor1d(draw.y, 'int32') : undefined,
+      };
+      const meanLoss = (...tensors: tf.Tensor[]) =>
+        withLayerOps(PORTABLE_LAYER_OPS, () => {
+          const unet: UNet = { config, plan, params: new Map(keys.map((k, i) => [k, tensors[i]])), dispose: () => {} };
+          const { loss } = trainingLosses(p, (x, ts, y) => unetForward(unet, x, ts, y), batch);
+          perSample = tf.keep(loss.clone());
+          return tf.mean(loss) as tf.Scalar;
+        });
+      return tf.valueAndGrads(meanLoss)(keys.map((k) => this.#state.params.get(k)!));
+    });
+    let gradMap = new Map(keys.map((k, i) => [k, grads[i]]));
+    let gradNorm: number | undefined;
+    if (s.gradClip !== null) {
+      const clipped = clipGlobalNorm(gradMap, s.gradClip);
+      tf.dispose(grads);
+      gradMap = clipped.grads;
+      gradNorm = clipped.norm.dataSync()[0];
+      clipped.norm.dispose();
+    }
+    const old = this.#state;
+    const next = adamWUpdate(old.params, old.moments, gradMap, this.#step + 1, { ...ADAMW_DEFAULTS, lr: s.lr, weightDecay: s.weightDecay });
+    const ema = emaUpdate(old.ema, next.params, emaDecay(s.emaRate, this.#step + 1));
+    tf.dispose([...gradMap.values(), ...old.params.values(), ...old.moments.m.values(), ...old.moments.v.values(), ...old.ema.values()]);
+    this.#state = { params: next.params, moments: next.moments, ema };
+    this.#step += 1;
+    const loss = value.dataSync()[0];
+    const losses = perSample!.dataSync() as Float32Array;
+    tf.dispose([value, perSample!]);
+    return { step: this.#step, loss, losses: Float32Array.from(losses), t: draw.t, ...(gradNorm === undefined ? {} : { gradNorm }) };
+  }
+
+  /** The state dicts (PyTorch key names and layouts) of the raw weights, moments and EMA. */
+  stateDicts(): { params: Map<string, StoredTensor>; m: Map<string, StoredTensor>; v: Map<string, StoredTensor>; ema: Map<string, StoredTensor> } {
+    const { params, moments, ema } = this.#state;
+    return {
+      params: downloadStateDict(this.#specs, params),
+      m: downloadStateDict(this.#specs, moments.m),
+      v: downloadStateDict(this.#specs, moments.v),
+      ema: downloadStateDict(this.#specs, ema),
+    };
+  }
+
+  /** The EMA weights as a UNet of their own (copies; the caller disposes it), e.g. for sampling previews. */
+  emaUNet(): UNet {
+    const params = new Map([...this.#state.ema].map(([k, t]) => [k, t.clone()]));
+    return { config: this.config, plan: this.#plan, params, dispose: () => tf.dispose([...params.values()]) };
+  }
+
+  dispose(): void {
+    const { params, moments, ema } = this.#state;
+    tf.dispose([...params.values(), ...moments.m.values(), ...moments.v.values(), ...ema.values()]);
+  }
+}

@@ -1,3 +1,0 @@
-import * as ort from 'onnxruntime-node';
-import { readFileSync } from 'node:fs';
-console.log(ort.env.versions, typeof ort.listSupportedBackends === 'function' ? ort.listSupportedBackends() : 'no listSupportedBackends');
