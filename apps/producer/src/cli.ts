@@ -6,7 +6,7 @@
  */
 import { MAX_PRIORITY } from '@diffq/contract';
 import { checkRedisUrl } from '@diffq/worker/redis-connection';
-import { type Settings, settingsFrom, withSettings } from '@diffq/worker/settings';
+import { SettingSources, type Settings, settingsFrom, withSettings } from '@diffq/worker/settings';
 import yargs, { type Argv } from 'yargs';
 import type { LaunchFlags } from './launch-flags.ts';
 import { Producer } from './producer.ts';
@@ -158,7 +158,14 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
   const pick = (handler: Handler) => (argv: Record<string, unknown>) => {
     chosen = { handler, argv };
   };
-  const parser = withSettings(yargs(args))
+  let sources: SettingSources;
+  try {
+    sources = new SettingSources(args);
+  } catch (error) {
+    io.err(`diffq: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const parser = withSettings(yargs(args), sources)
     .scriptName('diffq')
     .usage('$0 <command> [options]\n\nLaunch diffusion sampling runs on a fleet of BullMQ workers and follow them.')
     .command(
@@ -225,6 +232,7 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
   try {
     const argv = await parser.parseAsync();
     if (!chosen) return 0; // --help or --version printed
+    sources.assertNoUnknownKeys();
     checkRedisUrl(argv.redis as string);
     settings = settingsFrom(argv as Parameters<typeof settingsFrom>[0]);
   } catch (error) {

@@ -58,7 +58,14 @@ export class BusyClock {
   }
 }
 
-export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
+export interface WorkerMetricsOptions {
+  /** Node's process metrics (RSS, heap, event-loop lag…) under diffq_worker_ (default true). */
+  defaultMetrics?: boolean;
+  /** Live tensors of the tfjs engine (tf.memory().numTensors): flat between shards, or a leak. */
+  tensorCount?: () => number;
+}
+
+export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerMetrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'diffq_worker_' });
   const busy = new BusyClock();
@@ -113,5 +120,16 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       this.set(busy.ratio());
     },
   });
+  if (options.tensorCount) {
+    const count = options.tensorCount;
+    new Gauge({
+      name: 'diffq_worker_tensors',
+      help: 'Live tfjs tensors in the worker; constant from one shard to the next unless something leaks.',
+      registers: [registry],
+      collect() {
+        this.set(count());
+      },
+    });
+  }
   return metrics;
 }

@@ -97,7 +97,7 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
   const log = settings.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const id = settings.workerId ?? `${hostname()}:${process.pid}`;
   const locks = settings.locks ?? DEFAULT_LOCKS;
-  const metrics = createWorkerMetrics();
+  const metrics = createWorkerMetrics({ tensorCount: () => tf.memory().numTensors });
   const model = await loadModelRuntime({ uri: settings.model, modelId: settings.modelId, engine: settings.engine, provider: settings.provider, threads: settings.threads, metrics });
   log(`worker ${id}: model ${model.id} (${model.uri}, sha256 ${model.digest.slice(0, 12)}…) loaded in ${model.loadSeconds.toFixed(2)} s; ${model.why}`);
   await warmUp(model, settings.batchSize, locks, log);

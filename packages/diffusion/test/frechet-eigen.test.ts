@@ -67,7 +67,9 @@ describe('symmetric eigen-decomposition', () => {
       }
     }
     const { values } = symmetricEigen(a, n);
-    values.forEach((v, k) => assert.ok(Math.abs(v - (2 - 2 * Math.cos(((k + 1) * Math.PI) / (n + 1)))) < 1e-13));
+    values.forEach((v, k) => {
+      assert.ok(Math.abs(v - (2 - 2 * Math.cos(((k + 1) * Math.PI) / (n + 1)))) < 1e-13);
+    });
   });
 
   it('handles repeated eigenvalues, rows that are already tridiagonal and block-diagonal matrices', () => {
@@ -75,7 +77,7 @@ describe('symmetric eigen-decomposition', () => {
     const a = gram(3, n, 60);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
-        if ((i < 20) !== (j < 20) || (i === 0 && j > 1) || (j === 0 && i > 1)) a[i * n + j] = 0;
+        if (i < 20 !== j < 20 || (i === 0 && j > 1) || (j === 0 && i > 1)) a[i * n + j] = 0;
       }
     }
     const identityPlusRankOne = new Float64Array(n * n);

@@ -16,8 +16,9 @@ function bruteForce(real: Float64Array, fake: Float64Array, d: number, k: number
     return s;
   };
   const radii = (x: Float64Array) =>
-    Array.from({ length: x.length / d }, (_, i) =>
-      Array.from({ length: x.length / d }, (_, j) => dist(x, i, x, j)).sort((a, b) => a - b)[k],
+    Array.from(
+      { length: x.length / d },
+      (_, i) => Array.from({ length: x.length / d }, (_, j) => dist(x, i, x, j)).sort((a, b) => a - b)[k],
     );
   const rr = radii(real);
   const rf = radii(fake);

@@ -10,7 +10,11 @@ const oneHot = (n: number, k: number, label: (i: number) => number) => {
 
 describe('Inception Score', () => {
   it('is K when each of K samples is a confident prediction of a different class', () => {
-    const { mean, splitScores } = inceptionScore(oneHot(10, 10, (i) => i), 10, 5000);
+    const { mean, splitScores } = inceptionScore(
+      oneHot(10, 10, (i) => i),
+      10,
+      5000,
+    );
     assert.equal(splitScores.length, 1);
     assert.ok(Math.abs(mean - 10) < 1e-12, `${mean}`);
   });

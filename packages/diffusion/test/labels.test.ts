@@ -14,7 +14,12 @@ describe('label policies', () => {
 
   it('random: spreads seeds over all classes about evenly', () => {
     const counts = new Array(10).fill(0);
-    for (const label of labelsFor({ kind: 'random' }, Array.from({ length: 5000 }, (_, i) => i), 10)) counts[label]++;
+    for (const label of labelsFor(
+      { kind: 'random' },
+      Array.from({ length: 5000 }, (_, i) => i),
+      10,
+    ))
+      counts[label]++;
     assert.ok(
       counts.every((c) => c > 400 && c < 600),
       `counts ${counts}`,
@@ -32,7 +37,9 @@ describe('label policies', () => {
   it('does not depend on the other seeds of the list', () => {
     const seeds = [5, 17, 3, 2 ** 33];
     const together = labelsFor({ kind: 'random' }, seeds, 1000);
-    seeds.forEach((seed, i) => assert.equal(labelFor({ kind: 'random' }, seed, 1000), together[i]));
+    seeds.forEach((seed, i) => {
+      assert.equal(labelFor({ kind: 'random' }, seed, 1000), together[i]);
+    });
   });
 
   it('rejects a fixed class outside [0, K − 1], naming the value and the range', () => {
@@ -51,7 +58,10 @@ describe('label policies', () => {
   });
 
   it('rejects an unknown policy by name', () => {
-    assert.throws(() => checkLabelPolicy({ kind: 'uniform' } as unknown as LabelPolicy, 10), /"uniform"; accepted: "random", "balanced" or "fixed"/);
+    assert.throws(
+      () => checkLabelPolicy({ kind: 'uniform' } as unknown as LabelPolicy, 10),
+      /"uniform"; accepted: "random", "balanced" or "fixed"/,
+    );
   });
 
   it('rejects an invalid seed', () => {

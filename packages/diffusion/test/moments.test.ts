@@ -100,7 +100,10 @@ describe('mergeable moments', () => {
   it('rejects mismatched dimensions and too few samples, naming the values', () => {
     assert.throws(() => mergeMoments(emptyMoments(3), emptyMoments(4)), /dimension 3 with moments of dimension 4/);
     assert.throws(() => accumulateMoments(emptyMoments(3), new Float32Array(7)), /7 values, not a whole number of rows of dimension 3/);
-    assert.throws(() => momentsToStats(accumulateMoments(emptyMoments(2), Float32Array.of(1, 2))), /at least 2 feature vectors; the moments hold 1/);
+    assert.throws(
+      () => momentsToStats(accumulateMoments(emptyMoments(2), Float32Array.of(1, 2))),
+      /at least 2 feature vectors; the moments hold 1/,
+    );
     assert.throws(() => emptyMoments(0), /feature dimension is 0/);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { blockNormals, fillNormals, LABEL_STREAM, seedNormals, StreamError } from '../src/rng/normals.ts';
+import { blockNormals, fillNormals, LABEL_STREAM, StreamError, seedNormals } from '../src/rng/normals.ts';
 import { philox4x32, seedKey, wordToUniform } from '../src/rng/philox.ts';
 import { SeedNoiseSource, seedBatchNormals } from '../src/rng/seed-noise.ts';
 

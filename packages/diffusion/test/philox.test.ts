@@ -36,7 +36,10 @@ describe('seed keys', () => {
 
   it('rejects seeds that are negative, fractional or beyond 2^53 − 1, naming the value and the range', () => {
     for (const bad of [-1, 1.5, 2 ** 53, Number.NaN]) {
-      assert.throws(() => checkSeed(bad), (e: Error) => e instanceof SeedError && e.message.includes(`${bad}`) && e.message.includes('[0, 9007199254740991]'));
+      assert.throws(
+        () => checkSeed(bad),
+        (e: Error) => e instanceof SeedError && e.message.includes(`${bad}`) && e.message.includes('[0, 9007199254740991]'),
+      );
     }
   });
 });

@@ -155,7 +155,8 @@ export class OnnxEngine implements DenoiserEngine {
     session ??= await open(['cpu']);
     const io = inputPlan(session);
     const version = ort.env.versions?.node ?? 'unknown';
-    const description = `onnxruntime-node ${version} ${provider}${fallback ? ` (cuda asked for; ${fallback})` : ''}`;
+    // Short and constant per process: the worker uses it as a metrics label; the reason is in providerFallback.
+    const description = `onnxruntime-node ${version} ${provider}${fallback ? ' (cuda fallback)' : ''}`;
     return new OnnxEngine(ort, session, io, provider, description, fallback);
   }
 

@@ -28,9 +28,9 @@ export interface OpenEngineOptions {
   /** Builds the graph when `onnxModel` is absent; lets a caller cache it (see model-engine.ts). */
   buildGraph?: (dtype: GraphDtype) => Promise<Uint8Array | string>;
   engine: EngineChoice;
-  /** onnx only: the execution provider to ask for (default cpu); cuda falls back to cpu. */
+  /** onnx only: the execution provider to ask for (default DIFFQ_ONNX_PROVIDER, else cpu); cuda falls back to cpu. */
   provider?: ExecutionProvider;
-  /** onnx only: precision of a built graph (default float32); float16 is for the cuda provider. */
+  /** onnx only: precision of a built graph (default DIFFQ_ONNX_DTYPE, else float32); float16 is for the cuda provider. */
   dtype?: GraphDtype;
   /** onnx on cpu: threads per forward (default all cores). */
   threads?: number;
@@ -49,16 +49,31 @@ function graphSource(o: OpenEngineOptions, dtype: GraphDtype): Promise<Uint8Arra
   return Promise.resolve(buildUNetOnnx(o.modelConfig, weights, { dtype }));
 }
 
+/** The session's provider, and why cuda is not it when cuda was asked for. */
+function providerNotes(engine: OnnxEngine): string[] {
+  return engine.providerFallback
+    ? [engine.description, `cuda was asked for and cpu runs instead: ${engine.providerFallback}`]
+    : [engine.description];
+}
+
+/** A setting from the environment, checked against its accepted values; `fallback` when unset. */
+function fromEnv<T extends string>(name: string, accepted: readonly T[], fallback: T): T {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  if (!accepted.includes(value as T)) throw new Error(`${name} is "${value}"; accepted: ${accepted.join(', ')}`);
+  return value as T;
+}
+
 async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
-  const provider = o.provider ?? 'cpu';
+  const provider = o.provider ?? fromEnv<ExecutionProvider>('DIFFQ_ONNX_PROVIDER', ['cpu', 'cuda'], 'cpu');
+  let dtype = o.dtype ?? fromEnv<GraphDtype>('DIFFQ_ONNX_DTYPE', ['float32', 'float16'], 'float32');
   const options = { provider, threads: o.threads };
   const notes: string[] = [];
   if (o.onnxModel !== undefined) {
-    if (o.dtype === 'float16') notes.push('dtype float16 applies to graphs diffq builds, not to a given model.onnx');
+    if (dtype === 'float16') notes.push('dtype float16 applies to graphs diffq builds, not to a given model.onnx');
     const engine = await OnnxEngine.create(o.onnxModel, options);
-    return { engine, why: [engine.description, 'from the given ONNX model', ...notes].join('; ') };
+    return { engine, why: [...providerNotes(engine), 'graph from the given ONNX model', ...notes].join('; ') };
   }
-  let dtype = o.dtype ?? 'float32';
   if (dtype === 'float16' && provider !== 'cuda') {
     notes.push('float16 is for the cuda provider, so the cpu provider runs float32');
     dtype = 'float32';
@@ -70,7 +85,7 @@ async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
     dtype = 'float32';
     engine = await OnnxEngine.create(await graphSource(o, dtype), options);
   }
-  return { engine, why: [engine.description, `${dtype} graph built from the weights`, ...notes].join('; ') };
+  return { engine, why: [...providerNotes(engine), `${dtype} graph built from the weights`, ...notes].join('; ') };
 }
 
 async function openTfjs(o: OpenEngineOptions): Promise<OpenedEngine> {

@@ -96,7 +96,8 @@ describe('openEngine', () => {
       if (engine.provider === 'cuda') assert.equal(engine.providerFallback, undefined);
       else {
         assert.match(engine.providerFallback ?? '', /libonnxruntime_providers_cuda\.so|cuda provider did not load/);
-        assert.match(why, /cpu \(cuda asked for; /);
+        assert.match(engine.description, /^onnxruntime-node \S+ cpu \(cuda fallback\)$/);
+        assert.match(why, /cuda was asked for and cpu runs instead: /);
       }
     } finally {
       engine.dispose();

@@ -21,7 +21,9 @@ export const run: KindRunner = async (c) => {
 
   const perStream = seeds.length * ch * h * w;
   const noise = new Float32Array(streams.length * perStream);
-  streams.forEach((stream, s) => noise.set(seedBatchNormals(seeds, stream, [seeds.length, ch, h, w]), s * perStream));
+  streams.forEach((stream, s) => {
+    noise.set(seedBatchNormals(seeds, stream, [seeds.length, ch, h, w]), s * perStream);
+  });
 
   const labels = new BigInt64Array(classCounts.length * seeds.length);
   classCounts.forEach((k, i) => {

@@ -4,8 +4,8 @@
  * whatever batch, worker or order it is drawn in.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fillNormals } from './normals.ts';
 import type { NoiseSource, Shape4 } from './noise-source.ts';
+import { fillNormals } from './normals.ts';
 import { checkSeed } from './philox.ts';
 
 /**

@@ -35,7 +35,9 @@ export function symmetricEigen(a: ArrayLike<number>, n: number, options: { vecto
   const values = Float64Array.from(order, (i) => diagonal[i]);
   if (!zRows) return { values };
   const vectorRows = new Float64Array(n * n);
-  order.forEach((from, to) => vectorRows.set(zRows.subarray(from * n, from * n + n), to * n));
+  order.forEach((from, to) => {
+    vectorRows.set(zRows.subarray(from * n, from * n + n), to * n);
+  });
   return { values, vectorRows };
 }
 

@@ -82,15 +82,23 @@ export function portableConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, stride: 1 | 
  * The ids get no gradient (they are integers).
  */
 export function portableEmbedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
-  const lookup = tf.customGrad((tableIn, save) => {
-    const t = tableIn as tf.Tensor2D;
-    return {
-      value: tf.gather(t, ids),
-      gradFunc: (dy) => tf.matMul(tf.oneHot(ids, t.shape[0]), dy as tf.Tensor2D, true, false),
-    };
-  }) as (t: tf.Tensor2D) => tf.Tensor2D;
-  return lookup(table);
+  return embeddingWithGrad(table, ids);
 }
+
+// The ids are an input (and saved) rather than captured: tfjs frees what a forward pass created
+// before the backward pass runs, except the tensors a kernel saves.
+const embeddingWithGrad = tf.customGrad((tableIn, idsIn, save) => {
+  const t = tableIn as tf.Tensor2D;
+  const ids = idsIn as tf.Tensor1D;
+  save([ids]);
+  return {
+    value: tf.gather(t, ids),
+    gradFunc: (dy, saved) => {
+      const [savedIds] = saved as [tf.Tensor1D];
+      return [tf.matMul(tf.oneHot(savedIds, t.shape[0]), dy as tf.Tensor2D, true, false), tf.zerosLike(savedIds)];
+    },
+  };
+}) as (table: tf.Tensor2D, ids: tf.Tensor1D) => tf.Tensor2D;
 
 /** The LayerOps a trainer installs (withLayerOps) around its differentiated forward pass. */
 export const PORTABLE_LAYER_OPS: LayerOps = { conv2d: portableConv2d, embedding: portableEmbedding };
