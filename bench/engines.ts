@@ -5,6 +5,7 @@
  * see the same machine load, and the median ms per forward of each is printed with their ratio
  * (tfjs ms / onnx ms = onnx's throughput in multiples of tfjs's). Target: ≥ 12× at batch 32.
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { initBackend, parseUNetConfig, randomStateDict, type UNetConfig, unetParameterCount, unetParameterShapes } from '@diffq/diffusion';
 import { median, type OpenedEngine, openEngine, type TimedForward, timedForward, WARMUP_FORWARDS } from '@diffq/onnx';
 
@@ -66,6 +67,11 @@ export async function benchEngines(): Promise<void> {
     }
     const verdict = ratioAt32 >= TARGET_RATIO_AT_32 ? 'met' : 'NOT met';
     console.log(`engines: target onnx ≥ ${TARGET_RATIO_AT_32}× tfjs throughput at batch 32: ${verdict} (${ratioAt32.toFixed(1)}×)`);
+    // tfjs-wasm uses one thread and onnx every core, so other processes on the cores cut onnx's lead.
+    const [load] = loadavg();
+    console.log(
+      `engines: load average ${load.toFixed(1)} on ${availableParallelism()} cores during the run${load > 1 ? ' (busy cores lower the ratio)' : ''}`,
+    );
   } finally {
     for (const o of opened) o.engine.dispose();
   }

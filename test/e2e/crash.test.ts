@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { keys, sampleQueueName } from '@diffq/contract';
-import { defaultModelId, fileDigest } from '@diffq/worker';
 import { openStore } from '@diffq/storage';
+import { defaultModelId, fileDigest } from '@diffq/worker';
 import { Queue } from 'bullmq';
 import { E2E_DB, hiddenFiles, readStoredRun, runDiffq, smallModel, spawnWorker, type TestEnv, testEnv, waitFor } from './harness.ts';
 
@@ -23,9 +23,27 @@ describe('a worker killed with SIGKILL in the middle of a shard', () => {
   after(() => env.cleanup());
 
   it('leaves no partial shard: the run completes with every seed exactly once', { timeout: 300_000 }, async () => {
-    const launched = await runDiffq(['launch', ...env.flags, '--store', storeUrl, '--model', model, '--seeds', '0-599', '--shard-size', '100', '--steps', '4', '--run-id', 'crash']);
+    const launched = await runDiffq([
+      'launch',
+      ...env.flags,
+      '--store',
+      storeUrl,
+      '--model',
+      model,
+      '--seeds',
+      '0-599',
+      '--shard-size',
+      '100',
+      '--steps',
+      '4',
+      '--run-id',
+      'crash',
+    ]);
     assert.equal(launched.code, 0, launched.err);
-    const queue = new Queue(sampleQueueName(defaultModelId(await fileDigest(join(model, 'weights.safetensors')))), { connection: env.redis, prefix: env.prefix });
+    const queue = new Queue(sampleQueueName(defaultModelId(await fileDigest(join(model, 'weights.safetensors')))), {
+      connection: env.redis,
+      prefix: env.prefix,
+    });
 
     // Micro-batches of 1 make a shard take seconds, so the kill lands while it samples.
     const victim = spawnWorker(env, model, ['--batch-size', '1', '--threads', '1', '--worker-id', 'victim', ...FAST_LOCKS]);
@@ -47,7 +65,9 @@ describe('a worker killed with SIGKILL in the middle of a shard', () => {
     const store = openStore(storeUrl);
     assert.equal(await store.exists(keys.shardMeta('crash', index)), false, 'the killed shard was not finished');
 
-    const survivors = [0, 1].map((i) => spawnWorker(env, model, ['--batch-size', '25', '--threads', '1', '--exit-when-idle', '--worker-id', `survivor${i}`, ...FAST_LOCKS]));
+    const survivors = [0, 1].map((i) =>
+      spawnWorker(env, model, ['--batch-size', '25', '--threads', '1', '--exit-when-idle', '--worker-id', `survivor${i}`, ...FAST_LOCKS]),
+    );
     const codes = await Promise.all(survivors.map((w) => w.exited));
     assert.deepEqual(codes, [0, 0], survivors.map((w) => w.log()).join('\n'));
 

@@ -22,9 +22,26 @@ describe('Redis flushed in the middle of a run, then diffq resume', () => {
   after(() => env.cleanup());
 
   it('completes exactly once without recomputing the shards already stored', { timeout: 300_000 }, async () => {
-    const launched = await runDiffq(['launch', ...env.flags, '--store', storeUrl, '--model', model, '--seeds', '0-999', '--shard-size', '50', '--steps', '4', '--run-id', 'flush']);
+    const launched = await runDiffq([
+      'launch',
+      ...env.flags,
+      '--store',
+      storeUrl,
+      '--model',
+      model,
+      '--seeds',
+      '0-999',
+      '--shard-size',
+      '50',
+      '--steps',
+      '4',
+      '--run-id',
+      'flush',
+    ]);
     assert.equal(launched.code, 0, launched.err);
-    const workers = [0, 1].map((i) => spawnWorker(env, model, ['--batch-size', '5', '--threads', '1', '--worker-id', `w${i}`, ...FAST_LOCKS]));
+    const workers = [0, 1].map((i) =>
+      spawnWorker(env, model, ['--batch-size', '5', '--threads', '1', '--worker-id', `w${i}`, ...FAST_LOCKS]),
+    );
     const store = openStore(storeUrl);
     const storedMetas = async () => (await store.list(keys.shards('flush'))).filter((k) => k.endsWith('.json'));
     await waitFor('a few shards to be stored', async () => (await storedMetas()).length >= 4, 180_000);

@@ -17,10 +17,11 @@ export const REPO = resolve(import.meta.dirname, '..', '..');
 const WORKER_BIN = join(REPO, 'apps', 'worker', 'bin', 'diffq-worker.js');
 
 /**
- * Redis databases by test file. 0 is left to people; 7–9 are the unit tests'; each e2e file owns one
- * of 10–15, flushes it (FLUSHDB) before and after, and also uses its own key prefix.
+ * Redis databases by test file. 0 is left to people and 7–8 to the apps' unit tests; each e2e file
+ * owns one of 9–15, flushes it (FLUSHDB, never FLUSHALL) before and after, and uses its own key
+ * prefix, so test files can run side by side on one Redis.
  */
-export const E2E_DB = { pipeline: 10, crash: 11, flush: 12, s3: 13, malformed: 14, memory: 15 } as const;
+export const E2E_DB = { tls: 9, pipeline: 10, crash: 11, flush: 12, s3: 13, malformed: 14, memory: 15 } as const;
 
 export interface TestEnv {
   db: number;
@@ -57,7 +58,9 @@ export async function testEnv(db: number, name: string): Promise<TestEnv> {
 
 /** The e2e model: 8×8 RGB, 32 channels, one res block, attention at 8, random weights. */
 export async function smallModel(dir: string, options: { numClasses?: number | null } = {}): Promise<string> {
-  return writeDemoModel(join(dir, options.numClasses ? `model-c${options.numClasses}` : 'model'), { numClasses: options.numClasses ?? null });
+  return writeDemoModel(join(dir, options.numClasses ? `model-c${options.numClasses}` : 'model'), {
+    numClasses: options.numClasses ?? null,
+  });
 }
 
 export interface CliResult {
@@ -129,7 +132,8 @@ export async function readStoredRun(store: ObjectStore, runId: string): Promise<
     const [n, h, w, c] = arr_0.shape;
     const size = h * w * c;
     const seedList = Array.from(seeds.data as BigInt64Array, Number);
-    if (n !== seedList.length || seedList.some((s, i) => s !== meta.seeds[i])) throw new Error(`shard ${index}: npz seeds differ from its .json`);
+    if (n !== seedList.length || seedList.some((s, i) => s !== meta.seeds[i]))
+      throw new Error(`shard ${index}: npz seeds differ from its .json`);
     seedList.forEach((seed, i) => {
       images.set(seed, (arr_0.data as Uint8Array).slice(i * size, (i + 1) * size));
       occurrences.set(seed, (occurrences.get(seed) ?? 0) + 1);

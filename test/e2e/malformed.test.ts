@@ -28,25 +28,101 @@ describe('malformed launches and job payloads', () => {
     { name: 'no --seeds', args: () => ['--model', model], says: /--seeds is required/ },
     { name: 'a reversed seed range', args: () => ['--model', model, '--seeds', '9-2'], says: /--seeds "9-2".*ends before it starts/ },
     { name: 'a seed given twice', args: () => ['--model', model, '--seeds', '0-9,5'], says: /--seeds "0-9,5".*seed 5 appears twice/ },
-    { name: 'seeds that are not numbers', args: () => ['--model', model, '--seeds', 'ten'], says: /--seeds "ten".*neither a seed nor a range/ },
-    { name: 'an invalid run id', args: () => ['--model', model, '--seeds', '0-9', '--run-id', 'Bad_Id'], says: /--run-id "Bad_Id" must be 1 to 63 characters/ },
-    { name: 'an unknown sampler', args: () => ['--model', model, '--seeds', '0-9', '--sampler', 'euler'], says: /--sampler "euler": accepted: ddpm, ddim/ },
-    { name: 'one sampling step', args: () => ['--model', model, '--seeds', '0-9', '--steps', '1'], says: /--steps is 1; accepted: an integer ≥ 2/ },
-    { name: 'more steps than the model has', args: () => ['--model', model, '--seeds', '0-9', '--steps', '5000'], says: /--steps is 5000; accepted: 2 to 1000/ },
-    { name: 'both --steps and --respacing', args: () => ['--model', model, '--seeds', '0-9', '--steps', '4', '--respacing', '10'], says: /--steps 4 and --respacing "10" both set/ },
-    { name: 'a DDIM stride no integer step gives', args: () => ['--model', model, '--seeds', '0-9', '--respacing', 'ddim999'], says: /--respacing: .*ddim999.*no integer stride/ },
-    { name: 'eta with the ddpm sampler', args: () => ['--model', model, '--seeds', '0-9', '--eta', '0.5'], says: /--eta 0.5 applies to --sampler ddim only/ },
-    { name: 'eta above 1', args: () => ['--model', model, '--seeds', '0-9', '--sampler', 'ddim', '--eta', '2'], says: /--eta is 2; accepted: a number from 0 to 1/ },
-    { name: 'classifier-free guidance on an unconditional model', args: () => ['--model', model, '--seeds', '0-9', '--guidance-scale', '3'], says: /--guidance-scale needs a class-conditional model/ },
-    { name: 'a classifier without its scale', args: () => ['--model', model, '--seeds', '0-9', '--classifier', model], says: /--classifier needs --classifier-scale/ },
-    { name: 'labels for an unconditional model', args: () => ['--model', model, '--seeds', '0-9', '--labels', '3'], says: /--labels 3: .* is unconditional/ },
-    { name: 'a class index beyond the classes', args: () => ['--model', classModel, '--seeds', '0-9', '--labels', '9'], says: /--labels 9: accepted: a class index from 0 to 8/ },
-    { name: 'a zero shard size', args: () => ['--model', model, '--seeds', '0-9', '--shard-size', '0'], says: /--shard-size is 0; accepted: an integer from 1 to 65536/ },
-    { name: 'an unknown output format', args: () => ['--model', model, '--seeds', '0-9', '--format', 'gif'], says: /--format "gif": accepted: npz, png, both/ },
-    { name: 'a store that is not file:// or s3://', args: () => ['--model', model, '--seeds', '0-9', '--store', 'ftp://host/runs'], says: /--store "ftp:\/\/host\/runs": accepted: file:\/\/<dir>/ },
-    { name: 'a negative priority', args: () => ['--model', model, '--seeds', '0-9', '--priority', '-1'], says: /--priority is -1; accepted: an integer from 0/ },
-    { name: 'a model directory that does not exist', args: () => ['--model', join(env.dir, 'nope'), '--seeds', '0-9'], says: /--model .*nope: no model.json there/ },
-    { name: 'a Redis URL of another scheme', args: () => ['--model', model, '--seeds', '0-9', '--redis', 'http://127.0.0.1:6379'], says: /--redis "http:\/\/127.0.0.1:6379" has scheme http; accepted: redis:\/\/ or rediss:\/\// },
+    {
+      name: 'seeds that are not numbers',
+      args: () => ['--model', model, '--seeds', 'ten'],
+      says: /--seeds "ten".*neither a seed nor a range/,
+    },
+    {
+      name: 'an invalid run id',
+      args: () => ['--model', model, '--seeds', '0-9', '--run-id', 'Bad_Id'],
+      says: /--run-id "Bad_Id" must be 1 to 63 characters/,
+    },
+    {
+      name: 'an unknown sampler',
+      args: () => ['--model', model, '--seeds', '0-9', '--sampler', 'euler'],
+      says: /--sampler "euler": accepted: ddpm, ddim/,
+    },
+    {
+      name: 'one sampling step',
+      args: () => ['--model', model, '--seeds', '0-9', '--steps', '1'],
+      says: /--steps is 1; accepted: an integer ≥ 2/,
+    },
+    {
+      name: 'more steps than the model has',
+      args: () => ['--model', model, '--seeds', '0-9', '--steps', '5000'],
+      says: /--steps is 5000; accepted: 2 to 1000/,
+    },
+    {
+      name: 'both --steps and --respacing',
+      args: () => ['--model', model, '--seeds', '0-9', '--steps', '4', '--respacing', '10'],
+      says: /--steps 4 and --respacing "10" both set/,
+    },
+    {
+      name: 'a DDIM stride no integer step gives',
+      args: () => ['--model', model, '--seeds', '0-9', '--respacing', 'ddim999'],
+      says: /--respacing: .*ddim999.*no integer stride/,
+    },
+    {
+      name: 'eta with the ddpm sampler',
+      args: () => ['--model', model, '--seeds', '0-9', '--eta', '0.5'],
+      says: /--eta 0.5 applies to --sampler ddim only/,
+    },
+    {
+      name: 'eta above 1',
+      args: () => ['--model', model, '--seeds', '0-9', '--sampler', 'ddim', '--eta', '2'],
+      says: /--eta is 2; accepted: a number from 0 to 1/,
+    },
+    {
+      name: 'classifier-free guidance on an unconditional model',
+      args: () => ['--model', model, '--seeds', '0-9', '--guidance-scale', '3'],
+      says: /--guidance-scale needs a class-conditional model/,
+    },
+    {
+      name: 'a classifier without its scale',
+      args: () => ['--model', model, '--seeds', '0-9', '--classifier', model],
+      says: /--classifier needs --classifier-scale/,
+    },
+    {
+      name: 'labels for an unconditional model',
+      args: () => ['--model', model, '--seeds', '0-9', '--labels', '3'],
+      says: /--labels 3: .* is unconditional/,
+    },
+    {
+      name: 'a class index beyond the classes',
+      args: () => ['--model', classModel, '--seeds', '0-9', '--labels', '9'],
+      says: /--labels 9: accepted: a class index from 0 to 8/,
+    },
+    {
+      name: 'a zero shard size',
+      args: () => ['--model', model, '--seeds', '0-9', '--shard-size', '0'],
+      says: /--shard-size is 0; accepted: an integer from 1 to 65536/,
+    },
+    {
+      name: 'an unknown output format',
+      args: () => ['--model', model, '--seeds', '0-9', '--format', 'gif'],
+      says: /--format "gif": accepted: npz, png, both/,
+    },
+    {
+      name: 'a store that is not file:// or s3://',
+      args: () => ['--model', model, '--seeds', '0-9', '--store', 'ftp://host/runs'],
+      says: /--store "ftp:\/\/host\/runs": accepted: file:\/\/<dir>/,
+    },
+    {
+      name: 'a negative priority',
+      args: () => ['--model', model, '--seeds', '0-9', '--priority', '-1'],
+      says: /--priority is -1; accepted: an integer from 0/,
+    },
+    {
+      name: 'a model directory that does not exist',
+      args: () => ['--model', join(env.dir, 'nope'), '--seeds', '0-9'],
+      says: /--model .*nope: no model.json there/,
+    },
+    {
+      name: 'a Redis URL of another scheme',
+      args: () => ['--model', model, '--seeds', '0-9', '--redis', 'http://127.0.0.1:6379'],
+      says: /--redis "http:\/\/127.0.0.1:6379" has scheme http; accepted: redis:\/\/ or rediss:\/\//,
+    },
     { name: 'a misspelt flag', args: () => ['--model', model, '--seeds', '0-9', '--shardsize', '10'], says: /Unknown argument: shardsize/ },
   ];
 
@@ -67,7 +143,22 @@ describe('malformed launches and job payloads', () => {
 
     before(async () => {
       modelId = defaultModelId(await fileDigest(join(model, 'weights.safetensors')));
-      const launched = await runDiffq(['launch', ...env.flags, '--store', storeUrl, '--model', model, '--seeds', '0-19', '--shard-size', '10', '--steps', '2', '--run-id', 'real']);
+      const launched = await runDiffq([
+        'launch',
+        ...env.flags,
+        '--store',
+        storeUrl,
+        '--model',
+        model,
+        '--seeds',
+        '0-19',
+        '--shard-size',
+        '10',
+        '--steps',
+        '2',
+        '--run-id',
+        'real',
+      ]);
       assert.equal(launched.code, 0, launched.err);
       // The real run's own jobs are removed: only the malformed ones below reach the worker.
       await new Queue(FINALIZE_QUEUE_NAME, { connection: env.redis, prefix: env.prefix }).obliterate({ force: true });
@@ -83,23 +174,54 @@ describe('malformed launches and job payloads', () => {
     const good = () => ({ runId: 'real', modelId, shardIndex: 0, seeds: Array.from({ length: 10 }, (_, i) => i), storeUrl });
     const payloads: { name: string; data: () => unknown; says: RegExp }[] = [
       { name: 'an empty payload', data: () => ({}), says: /Invalid shard job:.*runId is required/s },
-      { name: 'a run id that could escape the store', data: () => ({ ...good(), runId: '../etc' }), says: /runId must be 1 to 63 characters/ },
+      {
+        name: 'a run id that could escape the store',
+        data: () => ({ ...good(), runId: '../etc' }),
+        says: /runId must be 1 to 63 characters/,
+      },
       { name: 'a negative shard index', data: () => ({ ...good(), shardIndex: -1 }), says: /shardIndex must be an integer ≥ 0/ },
-      { name: 'seeds out of order', data: () => ({ ...good(), seeds: [3, 2] }), says: /seeds\[1\] must be greater than the seed before it/ },
+      {
+        name: 'seeds out of order',
+        data: () => ({ ...good(), seeds: [3, 2] }),
+        says: /seeds\[1\] must be greater than the seed before it/,
+      },
       { name: 'no seeds', data: () => ({ ...good(), seeds: [] }), says: /seeds must hold at least 1 item/ },
-      { name: 'a store URL of another scheme', data: () => ({ ...good(), storeUrl: 'ftp://host/runs' }), says: /storeUrl must be a store URL/ },
+      {
+        name: 'a store URL of another scheme',
+        data: () => ({ ...good(), storeUrl: 'ftp://host/runs' }),
+        says: /storeUrl must be a store URL/,
+      },
       { name: 'an unknown field', data: () => ({ ...good(), extra: 1 }), says: /unknown field "extra"/ },
-      { name: 'another model', data: () => ({ ...good(), modelId: 'model-000000000000' }), says: /is for model model-000000000000; this worker serves model-/ },
+      {
+        name: 'another model',
+        data: () => ({ ...good(), modelId: 'model-000000000000' }),
+        says: /is for model model-000000000000; this worker serves model-/,
+      },
       { name: 'a run that was never launched', data: () => ({ ...good(), runId: 'ghost' }), says: /run ghost has no manifest/ },
-      { name: 'seeds that are not the shard of the run', data: () => ({ ...good(), seeds: [100, 101] }), says: /are not shard 0 of run real/ },
+      {
+        name: 'seeds that are not the shard of the run',
+        data: () => ({ ...good(), seeds: [100, 101] }),
+        says: /are not shard 0 of run real/,
+      },
       { name: 'a shard index past the run', data: () => ({ ...good(), shardIndex: 7 }), says: /shardIndex must be an integer from 0 to 1/ },
     ];
 
-    it(`fails ${payloads.length} malformed shard jobs and a malformed finalize job without retrying or writing`, { timeout: 120_000 }, async () => {
+    it(`fails ${payloads.length} malformed shard jobs and a malformed finalize job without retrying or writing`, {
+      timeout: 120_000,
+    }, async () => {
       const jobs: { name: string; job: Job; says: RegExp }[] = [];
-      for (const { name, data, says } of payloads) jobs.push({ name, says, job: await queue.add('shard', data(), { jobId: `bad-${jobs.length}`, attempts: 5, backoff: { type: 'fixed', delay: 100 } }) });
+      for (const { name, data, says } of payloads)
+        jobs.push({
+          name,
+          says,
+          job: await queue.add('shard', data(), { jobId: `bad-${jobs.length}`, attempts: 5, backoff: { type: 'fixed', delay: 100 } }),
+        });
       const finalizeQueue = new Queue(FINALIZE_QUEUE_NAME, { connection: env.redis, prefix: env.prefix });
-      jobs.push({ name: 'a finalize job without store', says: /Invalid finalize job:.*storeUrl is required/s, job: await finalizeQueue.add('finalize', { runId: 'real' }, { jobId: 'bad-finalize', attempts: 5 }) });
+      jobs.push({
+        name: 'a finalize job without store',
+        says: /Invalid finalize job:.*storeUrl is required/s,
+        job: await finalizeQueue.add('finalize', { runId: 'real' }, { jobId: 'bad-finalize', attempts: 5 }),
+      });
       for (const { name, job, says } of jobs) {
         const q = job.queueName === FINALIZE_QUEUE_NAME ? finalizeQueue : queue;
         await waitFor(`${name} to fail`, async () => (await q.getJobState(job.id as string)) === 'failed', 60_000, 100);
@@ -112,7 +234,10 @@ describe('malformed launches and job payloads', () => {
       store.close();
       await finalizeQueue.close();
       const metrics = await worker.metrics.registry.getSingleMetricAsString('diffq_jobs_total');
-      assert.match(metrics, new RegExp(`diffq_jobs_total\\{queue="${sampleQueueName(modelId).replace('.', '\\.')}",outcome="rejected"\\} ${payloads.length}`));
+      assert.match(
+        metrics,
+        new RegExp(`diffq_jobs_total\\{queue="${sampleQueueName(modelId).replace('.', '\\.')}",outcome="rejected"\\} ${payloads.length}`),
+      );
     });
   });
 });

@@ -27,14 +27,34 @@ describe(`worker memory over ${MICRO_BATCHES} micro-batches`, () => {
 
   it('keeps the worker process RSS and its tensor count flat', { timeout: 300_000 }, async () => {
     // 40 shards × 5 micro-batches of 5 seeds = 200 micro-batches.
-    const launched = await runDiffq(['launch', ...env.flags, '--store', `file://${join(env.dir, 'runs')}`, '--model', model, '--seeds', `0-${MICRO_BATCHES * 5 - 1}`, '--shard-size', '25', '--steps', '4', '--run-id', 'memory']);
+    const launched = await runDiffq([
+      'launch',
+      ...env.flags,
+      '--store',
+      `file://${join(env.dir, 'runs')}`,
+      '--model',
+      model,
+      '--seeds',
+      `0-${MICRO_BATCHES * 5 - 1}`,
+      '--shard-size',
+      '25',
+      '--steps',
+      '4',
+      '--run-id',
+      'memory',
+    ]);
     assert.equal(launched.code, 0, launched.err);
     const worker = spawnWorker(env, model, ['--batch-size', '5', '--threads', '1', '--metrics-port', '0', '--exit-when-idle']);
-    let port = 0;
-    await waitFor('the metrics port', () => (port = Number(/on port (\d+)/.exec(worker.log())?.[1] ?? 0)) > 0, 120_000);
+    const metricsPort = () => Number(/on port (\d+)/.exec(worker.log())?.[1] ?? 0);
+    await waitFor('the metrics port', () => metricsPort() > 0, 120_000);
+    const port = metricsPort();
     const scrape = async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return { rss: sample(text, 'diffq_worker_process_resident_memory_bytes'), tensors: sample(text, 'diffq_worker_tensors'), batches: sample(text, 'diffq_micro_batch_size_count') };
+      return {
+        rss: sample(text, 'diffq_worker_process_resident_memory_bytes'),
+        tensors: sample(text, 'diffq_worker_tensors'),
+        batches: sample(text, 'diffq_micro_batch_size_count'),
+      };
     };
     const readings: { rss: number; tensors: number; batches: number }[] = [];
     while (worker.child.exitCode === null) {
@@ -47,7 +67,10 @@ describe(`worker memory over ${MICRO_BATCHES} micro-batches`, () => {
     }
     assert.equal(await worker.exited, 0, worker.log());
     const warm = readings.filter((r) => r.batches >= 20);
-    assert.ok(warm.length >= 5 && warm.at(-1)!.batches >= MICRO_BATCHES * 0.9, `readings cover the run: ${warm.map((r) => r.batches).join(',')}`);
+    assert.ok(
+      warm.length >= 5 && warm.at(-1)!.batches >= MICRO_BATCHES * 0.9,
+      `readings cover the run: ${warm.map((r) => r.batches).join(',')}`,
+    );
     const first = warm[0];
     const last = warm.at(-1)!;
     const growth = last.rss - first.rss;

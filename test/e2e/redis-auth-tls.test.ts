@@ -7,8 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { keys } from '@diffq/contract';
 import { openStore } from '@diffq/storage';
 import { startWorker } from '@diffq/worker';
-import { runDiffq, smallModel, type TestEnv, testEnv, waitFor } from './harness.ts';
 import { Redis } from 'ioredis';
+import { E2E_DB, runDiffq, smallModel, type TestEnv, testEnv, waitFor } from './harness.ts';
 
 async function freePort(): Promise<number> {
   const probe = createServer();
@@ -24,7 +24,23 @@ function certificates(dir: string): { ca: string; cert: string; key: string } {
   run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=diffq-test-ca');
   run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'ext.cnf');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '1',
+    '-extfile',
+    'ext.cnf',
+  );
   return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
 }
 
@@ -37,28 +53,59 @@ describe('a Redis that wants a password, over plain TCP and over TLS (rediss://)
   let model: string;
 
   before(async () => {
-    // Its own redis-server on loopback; the shared one is only used for the scratch env.
-    env = await testEnv(9, 'tls');
+    // Its own redis-server on loopback, with a password and TLS.
+    env = await testEnv(E2E_DB.tls, 'tls');
     const tls = certificates(env.dir);
     ca = tls.ca;
     [plainPort, tlsPort] = [await freePort(), await freePort()];
     server = spawn(
       'redis-server',
-      ['--port', String(plainPort), '--bind', '127.0.0.1', '--tls-port', String(tlsPort), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no', '--requirepass', 's3cret', '--save', '', '--appendonly', 'no'],
+      [
+        '--port',
+        String(plainPort),
+        '--bind',
+        '127.0.0.1',
+        '--tls-port',
+        String(tlsPort),
+        '--tls-cert-file',
+        tls.cert,
+        '--tls-key-file',
+        tls.key,
+        '--tls-ca-cert-file',
+        tls.ca,
+        '--tls-auth-clients',
+        'no',
+        '--requirepass',
+        's3cret',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
       { stdio: 'ignore' },
     );
-    await waitFor('redis-server to listen', async () => {
-      const probe = new Redis({ port: plainPort, password: 's3cret', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => {});
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
-    }, 20_000);
+    await waitFor(
+      'redis-server to listen',
+      async () => {
+        const probe = new Redis({
+          port: plainPort,
+          password: 's3cret',
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        });
+        probe.on('error', () => {});
+        try {
+          await probe.connect();
+          return (await probe.ping()) === 'PONG';
+        } catch {
+          return false;
+        } finally {
+          probe.disconnect();
+        }
+      },
+      20_000,
+    );
     model = await smallModel(env.dir);
   });
   after(async () => {
@@ -76,10 +123,38 @@ describe('a Redis that wants a password, over plain TCP and over TLS (rediss://)
   it('launches and samples a run through rediss:// with the CA given by flag, env and config file', { timeout: 180_000 }, async () => {
     const url = `rediss://:s3cret@127.0.0.1:${tlsPort}/3`;
     const storeUrl = `file://${join(env.dir, 'runs')}`;
-    const launched = await runDiffq(['launch', '--redis', url, '--redis-tls-ca', ca, '--prefix', 'tls', '--store', storeUrl, '--model', model, '--seeds', '0-49', '--shard-size', '25', '--steps', '2', '--run-id', 'over-tls']);
+    const launched = await runDiffq([
+      'launch',
+      '--redis',
+      url,
+      '--redis-tls-ca',
+      ca,
+      '--prefix',
+      'tls',
+      '--store',
+      storeUrl,
+      '--model',
+      model,
+      '--seeds',
+      '0-49',
+      '--shard-size',
+      '25',
+      '--steps',
+      '2',
+      '--run-id',
+      'over-tls',
+    ]);
     assert.equal(launched.code, 0, launched.err);
 
-    const worker = await startWorker({ redis: { url, tlsCaFile: ca }, prefix: 'tls', model, batchSize: 25, threads: 1, exitWhenIdle: true, log: () => {} });
+    const worker = await startWorker({
+      redis: { url, tlsCaFile: ca },
+      prefix: 'tls',
+      model,
+      batchSize: 25,
+      threads: 1,
+      exitWhenIdle: true,
+      log: () => {},
+    });
     await worker.done;
     assert.ok(await openStore(storeUrl).exists(keys.report('over-tls')));
 
@@ -96,7 +171,10 @@ describe('a Redis that wants a password, over plain TCP and over TLS (rediss://)
     writeFileSync(config, JSON.stringify({ redis: url, 'redis-tls-ca': ca, prefix: 'tls' }));
     const runs = await runDiffq(['runs', '--config', config, '--json']);
     assert.equal(runs.code, 0, runs.err);
-    assert.deepEqual(JSON.parse(runs.out).map((r: { runId: string }) => r.runId), ['over-tls']);
+    assert.deepEqual(
+      JSON.parse(runs.out).map((r: { runId: string }) => r.runId),
+      ['over-tls'],
+    );
 
     writeFileSync(config, JSON.stringify({ redis: url, 'redis-tsl-ca': ca }));
     const typo = await runDiffq(['runs', '--config', config]);

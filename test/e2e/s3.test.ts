@@ -42,9 +42,26 @@ describe('the 2,000-seed run against S3 (s3rver), with the model read from S3 to
     const model = `s3://${BUCKET}/models/small`;
     const storeUrl = `s3://${BUCKET}/runs`;
 
-    const launched = await runDiffq(['launch', ...env.flags, '--store', storeUrl, '--model', model, '--seeds', `0-${SEEDS - 1}`, '--shard-size', '100', '--steps', '4', '--run-id', 'on-s3']);
+    const launched = await runDiffq([
+      'launch',
+      ...env.flags,
+      '--store',
+      storeUrl,
+      '--model',
+      model,
+      '--seeds',
+      `0-${SEEDS - 1}`,
+      '--shard-size',
+      '100',
+      '--steps',
+      '4',
+      '--run-id',
+      'on-s3',
+    ]);
     assert.equal(launched.code, 0, launched.err);
-    const workers = [0, 1, 2].map((i) => spawnWorker(env, model, ['--batch-size', '25', '--threads', '1', '--exit-when-idle', '--worker-id', `s3w${i}`], s3Env));
+    const workers = [0, 1, 2].map((i) =>
+      spawnWorker(env, model, ['--batch-size', '25', '--threads', '1', '--exit-when-idle', '--worker-id', `s3w${i}`], s3Env),
+    );
     assert.deepEqual(await Promise.all(workers.map((w) => w.exited)), [0, 0, 0], workers.map((w) => w.log()).join('\n'));
 
     const store = openStore(storeUrl);
@@ -55,12 +72,37 @@ describe('the 2,000-seed run against S3 (s3rver), with the model read from S3 to
     assert.ok(await store.exists(keys.grid('on-s3')));
 
     const fileStore = `file://${join(env.dir, 'runs')}`;
-    const single = await runDiffq(['launch', ...env.flags, '--store', fileStore, '--model', local, '--seeds', `0-${SEEDS - 1}`, '--shard-size', '1000', '--steps', '4', '--run-id', 'on-disk']);
+    const single = await runDiffq([
+      'launch',
+      ...env.flags,
+      '--store',
+      fileStore,
+      '--model',
+      local,
+      '--seeds',
+      `0-${SEEDS - 1}`,
+      '--shard-size',
+      '1000',
+      '--steps',
+      '4',
+      '--run-id',
+      'on-disk',
+    ]);
     assert.equal(single.code, 0, single.err);
-    const worker = await startWorker({ redis: { url: env.redisUrl }, prefix: env.prefix, model: local, batchSize: 50, threads: 1, exitWhenIdle: true, log: () => {} });
+    const worker = await startWorker({
+      redis: { url: env.redisUrl },
+      prefix: env.prefix,
+      model: local,
+      batchSize: 50,
+      threads: 1,
+      exitWhenIdle: true,
+      log: () => {},
+    });
     await worker.done;
     const reference = await readStoredRun(openStore(fileStore), 'on-disk');
-    const differing = [...reference.images].filter(([seed, image]) => Buffer.compare(image, run.images.get(seed) as Uint8Array) !== 0).length;
+    const differing = [...reference.images].filter(
+      ([seed, image]) => Buffer.compare(image, run.images.get(seed) as Uint8Array) !== 0,
+    ).length;
     assert.equal(reference.images.size, SEEDS);
     assert.equal(differing, 0, `${differing} seeds differ between S3 and file runs`);
     store.close();

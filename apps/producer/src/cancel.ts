@@ -28,7 +28,8 @@ export async function cancelRun(producer: Producer, run: LocatedRun): Promise<Ca
   const finalizeQueue = await producer.finalizeQueue();
   // The parent first: removing its last pending child would otherwise release it to run.
   const finalizeState = await finalizeQueue.getJobState(finalizeJobId(spec.runId));
-  if (finalizeState !== 'unknown' && finalizeState !== 'active') await finalizeQueue.remove(finalizeJobId(spec.runId), { removeChildren: false });
+  if (finalizeState !== 'unknown' && finalizeState !== 'active')
+    await finalizeQueue.remove(finalizeJobId(spec.runId), { removeChildren: false });
   let removed = 0;
   let stopping = 0;
   for (let i = 0; i < shardCount(spec); i++) {

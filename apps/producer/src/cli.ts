@@ -53,10 +53,15 @@ const launch: Handler = async (producer, argv, io) => {
   const { launchRun } = await import('./launch.ts');
   const result = await launchRun(producer, flags);
   if (argv.json) json(io, result);
-  else if (result.alreadyLaunched) io.out(`${result.runId}\n(already launched with these settings; nothing added — diffq resume ${result.runId} re-enqueues what the store lacks)\n`);
+  else if (result.alreadyLaunched)
+    io.out(
+      `${result.runId}\n(already launched with these settings; nothing added — diffq resume ${result.runId} re-enqueues what the store lacks)\n`,
+    );
   else {
     io.out(`${result.runId}\n`);
-    io.err(`launched ${result.runId}: ${result.seeds} seeds in ${result.shards} shards on queue ${result.queue} (${result.added} jobs added in ${result.enqueueMs.toFixed(0)} ms), store ${result.storeUrl}\n`);
+    io.err(
+      `launched ${result.runId}: ${result.seeds} seeds in ${result.shards} shards on queue ${result.queue} (${result.added} jobs added in ${result.enqueueMs.toFixed(0)} ms), store ${result.storeUrl}\n`,
+    );
   }
   return 0;
 };
@@ -72,7 +77,11 @@ const status: Handler = async (producer, argv, io) => {
 const watch: Handler = async (producer, argv, io) => {
   const { locateRun, runPhase } = await import('./run-state.ts');
   const { watchRun } = await import('./watch.ts');
-  const s = await watchRun(producer, await locateRun(producer, argv.run as string), { write: io.out, tty: io.tty, intervalMs: (argv.interval as number) * 1000 });
+  const s = await watchRun(producer, await locateRun(producer, argv.run as string), {
+    write: io.out,
+    tty: io.tty,
+    intervalMs: (argv.interval as number) * 1000,
+  });
   return runPhase(s) === 'complete' ? 0 : 1;
 };
 
@@ -81,7 +90,10 @@ const cancel: Handler = async (producer, argv, io) => {
   const { cancelRun } = await import('./cancel.ts');
   const result = await cancelRun(producer, await locateRun(producer, argv.run as string));
   if (argv.json) json(io, result);
-  else io.out(`cancelled ${result.runId}: ${result.removed} queued jobs removed, ${result.stopping} running shards stopping; stored shards kept (diffq resume ${result.runId} continues)\n`);
+  else
+    io.out(
+      `cancelled ${result.runId}: ${result.removed} queued jobs removed, ${result.stopping} running shards stopping; stored shards kept (diffq resume ${result.runId} continues)\n`,
+    );
   return 0;
 };
 
@@ -120,7 +132,8 @@ const runs: Handler = async (producer, argv, io) => {
     return 0;
   }
   if (entries.length === 0) io.out('no runs (launch one with diffq launch)\n');
-  for (const e of entries) io.out(`${e.runId}  ${e.launchedAt}  model ${e.modelId}  ${e.seedCount} seeds / ${e.shards} shards  ${e.storeUrl}\n`);
+  for (const e of entries)
+    io.out(`${e.runId}  ${e.launchedAt}  model ${e.modelId}  ${e.seedCount} seeds / ${e.shards} shards  ${e.storeUrl}\n`);
   return 0;
 };
 
@@ -150,7 +163,9 @@ const demo: Handler = async (producer, argv, io) => {
 };
 
 function runArg<T>(y: Argv<T>) {
-  return y.positional('run', { type: 'string', demandOption: true, describe: 'run id' }).option('json', { type: 'boolean', default: false, describe: 'machine-readable output' });
+  return y
+    .positional('run', { type: 'string', demandOption: true, describe: 'run id' })
+    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' });
 }
 
 export async function main(args: string[], io: Io = processIo): Promise<number> {
@@ -173,18 +188,34 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
       'validate a run, write its manifest, enqueue its shards; prints the run id',
       (y) =>
         y
-          .option('model', { type: 'string', demandOption: true, describe: 'model directory (model.json + weights.safetensors): a path or s3:// URI' })
-          .option('model-id', { type: 'string', describe: 'queue name suffix (default: model-<12 hex of the weights sha256>); workers must use the same' })
+          .option('model', {
+            type: 'string',
+            demandOption: true,
+            describe: 'model directory (model.json + weights.safetensors): a path or s3:// URI',
+          })
+          .option('model-id', {
+            type: 'string',
+            describe: 'queue name suffix (default: model-<12 hex of the weights sha256>); workers must use the same',
+          })
           .option('seeds', { type: 'string', describe: 'seeds as EDM writes them: 0-49999, 1,2,5-10' })
-          .option('run-id', { type: 'string', describe: 'run id (default: run-<date>-<time>-<hex>); launching the same id again adds nothing' })
+          .option('run-id', {
+            type: 'string',
+            describe: 'run id (default: run-<date>-<time>-<hex>); launching the same id again adds nothing',
+          })
           .option('sampler', { type: 'string', describe: 'ddpm | ddim (default ddpm)' })
           .option('steps', { type: 'number', describe: 'sampling steps, evenly spaced (same as --respacing N)' })
           .option('respacing', { type: 'string', describe: 'guided-diffusion timestep_respacing: "250", "10,15,20" or "ddim50"' })
           .option('eta', { type: 'number', describe: 'DDIM eta, 0 (deterministic) to 1; ddim only' })
-          .option('guidance-scale', { type: 'number', describe: 'classifier-free guidance weight w ≥ 0 (class-conditional model with a null label)' })
+          .option('guidance-scale', {
+            type: 'number',
+            describe: 'classifier-free guidance weight w ≥ 0 (class-conditional model with a null label)',
+          })
           .option('classifier', { type: 'string', describe: 'noisy classifier directory for classifier guidance' })
           .option('classifier-scale', { type: 'number', describe: 'classifier guidance scale s > 0' })
-          .option('labels', { type: 'string', describe: 'random | balanced | <class index k> (class-conditional or classifier-guided runs)' })
+          .option('labels', {
+            type: 'string',
+            describe: 'random | balanced | <class index k> (class-conditional or classifier-guided runs)',
+          })
           .option('shard-size', { type: 'number', describe: 'seeds per shard job, 1 to 65536 (default 256)' })
           .option('format', { type: 'string', describe: 'npz | png | both: npz shards, plus one PNG per seed with png/both (default npz)' })
           .option('priority', { type: 'number', describe: `BullMQ priority, 0 (none) or 1 (first) to ${MAX_PRIORITY}` })
@@ -192,7 +223,12 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
       pick(launch),
     )
     .command('status <run>', 'shards done/active/waiting/failed, samples, throughput, ETA', (y) => runArg(y), pick(status))
-    .command('watch <run>', 'progress bar with live throughput until the run ends', (y) => runArg(y).option('interval', { type: 'number', default: 1, describe: 'seconds between updates' }), pick(watch))
+    .command(
+      'watch <run>',
+      'progress bar with live throughput until the run ends',
+      (y) => runArg(y).option('interval', { type: 'number', default: 1, describe: 'seconds between updates' }),
+      pick(watch),
+    )
     .command('cancel <run>', 'remove queued shards, stop running ones; stored shards are kept', (y) => runArg(y), pick(cancel))
     .command(
       'resume <run>',
@@ -205,7 +241,10 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
     .command(
       'exporter',
       'serve queue depth and run progress for Prometheus',
-      (y) => y.option('port', { type: 'number', default: 9465, describe: 'port of /metrics and /healthz' }).option('host', { type: 'string', default: '0.0.0.0' }),
+      (y) =>
+        y
+          .option('port', { type: 'number', default: 9465, describe: 'port of /metrics and /healthz' })
+          .option('host', { type: 'string', default: '0.0.0.0' }),
       pick(exporter),
     )
     .command(

@@ -38,7 +38,9 @@ export async function runDemo(producer: Producer, options: DemoOptions): Promise
     store: producer.settings.store,
   };
   const launched = await launchRun(producer, flags);
-  options.write(`launched ${launched.runId}: ${launched.seeds} seeds in ${launched.shards} shards on ${launched.queue}, store ${launched.storeUrl}\n`);
+  options.write(
+    `launched ${launched.runId}: ${launched.seeds} seeds in ${launched.shards} shards on ${launched.queue}, store ${launched.storeUrl}\n`,
+  );
   const worker = await startWorker({
     redis: producer.settings.redis,
     prefix: producer.prefix,

@@ -19,14 +19,26 @@ import type { FlowJob } from 'bullmq';
 import type { Producer } from './producer.ts';
 
 /** Adds the given shards (and the finalize parent, unless it exists) and returns how many jobs were new. */
-export async function enqueueShards(producer: Producer, spec: RunSpec, storeUrl: string, shardIndices: readonly number[], seeds = parseSeeds(spec.seeds)): Promise<number> {
+export async function enqueueShards(
+  producer: Producer,
+  spec: RunSpec,
+  storeUrl: string,
+  shardIndices: readonly number[],
+  seeds = parseSeeds(spec.seeds),
+): Promise<number> {
   const queueName = sampleQueueName(spec.model.id);
   const priority = spec.priority > 0 ? { priority: spec.priority } : {};
   const children: FlowJob[] = shardIndices.map((shardIndex) => ({
     name: 'shard',
     queueName,
     // Validated here as the worker will validate it: a payload the worker would reject is never sent.
-    data: parseShardJob({ runId: spec.runId, modelId: spec.model.id, shardIndex, seeds: shardSeeds(seeds, spec.shardSize, shardIndex), storeUrl }),
+    data: parseShardJob({
+      runId: spec.runId,
+      modelId: spec.model.id,
+      shardIndex,
+      seeds: shardSeeds(seeds, spec.shardSize, shardIndex),
+      storeUrl,
+    }),
     opts: { ...SHARD_JOB_OPTIONS, ...priority, jobId: shardJobId(spec.runId, shardIndex) },
   }));
   const queue = await producer.queue(queueName);

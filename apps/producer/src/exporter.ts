@@ -4,13 +4,14 @@
  * ids appear as a label only here, on a handful of slow gauges per run, never on the workers'
  * high-rate series.
  */
+
+import type { RunSpec } from '@diffq/contract';
 import { FINALIZE_QUEUE_NAME, sampleQueueName } from '@diffq/contract';
+import { readManifest } from '@diffq/storage';
 import { type MetricsServer, serveMetrics } from '@diffq/worker/metrics-server';
 import { Gauge, Registry } from 'prom-client';
 import type { Producer, RunEntry } from './producer.ts';
-import { storedShards, shardLength } from './run-state.ts';
-import { readManifest } from '@diffq/storage';
-import type { RunSpec } from '@diffq/contract';
+import { shardLength, storedShards } from './run-state.ts';
 
 export const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'waiting-children'] as const;
 

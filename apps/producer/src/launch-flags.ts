@@ -15,8 +15,8 @@ import {
   StoreUrlSchema,
 } from '@diffq/contract';
 import { spaceTimesteps } from '@diffq/diffusion';
-import type { ClassifierFacts, DenoiserFacts } from './model-facts.ts';
 import { drawableClasses } from '@diffq/worker/label-classes';
+import type { ClassifierFacts, DenoiserFacts } from './model-facts.ts';
 import { UsageError } from './usage-error.ts';
 
 export { UsageError } from './usage-error.ts';
@@ -66,33 +66,43 @@ export function checkLaunchFlags(f: LaunchFlags): string[] {
   if (f.modelId !== undefined && !ID_PATTERN.test(String(f.modelId))) problems.push(`--model-id "${f.modelId}" must be ${ID_RULE}`);
   const sampler = f.sampler ?? 'ddpm';
   if (!(SAMPLERS as readonly string[]).includes(sampler)) problems.push(`--sampler "${sampler}": accepted: ${SAMPLERS.join(', ')}`);
-  if (f.steps !== undefined && f.respacing !== undefined) problems.push(`--steps ${f.steps} and --respacing "${f.respacing}" both set the sampling steps; give one of them`);
-  if (f.steps !== undefined && !(Number.isInteger(f.steps) && f.steps >= 2)) problems.push(`--steps is ${f.steps}; accepted: an integer ≥ 2 (and at most the model's diffusion steps)`);
+  if (f.steps !== undefined && f.respacing !== undefined)
+    problems.push(`--steps ${f.steps} and --respacing "${f.respacing}" both set the sampling steps; give one of them`);
+  if (f.steps !== undefined && !(Number.isInteger(f.steps) && f.steps >= 2))
+    problems.push(`--steps is ${f.steps}; accepted: an integer ≥ 2 (and at most the model's diffusion steps)`);
   if (f.respacing !== undefined && !/^(ddim\d+|\d+(,\d+)*)$/.test(String(f.respacing))) {
     problems.push(`--respacing "${f.respacing}": accepted: step counts such as "250" or "10,15,20" (sections), or "ddim50" (DDIM stride)`);
   }
   if (f.eta !== undefined) {
     if (!isNumber(f.eta) || f.eta < 0 || f.eta > 1) problems.push(`--eta is ${f.eta}; accepted: a number from 0 to 1`);
-    else if (sampler === 'ddpm' && f.eta !== 0) problems.push(`--eta ${f.eta} applies to --sampler ddim only (the ddpm sampler has no eta)`);
+    else if (sampler === 'ddpm' && f.eta !== 0)
+      problems.push(`--eta ${f.eta} applies to --sampler ddim only (the ddpm sampler has no eta)`);
   }
   if (f.guidanceScale !== undefined && (!isNumber(f.guidanceScale) || f.guidanceScale < 0)) {
     problems.push(`--guidance-scale is ${f.guidanceScale}; accepted: a number ≥ 0 (the classifier-free guidance weight w)`);
   }
   if ((f.classifier === undefined) !== (f.classifierScale === undefined)) {
-    problems.push(f.classifier === undefined ? '--classifier-scale needs --classifier <dir> (the noisy classifier)' : '--classifier needs --classifier-scale <s> (a number > 0)');
+    problems.push(
+      f.classifier === undefined
+        ? '--classifier-scale needs --classifier <dir> (the noisy classifier)'
+        : '--classifier needs --classifier-scale <s> (a number > 0)',
+    );
   }
   if (f.classifierScale !== undefined && (!isNumber(f.classifierScale) || f.classifierScale <= 0)) {
     problems.push(`--classifier-scale is ${f.classifierScale}; accepted: a number > 0`);
   }
-  if (f.guidanceScale !== undefined && f.classifier !== undefined) problems.push('--guidance-scale (classifier-free) and --classifier (classifier guidance) exclude each other; choose one');
+  if (f.guidanceScale !== undefined && f.classifier !== undefined)
+    problems.push('--guidance-scale (classifier-free) and --classifier (classifier guidance) exclude each other; choose one');
   if (f.labels !== undefined && !/^(random|balanced|\d+)$/.test(String(f.labels))) {
     problems.push(`--labels "${f.labels}": accepted: random, balanced, or a class index k (an integer ≥ 0)`);
   }
   if (f.shardSize !== undefined && !(Number.isInteger(f.shardSize) && f.shardSize >= 1 && f.shardSize <= MAX_SHARD_SIZE)) {
     problems.push(`--shard-size is ${f.shardSize}; accepted: an integer from 1 to ${MAX_SHARD_SIZE}`);
   }
-  if (f.format !== undefined && !(FORMATS as readonly string[]).includes(f.format)) problems.push(`--format "${f.format}": accepted: ${FORMATS.join(', ')}`);
-  if (!StoreUrlSchema.safeParse(f.store).success) problems.push(`--store "${f.store}": accepted: file://<dir> (e.g. file://./runs) or s3://<bucket>[/<prefix>]`);
+  if (f.format !== undefined && !(FORMATS as readonly string[]).includes(f.format))
+    problems.push(`--format "${f.format}": accepted: ${FORMATS.join(', ')}`);
+  if (!StoreUrlSchema.safeParse(f.store).success)
+    problems.push(`--store "${f.store}": accepted: file://<dir> (e.g. file://./runs) or s3://<bucket>[/<prefix>]`);
   if (f.priority !== undefined && !(Number.isInteger(f.priority) && f.priority >= 0 && f.priority <= MAX_PRIORITY)) {
     problems.push(`--priority is ${f.priority}; accepted: an integer from 0 (none) to ${MAX_PRIORITY} (1 runs first)`);
   }
@@ -102,7 +112,8 @@ export function checkLaunchFlags(f: LaunchFlags): string[] {
 /** The checks against the model (and classifier): steps, respacing, labels, guidance. */
 export function checkAgainstModel(f: LaunchFlags, model: DenoiserFacts, classifier?: ClassifierFacts): string[] {
   const problems: string[] = [];
-  if (f.steps !== undefined && f.steps > model.steps) problems.push(`--steps is ${f.steps}; accepted: 2 to ${model.steps}, the model's diffusion steps`);
+  if (f.steps !== undefined && f.steps > model.steps)
+    problems.push(`--steps is ${f.steps}; accepted: 2 to ${model.steps}, the model's diffusion steps`);
   const respacing = respacingOf(f);
   if (f.respacing !== undefined) {
     try {
@@ -113,12 +124,18 @@ export function checkAgainstModel(f: LaunchFlags, model: DenoiserFacts, classifi
     }
   }
   if (f.guidanceScale !== undefined) {
-    if (model.numClasses === null) problems.push(`--guidance-scale needs a class-conditional model; ${model.uri} is unconditional (model.class_cond false)`);
-    else if (model.nullLabel === null) problems.push(`--guidance-scale needs a model trained with a "no class" label; ${model.uri} has guidance.null_label null in model.json`);
+    if (model.numClasses === null)
+      problems.push(`--guidance-scale needs a class-conditional model; ${model.uri} is unconditional (model.class_cond false)`);
+    else if (model.nullLabel === null)
+      problems.push(
+        `--guidance-scale needs a model trained with a "no class" label; ${model.uri} has guidance.null_label null in model.json`,
+      );
   }
   if (classifier) {
     if (classifier.imageSize !== model.imageSize) {
-      problems.push(`--classifier ${classifier.uri} takes ${classifier.imageSize}×${classifier.imageSize} images; the model samples ${model.imageSize}×${model.imageSize}`);
+      problems.push(
+        `--classifier ${classifier.uri} takes ${classifier.imageSize}×${classifier.imageSize} images; the model samples ${model.imageSize}×${model.imageSize}`,
+      );
     }
   }
   const classes = classifier ? classifier.numClasses : drawableClasses(model);
@@ -126,7 +143,9 @@ export function checkAgainstModel(f: LaunchFlags, model: DenoiserFacts, classifi
     if (classes === null) {
       problems.push(`--labels ${f.labels}: ${model.uri} is unconditional; labels apply to class-conditional models or with --classifier`);
     } else if (/^\d+$/.test(f.labels) && Number(f.labels) >= classes) {
-      problems.push(`--labels ${f.labels}: accepted: a class index from 0 to ${classes - 1} (${classifier ? 'the classifier' : 'the model'} has ${classes} classes)`);
+      problems.push(
+        `--labels ${f.labels}: accepted: a class index from 0 to ${classes - 1} (${classifier ? 'the classifier' : 'the model'} has ${classes} classes)`,
+      );
     }
   }
   return problems;
@@ -152,7 +171,10 @@ export function buildRunSpec(
   classifier: ClassifierFacts | undefined,
   meta: { now: Date; codeVersion: string },
 ): RunSpec {
-  const labels = f.labels === undefined || f.labels === 'random' || f.labels === 'balanced' ? { policy: (f.labels ?? 'random') as 'random' | 'balanced' } : { policy: 'fixed' as const, classIndex: Number(f.labels) };
+  const labels =
+    f.labels === undefined || f.labels === 'random' || f.labels === 'balanced'
+      ? { policy: (f.labels ?? 'random') as 'random' | 'balanced' }
+      : { policy: 'fixed' as const, classIndex: Number(f.labels) };
   const input: RunSpecInput = {
     runId: f.runId ?? generatedRunId(meta.now),
     model: { uri: model.uri, id: model.id, digest: model.digest },

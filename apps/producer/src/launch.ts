@@ -79,6 +79,13 @@ export async function launchRun(producer: Producer, flags: LaunchFlags, now = ne
     store.url,
     Array.from({ length: result.shards }, (_, i) => i),
   );
-  await producer.registerRun({ runId: spec.runId, modelId: spec.model.id, storeUrl: store.url, seedCount: spec.seedCount, shards: result.shards, launchedAt: spec.createdAt });
+  await producer.registerRun({
+    runId: spec.runId,
+    modelId: spec.model.id,
+    storeUrl: store.url,
+    seedCount: spec.seedCount,
+    shards: result.shards,
+    launchedAt: spec.createdAt,
+  });
   return { ...result, added, alreadyLaunched: false, enqueueMs: performance.now() - start };
 }

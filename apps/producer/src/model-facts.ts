@@ -41,7 +41,9 @@ async function modelJson(uri: string, flag: string) {
 export async function denoiserFacts(uri: string, modelId?: string): Promise<DenoiserFacts> {
   const { local, json } = await modelJson(uri, '--model');
   if (json.architecture !== 'adm-unet') {
-    throw new Error(`--model ${uri}: model.json architecture is "${json.architecture}"; sampling needs a denoiser ("adm-unet")${json.architecture === 'adm-classifier' ? '; pass a classifier with --classifier' : ''}`);
+    throw new Error(
+      `--model ${uri}: model.json architecture is "${json.architecture}"; sampling needs a denoiser ("adm-unet")${json.architecture === 'adm-classifier' ? '; pass a classifier with --classifier' : ''}`,
+    );
   }
   const unet = parseUNetConfig(json.model, `--model ${uri}: model.json model`);
   const diffusion = parseDiffusionConfig(json.diffusion, `--model ${uri}: model.json diffusion`);
@@ -62,5 +64,10 @@ export async function classifierFacts(uri: string): Promise<ClassifierFacts> {
     throw new Error(`--classifier ${uri}: model.json architecture is "${json.architecture}"; classifier guidance needs "adm-classifier"`);
   }
   const config = parseClassifierConfig(json.model, `--classifier ${uri}: model.json model`);
-  return { uri: uri.startsWith('s3://') ? uri : local.dir, digest: local.digest, imageSize: config.imageSize, numClasses: config.outChannels };
+  return {
+    uri: uri.startsWith('s3://') ? uri : local.dir,
+    digest: local.digest,
+    imageSize: config.imageSize,
+    numClasses: config.outChannels,
+  };
 }

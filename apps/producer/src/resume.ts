@@ -84,12 +84,24 @@ export async function resumeRun(producer: Producer, run: LocatedRun, options: Re
     // A finished parent cannot take new children: replace it.
     await finalizeQueue.remove(finalizeId, { removeChildren: false });
   }
-  const parentWillRun = finalizeState === 'waiting-children' || finalizeState === 'waiting' || finalizeState === 'active' || finalizeState === 'delayed' || finalizeState === 'prioritized';
+  const parentWillRun =
+    finalizeState === 'waiting-children' ||
+    finalizeState === 'waiting' ||
+    finalizeState === 'active' ||
+    finalizeState === 'delayed' ||
+    finalizeState === 'prioritized';
   if (toAdd.length > 0 || !parentWillRun) {
     const added = await enqueueShards(producer, spec, store.url, toAdd);
     result.added = toAdd.length;
     result.finalizeQueued = added > toAdd.length;
   }
-  await producer.registerRun({ runId: spec.runId, modelId: spec.model.id, storeUrl: store.url, seedCount: spec.seedCount, shards: total, launchedAt: spec.createdAt });
+  await producer.registerRun({
+    runId: spec.runId,
+    modelId: spec.model.id,
+    storeUrl: store.url,
+    seedCount: spec.seedCount,
+    shards: total,
+    launchedAt: spec.createdAt,
+  });
   return result;
 }

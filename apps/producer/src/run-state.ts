@@ -3,7 +3,7 @@
  * §3), Redis says which are running, waiting or failed. A shard in neither is lost (Redis was
  * flushed, or the run was cancelled): `diffq resume` puts exactly those back.
  */
-import { finalizeJobId, keys, type RunSpec, sampleQueueName, shardCount, shardJobId, type ShardMeta } from '@diffq/contract';
+import { finalizeJobId, keys, type RunSpec, type ShardMeta, sampleQueueName, shardCount, shardJobId } from '@diffq/contract';
 import { type ObjectStore, readManifest, readShardMeta } from '@diffq/storage';
 import { cancelledKey } from '@diffq/worker/queue-options';
 import type { Producer } from './producer.ts';
@@ -78,7 +78,11 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
  * Samples per second over the last window of finished shards; for a run with nothing left to
  * sample the window ends at its last shard, so a finished run keeps its final speed.
  */
-export function recentThroughput(metas: readonly Pick<ShardMeta, 'seeds' | 'startedAt' | 'finishedAt'>[], now: number, finished = false): number | null {
+export function recentThroughput(
+  metas: readonly Pick<ShardMeta, 'seeds' | 'startedAt' | 'finishedAt'>[],
+  now: number,
+  finished = false,
+): number | null {
   if (metas.length === 0) return null;
   const firstStart = Math.min(...metas.map((m) => Date.parse(m.startedAt)));
   if (finished) now = Math.max(...metas.map((m) => Date.parse(m.finishedAt)));
@@ -108,9 +112,14 @@ export async function runStatus(producer: Producer, run: LocatedRun, now = Date.
     } else shards.lost++;
   });
   const failures = await Promise.all(
-    failedIndices.slice(0, 5).map(async (shardIndex) => ({ shardIndex, reason: (await queue.getJob(shardJobId(spec.runId, shardIndex)))?.failedReason ?? 'unknown' })),
+    failedIndices.slice(0, 5).map(async (shardIndex) => ({
+      shardIndex,
+      reason: (await queue.getJob(shardJobId(spec.runId, shardIndex)))?.failedReason ?? 'unknown',
+    })),
   );
-  const metas = (await mapLimit([...done], 32, (i) => readShardMeta(store, spec.runId, i).catch(() => undefined))).filter((m): m is ShardMeta => m !== undefined);
+  const metas = (await mapLimit([...done], 32, (i) => readShardMeta(store, spec.runId, i).catch(() => undefined))).filter(
+    (m): m is ShardMeta => m !== undefined,
+  );
   const samplesDone = [...done].reduce((s, i) => s + shardLength(spec, i), 0);
   const throughput = recentThroughput(metas, now, done.size === total);
   const redis = await producer.redis();

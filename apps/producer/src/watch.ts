@@ -2,8 +2,9 @@
  * `diffq watch <run>`: a progress bar with live throughput, redrawn in place on a terminal (one line
  * per update otherwise), until the run is complete, cancelled, or stuck on failed shards.
  */
-import { formatDuration, type LocatedRun, type RunStatus, runPhase, runStatus } from './run-state.ts';
+
 import type { Producer } from './producer.ts';
+import { formatDuration, type LocatedRun, type RunStatus, runPhase, runStatus } from './run-state.ts';
 
 export interface WatchOptions {
   intervalMs?: number;

@@ -3,12 +3,13 @@
  * [--exit-when-idle] …`. Loads the model, serves its queue, stops gracefully on SIGTERM/SIGINT
  * (finishes the running shard within --shutdown-grace, else releases it to the queue).
  */
+
+import yargs from 'yargs';
+import { ENGINES, type EngineChoice, PROVIDERS } from './model-runtime.ts';
 import { DEFAULT_LOCKS } from './queue-options.ts';
 import { checkRedisUrl } from './redis-connection.ts';
-import { ENGINES, type EngineChoice, PROVIDERS } from './model-runtime.ts';
 import { SettingSources, settingsFrom, withSettings } from './settings.ts';
 import { startWorker } from './worker.ts';
-import yargs from 'yargs';
 
 function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} is ${value}; accepted: an integer from 1 to ${max}`);
@@ -23,24 +24,84 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write(`diffq-worker: ${(error as Error).message}\n`);
     return 2;
   }
-  const env = <T extends string | number | boolean | undefined>(flag: string, variable: string, fallback: T) => sources.value(flag, variable, fallback);
+  const env = <T extends string | number | boolean | undefined>(flag: string, variable: string, fallback: T) =>
+    sources.value(flag, variable, fallback);
   const parser = withSettings(yargs(args), sources)
     .scriptName('diffq-worker')
-    .usage('$0 --model <dir|s3://bucket/prefix/model> [options]\n\nLoads one model and samples the shards of its queue (sample.<model id>).')
-    .option('model', { type: 'string', default: env('model', 'DIFFQ_MODEL', undefined as string | undefined), demandOption: true, describe: 'model directory (model.json + weights.safetensors), a path or s3:// URI (env DIFFQ_MODEL)' })
-    .option('model-id', { type: 'string', default: env('model-id', 'DIFFQ_MODEL_ID', undefined as string | undefined), describe: 'queue name suffix; default model-<sha256 of the weights, 12 hex digits>, as diffq launch computes it' })
-    .option('engine', { choices: ENGINES, default: env('engine', 'DIFFQ_ENGINE', 'auto') as EngineChoice, describe: 'denoiser engine: onnxruntime, tfjs, or auto (onnx when available)' })
-    .option('onnx-provider', { choices: PROVIDERS, default: env('onnx-provider', 'DIFFQ_ONNX_PROVIDER', 'cpu') as 'cpu' | 'cuda', describe: 'onnx execution provider; cuda on GPU nodes (falls back to cpu)' })
-    .option('threads', { type: 'number', default: env('threads', 'DIFFQ_THREADS', undefined as number | undefined), describe: 'onnx on cpu: threads per forward pass (default: all cores)' })
-    .option('batch-size', { type: 'number', default: env('batch-size', 'DIFFQ_BATCH_SIZE', 16), describe: 'samples per micro-batch (what fits the accelerator; never changes an image)' })
-    .option('metrics-port', { type: 'number', default: env('metrics-port', 'DIFFQ_METRICS_PORT', undefined as number | undefined), describe: 'serve /metrics and /healthz on this port' })
-    .option('exit-when-idle', { type: 'boolean', default: env('exit-when-idle', 'DIFFQ_EXIT_WHEN_IDLE', false), describe: 'exit once the queues have nothing waiting, delayed or running' })
-    .option('lock-duration', { type: 'number', default: env('lock-duration', 'DIFFQ_LOCK_DURATION', DEFAULT_LOCKS.lockDuration), describe: 'ms a shard lock lasts unrenewed (README: lock strategy)' })
-    .option('stalled-interval', { type: 'number', default: env('stalled-interval', 'DIFFQ_STALLED_INTERVAL', DEFAULT_LOCKS.stalledInterval), describe: 'ms between stalled-job checks' })
-    .option('max-stalled-count', { type: 'number', default: env('max-stalled-count', 'DIFFQ_MAX_STALLED_COUNT', DEFAULT_LOCKS.maxStalledCount), describe: 'lost locks a shard survives before it fails' })
-    .option('shutdown-grace', { type: 'number', default: env('shutdown-grace', 'DIFFQ_SHUTDOWN_GRACE', 20), describe: 'seconds a running shard may take to finish after SIGTERM before it is released' })
-    .option('finalize', { type: 'boolean', default: env('finalize', 'DIFFQ_FINALIZE', true), describe: 'also run finalize jobs (--no-finalize to only sample)' })
-    .option('worker-id', { type: 'string', default: env('worker-id', 'DIFFQ_WORKER_ID', undefined as string | undefined), describe: 'name in shard metadata and logs (default host:pid)' })
+    .usage(
+      '$0 --model <dir|s3://bucket/prefix/model> [options]\n\nLoads one model and samples the shards of its queue (sample.<model id>).',
+    )
+    .option('model', {
+      type: 'string',
+      default: env('model', 'DIFFQ_MODEL', undefined as string | undefined),
+      demandOption: true,
+      describe: 'model directory (model.json + weights.safetensors), a path or s3:// URI (env DIFFQ_MODEL)',
+    })
+    .option('model-id', {
+      type: 'string',
+      default: env('model-id', 'DIFFQ_MODEL_ID', undefined as string | undefined),
+      describe: 'queue name suffix; default model-<sha256 of the weights, 12 hex digits>, as diffq launch computes it',
+    })
+    .option('engine', {
+      choices: ENGINES,
+      default: env('engine', 'DIFFQ_ENGINE', 'auto') as EngineChoice,
+      describe: 'denoiser engine: onnxruntime, tfjs, or auto (onnx when available)',
+    })
+    .option('onnx-provider', {
+      choices: PROVIDERS,
+      default: env('onnx-provider', 'DIFFQ_ONNX_PROVIDER', 'cpu') as 'cpu' | 'cuda',
+      describe: 'onnx execution provider; cuda on GPU nodes (falls back to cpu)',
+    })
+    .option('threads', {
+      type: 'number',
+      default: env('threads', 'DIFFQ_THREADS', undefined as number | undefined),
+      describe: 'onnx on cpu: threads per forward pass (default: all cores)',
+    })
+    .option('batch-size', {
+      type: 'number',
+      default: env('batch-size', 'DIFFQ_BATCH_SIZE', 16),
+      describe: 'samples per micro-batch (what fits the accelerator; never changes an image)',
+    })
+    .option('metrics-port', {
+      type: 'number',
+      default: env('metrics-port', 'DIFFQ_METRICS_PORT', undefined as number | undefined),
+      describe: 'serve /metrics and /healthz on this port',
+    })
+    .option('exit-when-idle', {
+      type: 'boolean',
+      default: env('exit-when-idle', 'DIFFQ_EXIT_WHEN_IDLE', false),
+      describe: 'exit once the queues have nothing waiting, delayed or running',
+    })
+    .option('lock-duration', {
+      type: 'number',
+      default: env('lock-duration', 'DIFFQ_LOCK_DURATION', DEFAULT_LOCKS.lockDuration),
+      describe: 'ms a shard lock lasts unrenewed (README: lock strategy)',
+    })
+    .option('stalled-interval', {
+      type: 'number',
+      default: env('stalled-interval', 'DIFFQ_STALLED_INTERVAL', DEFAULT_LOCKS.stalledInterval),
+      describe: 'ms between stalled-job checks',
+    })
+    .option('max-stalled-count', {
+      type: 'number',
+      default: env('max-stalled-count', 'DIFFQ_MAX_STALLED_COUNT', DEFAULT_LOCKS.maxStalledCount),
+      describe: 'lost locks a shard survives before it fails',
+    })
+    .option('shutdown-grace', {
+      type: 'number',
+      default: env('shutdown-grace', 'DIFFQ_SHUTDOWN_GRACE', 20),
+      describe: 'seconds a running shard may take to finish after SIGTERM before it is released',
+    })
+    .option('finalize', {
+      type: 'boolean',
+      default: env('finalize', 'DIFFQ_FINALIZE', true),
+      describe: 'also run finalize jobs (--no-finalize to only sample)',
+    })
+    .option('worker-id', {
+      type: 'string',
+      default: env('worker-id', 'DIFFQ_WORKER_ID', undefined as string | undefined),
+      describe: 'name in shard metadata and logs (default host:pid)',
+    })
     .strict()
     .help()
     .exitProcess(false)

@@ -1,8 +1,8 @@
 /**
  * The finalize job (the flow parent of a run's shard jobs, run once they have all completed):
  * checks that the store holds every shard, then writes report.json (counts and timings) and
- * grid.png (a contact sheet of the first samples). Its outputs are a function of the stored
- * shards only, so a retried finalize rewrites the same report.
+ * grid.png (a contact sheet of the first samples), from the stored shards only: a retried finalize
+ * writes the same counts and the same grid.
  */
 import { type FinalizeJob, keys, parseFinalizeJob, type RunSpec, type ShardMeta, shardCount } from '@diffq/contract';
 import { type ObjectStore, PermanentStoreError, putJson, readShardMeta } from '@diffq/storage';
@@ -55,13 +55,22 @@ export async function readAllShardMetas(store: ObjectStore, spec: RunSpec): Prom
   for (let start = 0; start < count; start += batch) {
     const indices = Array.from({ length: Math.min(batch, count - start) }, (_, i) => start + i);
     const read = await Promise.all(
-      indices.map((i) => (listed.has(keys.shardMeta(spec.runId, i)) && listed.has(keys.shardNpz(spec.runId, i)) ? readShardMeta(store, spec.runId, i).catch(() => undefined) : undefined)),
+      indices.map((i) =>
+        listed.has(keys.shardMeta(spec.runId, i)) && listed.has(keys.shardNpz(spec.runId, i))
+          ? readShardMeta(store, spec.runId, i).catch(() => undefined)
+          : undefined,
+      ),
     );
-    read.forEach((meta, k) => (meta ? metas.push(meta) : missing.push(indices[k])));
+    read.forEach((meta, k) => {
+      if (meta) metas.push(meta);
+      else missing.push(indices[k]);
+    });
   }
   if (missing.length > 0) {
     const shown = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '');
-    throw new UnrecoverableError(`run ${spec.runId}: the store lacks ${missing.length} of ${count} shards (${shown}); run diffq resume ${spec.runId}`);
+    throw new UnrecoverableError(
+      `run ${spec.runId}: the store lacks ${missing.length} of ${count} shards (${shown}); run diffq resume ${spec.runId}`,
+    );
   }
   return metas;
 }
@@ -78,7 +87,8 @@ export function buildReport(spec: RunSpec, metas: readonly ShardMeta[], now = ne
   let labelled = false;
   for (const m of metas) {
     for (const [phase, seconds] of Object.entries(m.timings)) phaseSeconds[phase] = (phaseSeconds[phase] ?? 0) + seconds;
-    const w = (workers[m.worker.id] ??= { shards: 0, samples: 0, sampleSeconds: 0 });
+    workers[m.worker.id] ??= { shards: 0, samples: 0, sampleSeconds: 0 };
+    const w = workers[m.worker.id];
     w.shards += 1;
     w.samples += m.seeds.length;
     w.sampleSeconds += m.timings.sample ?? 0;

@@ -1,5 +1,6 @@
 export * from './finalize-job.ts';
 export * from './grid.ts';
+export * from './label-classes.ts';
 export * from './metrics.ts';
 export * from './metrics-server.ts';
 export * from './model-runtime.ts';
@@ -14,4 +15,3 @@ export * from './shard-job.ts';
 export * from './shard-output.ts';
 export * from './shard-sampler.ts';
 export * from './worker.ts';
-export * from './label-classes.ts';

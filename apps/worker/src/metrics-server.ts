@@ -2,7 +2,7 @@
  * GET /metrics (Prometheus text format) and GET /healthz (200 while healthy, 503 otherwise, with a
  * JSON body saying why) on one port. Used by the worker and by `diffq exporter`.
  */
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
@@ -23,7 +23,12 @@ export interface ServeOptions {
   beforeScrape?: () => Promise<void>;
 }
 
-export async function serveMetrics(port: number, registry: Registry, health: () => Health | Promise<Health>, options: ServeOptions = {}): Promise<MetricsServer> {
+export async function serveMetrics(
+  port: number,
+  registry: Registry,
+  health: () => Health | Promise<Health>,
+  options: ServeOptions = {},
+): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = async () => {

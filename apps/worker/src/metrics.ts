@@ -2,7 +2,7 @@
  * The worker's Prometheus metrics (DESIGN.md §7). Labels are low-cardinality only: model, engine,
  * queue, outcome, phase. A run id is never a label here; run progress comes from the exporter.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Job outcomes as the worker sees them (README: metrics table). */
 export type JobOutcome = 'completed' | 'skipped' | 'retried' | 'failed' | 'rejected';

@@ -96,10 +96,18 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
   const local = await fetchModel(options.uri);
   const directory = await readModelDirectory(local.dir);
   if (directory.architecture !== 'adm-unet') {
-    throw new Error(`--model ${options.uri}: model.json.architecture is "${directory.architecture}"; a worker serves a denoiser ("adm-unet")`);
+    throw new Error(
+      `--model ${options.uri}: model.json.architecture is "${directory.architecture}"; a worker serves a denoiser ("adm-unet")`,
+    );
   }
   const id = options.modelId ?? defaultModelId(local.digest);
-  const opened = await openModelEngine({ modelDir: local.dir, directory, engine: options.engine ?? 'auto', provider: options.provider, threads: options.threads });
+  const opened = await openModelEngine({
+    modelDir: local.dir,
+    directory,
+    engine: options.engine ?? 'auto',
+    provider: options.provider,
+    threads: options.threads,
+  });
   const inner = opened.engine;
   const stepSeconds = options.metrics?.stepSeconds.labels({ model: id, engine: inner.description });
   const engine = new TimedEngine(inner, (s) => stepSeconds?.observe(s));

@@ -83,7 +83,9 @@ export async function fetchModel(uri: string, flag = '--model'): Promise<LocalMo
   try {
     const [json, weights] = await Promise.all([store.get(MODEL_JSON), store.get(WEIGHTS_FILE)]);
     if (json === undefined || weights === undefined) {
-      throw new Error(`${flag} ${uri}: no ${json === undefined ? MODEL_JSON : WEIGHTS_FILE} there; a model directory holds ${MODEL_JSON} and ${WEIGHTS_FILE}`);
+      throw new Error(
+        `${flag} ${uri}: no ${json === undefined ? MODEL_JSON : WEIGHTS_FILE} there; a model directory holds ${MODEL_JSON} and ${WEIGHTS_FILE}`,
+      );
     }
     const digest = createHash('sha256').update(weights).digest('hex');
     const dir = join(cacheDir(), 'models', createHash('sha1').update(uri).digest('hex').slice(0, 16), digest.slice(0, 16));

@@ -2,7 +2,7 @@
  * PNG files of uint8 HWC images: one per seed (`png/<seed:06d>.png`, EDM's naming) and the contact
  * sheet. Grayscale for 1 channel, RGB for 3, RGBA for 4, as PIL's fromarray would save them.
  */
-import { PNG, type ColorType } from 'pngjs';
+import { type ColorType, PNG } from 'pngjs';
 
 export interface RasterImage {
   height: number;

@@ -37,7 +37,10 @@ export class RunContexts {
     if (!entry) {
       const store = this.store(storeUrl);
       entry = readManifest(store, runId).then((spec) => {
-        if (spec === undefined) throw new ManifestMissing(`run ${runId} has no manifest at ${store.urlOf(`${runId}/manifest.json`)}; launch it with diffq launch`);
+        if (spec === undefined)
+          throw new ManifestMissing(
+            `run ${runId} has no manifest at ${store.urlOf(`${runId}/manifest.json`)}; launch it with diffq launch`,
+          );
         return { spec, seeds: parseSeeds(spec.seeds) };
       });
       // A failed read is not cached: the next job tries again (the fault may have been transient).

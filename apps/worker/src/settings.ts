@@ -6,9 +6,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Argv } from 'yargs';
 import { DEFAULT_PREFIX } from './queue-options.ts';
 import type { RedisSettings } from './redis-connection.ts';
-import type { Argv } from 'yargs';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_STORE = 'file://./runs';
@@ -23,7 +23,10 @@ export interface Settings {
 
 /** ./diffq.config.json, else $XDG_CONFIG_HOME/diffq/config.json (~/.config/…), if one exists. */
 export function defaultConfigFile(): string | undefined {
-  const candidates = [resolve('diffq.config.json'), join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'diffq', 'config.json')];
+  const candidates = [
+    resolve('diffq.config.json'),
+    join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'diffq', 'config.json'),
+  ];
   return candidates.find((file) => existsSync(file));
 }
 
@@ -39,7 +42,9 @@ export function readConfigFile(file: string): Record<string, unknown> {
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
     return parsed as Record<string, unknown>;
   } catch (error) {
-    throw new Error(`--config ${file}: must be a JSON object of flag names to values, e.g. {"redis": "redis://host:6379", "store": "s3://bucket/runs"} (${(error as Error).message})`);
+    throw new Error(
+      `--config ${file}: must be a JSON object of flag names to values, e.g. {"redis": "redis://host:6379", "store": "s3://bucket/runs"} (${(error as Error).message})`,
+    );
   }
 }
 
@@ -84,52 +89,69 @@ export class SettingSources {
   assertNoUnknownKeys(): void {
     const unknown = Object.keys(this.config).filter((k) => !this.consulted.has(k));
     if (unknown.length > 0) {
-      throw new Error(`--config ${this.configFile}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}; accepted: ${[...this.consulted].filter((k) => k !== 'config').join(', ')}`);
+      throw new Error(
+        `--config ${this.configFile}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}; accepted: ${[...this.consulted].filter((k) => k !== 'config').join(', ')}`,
+      );
     }
   }
 }
 
 /** The global options, for both `diffq` and `diffq-worker`. */
 export function withSettings<T>(y: Argv<T>, sources: SettingSources) {
-  return y
-    // A flag given twice takes its last value (as most CLIs do), instead of becoming a list.
-    .parserConfiguration({ 'duplicate-arguments-array': false })
-    .option('redis', {
-      alias: 'redis-url',
-      type: 'string',
-      default: sources.value('redis', 'DIFFQ_REDIS_URL', DEFAULT_REDIS_URL),
-      describe: 'Redis URL: redis://[user:password@]host[:port][/db], rediss://… for TLS (env DIFFQ_REDIS_URL)',
-      global: true,
-    })
-    .option('redis-tls-ca', {
-      type: 'string',
-      default: sources.value('redis-tls-ca', 'DIFFQ_REDIS_TLS_CA', undefined as string | undefined),
-      describe: 'PEM file of the CA of a rediss:// server (env DIFFQ_REDIS_TLS_CA)',
-      global: true,
-    })
-    .option('redis-tls-insecure', {
-      type: 'boolean',
-      default: sources.value('redis-tls-insecure', 'DIFFQ_REDIS_TLS_INSECURE', false),
-      describe: 'accept any TLS certificate (test servers only; env DIFFQ_REDIS_TLS_INSECURE)',
-      global: true,
-    })
-    .option('prefix', { type: 'string', default: sources.value('prefix', 'DIFFQ_PREFIX', DEFAULT_PREFIX), describe: 'BullMQ key prefix (env DIFFQ_PREFIX)', global: true })
-    .option('store', {
-      type: 'string',
-      default: sources.value('store', 'DIFFQ_STORE', DEFAULT_STORE),
-      describe: 'object store of runs: file://<dir> or s3://bucket/prefix (env DIFFQ_STORE)',
-      global: true,
-    })
-    .option('config', {
-      type: 'string',
-      default: sources.configFile,
-      describe: 'JSON file of defaults for any flag, {"flag-name": value} (env DIFFQ_CONFIG; default ./diffq.config.json or ~/.config/diffq/config.json)',
-      global: true,
-    });
+  return (
+    y
+      // A flag given twice takes its last value (as most CLIs do), instead of becoming a list.
+      .parserConfiguration({ 'duplicate-arguments-array': false })
+      .option('redis', {
+        alias: 'redis-url',
+        type: 'string',
+        default: sources.value('redis', 'DIFFQ_REDIS_URL', DEFAULT_REDIS_URL),
+        describe: 'Redis URL: redis://[user:password@]host[:port][/db], rediss://… for TLS (env DIFFQ_REDIS_URL)',
+        global: true,
+      })
+      .option('redis-tls-ca', {
+        type: 'string',
+        default: sources.value('redis-tls-ca', 'DIFFQ_REDIS_TLS_CA', undefined as string | undefined),
+        describe: 'PEM file of the CA of a rediss:// server (env DIFFQ_REDIS_TLS_CA)',
+        global: true,
+      })
+      .option('redis-tls-insecure', {
+        type: 'boolean',
+        default: sources.value('redis-tls-insecure', 'DIFFQ_REDIS_TLS_INSECURE', false),
+        describe: 'accept any TLS certificate (test servers only; env DIFFQ_REDIS_TLS_INSECURE)',
+        global: true,
+      })
+      .option('prefix', {
+        type: 'string',
+        default: sources.value('prefix', 'DIFFQ_PREFIX', DEFAULT_PREFIX),
+        describe: 'BullMQ key prefix (env DIFFQ_PREFIX)',
+        global: true,
+      })
+      .option('store', {
+        type: 'string',
+        default: sources.value('store', 'DIFFQ_STORE', DEFAULT_STORE),
+        describe: 'object store of runs: file://<dir> or s3://bucket/prefix (env DIFFQ_STORE)',
+        global: true,
+      })
+      .option('config', {
+        type: 'string',
+        default: sources.configFile,
+        describe:
+          'JSON file of defaults for any flag, {"flag-name": value} (env DIFFQ_CONFIG; default ./diffq.config.json or ~/.config/diffq/config.json)',
+        global: true,
+      })
+  );
 }
 
-export function settingsFrom(argv: { redis: string; redisTlsCa?: string; redisTlsInsecure?: boolean; prefix: string; store: string }): Settings {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(argv.prefix)) throw new Error(`--prefix "${argv.prefix}" must be 1 to 64 characters of A-Z, a-z, 0-9, "_" and "-"`);
+export function settingsFrom(argv: {
+  redis: string;
+  redisTlsCa?: string;
+  redisTlsInsecure?: boolean;
+  prefix: string;
+  store: string;
+}): Settings {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(argv.prefix))
+    throw new Error(`--prefix "${argv.prefix}" must be 1 to 64 characters of A-Z, a-z, 0-9, "_" and "-"`);
   return {
     redis: { url: argv.redis, tlsCaFile: argv.redisTlsCa, tlsInsecure: argv.redisTlsInsecure },
     prefix: argv.prefix,

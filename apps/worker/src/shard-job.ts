@@ -7,8 +7,8 @@
  * - a plain error (retried with backoff): a transient storage fault, anything unexpected;
  * - WaitingError after moveToWait (released, no attempt used): the worker is shutting down.
  */
-import { type ShardJob, parseShardJob, shardSeeds } from '@diffq/contract';
-import { isShardDone, isTransientStoreError, PermanentStoreError } from '@diffq/storage';
+import { parseShardJob, type ShardJob, shardSeeds } from '@diffq/contract';
+import { isShardDone, PermanentStoreError } from '@diffq/storage';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { WorkerMetrics } from './metrics.ts';
 import type { ModelRuntime } from './model-runtime.ts';
@@ -52,18 +52,25 @@ async function admit(job: Job, deps: ShardJobDeps): Promise<{ data: ShardJob; co
     unrecoverable(error);
   }
   if (data.modelId !== deps.model.id) {
-    unrecoverable(new Error(`shard job ${job.id} is for model ${data.modelId}; this worker serves ${deps.model.id} (queue ${job.queueName})`));
+    unrecoverable(
+      new Error(`shard job ${job.id} is for model ${data.modelId}; this worker serves ${deps.model.id} (queue ${job.queueName})`),
+    );
   }
   let context: Awaited<ReturnType<RunContexts['run']>>;
   try {
     context = await deps.runs.run(data.storeUrl, data.runId);
   } catch (error) {
-    if (error instanceof ManifestMissing || error instanceof PermanentStoreError || (error as Error).name === 'InvalidPayload') unrecoverable(error);
+    if (error instanceof ManifestMissing || error instanceof PermanentStoreError || (error as Error).name === 'InvalidPayload')
+      unrecoverable(error);
     throw error;
   }
   const { spec } = context;
   if (spec.model.id !== deps.model.id || spec.model.digest !== deps.model.digest) {
-    unrecoverable(new Error(`run ${spec.runId} was launched for model ${spec.model.id} (weights sha256 ${spec.model.digest}); this worker loaded ${deps.model.id} (${deps.model.digest})`));
+    unrecoverable(
+      new Error(
+        `run ${spec.runId} was launched for model ${spec.model.id} (weights sha256 ${spec.model.digest}); this worker loaded ${deps.model.id} (${deps.model.digest})`,
+      ),
+    );
   }
   let expected: number[];
   try {
@@ -72,12 +79,21 @@ async function admit(job: Job, deps: ShardJobDeps): Promise<{ data: ShardJob; co
     unrecoverable(error);
   }
   if (expected.length !== data.seeds.length || expected.some((s, i) => s !== data.seeds[i])) {
-    unrecoverable(new Error(`shard job ${job.id}: its seeds (${data.seeds.length}, from ${data.seeds[0]}) are not shard ${data.shardIndex} of run ${spec.runId} (${expected.length}, from ${expected[0]})`));
+    unrecoverable(
+      new Error(
+        `shard job ${job.id}: its seeds (${data.seeds.length}, from ${data.seeds[0]}) are not shard ${data.shardIndex} of run ${spec.runId} (${expected.length}, from ${expected[0]})`,
+      ),
+    );
   }
   return { data, context };
 }
 
-export async function processShardJob(job: Job, token: string | undefined, signal: AbortSignal | undefined, deps: ShardJobDeps): Promise<ShardResult> {
+export async function processShardJob(
+  job: Job,
+  token: string | undefined,
+  signal: AbortSignal | undefined,
+  deps: ShardJobDeps,
+): Promise<ShardResult> {
   const startedAt = new Date();
   const { data, context } = await admit(job, deps);
   const { spec } = context;
@@ -102,7 +118,16 @@ export async function processShardJob(job: Job, token: string | undefined, signa
     const sampleSeconds = (performance.now() - sampleStart) / 1000;
     deps.metrics?.shardSeconds.observe({ phase: 'sample' }, sampleSeconds);
     const meta = await writeShard(
-      { store, spec, shardIndex: data.shardIndex, seeds: data.seeds, worker: deps.worker, engine: deps.model.engine.description, startedAt, timings: { sample: sampleSeconds } },
+      {
+        store,
+        spec,
+        shardIndex: data.shardIndex,
+        seeds: data.seeds,
+        worker: deps.worker,
+        engine: deps.model.engine.description,
+        startedAt,
+        timings: { sample: sampleSeconds },
+      },
       shard,
     );
     deps.metrics?.shardSeconds.observe({ phase: 'encode' }, meta.timings.encode);
@@ -121,7 +146,7 @@ export async function processShardJob(job: Job, token: string | undefined, signa
       throw new Error(`shard ${data.shardIndex} of run ${spec.runId} stopped: ${reason}`);
     }
     if (error instanceof PermanentStoreError) unrecoverable(error);
-    if (isTransientStoreError(error)) throw error;
+    // Transient store faults and anything unexpected: BullMQ retries with backoff.
     throw error;
   } finally {
     clearInterval(poll);

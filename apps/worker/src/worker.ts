@@ -98,8 +98,17 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
   const id = settings.workerId ?? `${hostname()}:${process.pid}`;
   const locks = settings.locks ?? DEFAULT_LOCKS;
   const metrics = createWorkerMetrics({ tensorCount: () => tf.memory().numTensors });
-  const model = await loadModelRuntime({ uri: settings.model, modelId: settings.modelId, engine: settings.engine, provider: settings.provider, threads: settings.threads, metrics });
-  log(`worker ${id}: model ${model.id} (${model.uri}, sha256 ${model.digest.slice(0, 12)}…) loaded in ${model.loadSeconds.toFixed(2)} s; ${model.why}`);
+  const model = await loadModelRuntime({
+    uri: settings.model,
+    modelId: settings.modelId,
+    engine: settings.engine,
+    provider: settings.provider,
+    threads: settings.threads,
+    metrics,
+  });
+  log(
+    `worker ${id}: model ${model.id} (${model.uri}, sha256 ${model.digest.slice(0, 12)}…) loaded in ${model.loadSeconds.toFixed(2)} s; ${model.why}`,
+  );
   await warmUp(model, settings.batchSize, locks, log);
 
   const connection: Redis = openRedis(settings.redis, 'worker');
@@ -162,7 +171,10 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
     w.on('error', (error) => log(`worker ${id} (${w.name}): ${error.message}`));
   }
 
-  const queues = [new Queue(queueName, { connection, prefix: settings.prefix }), new Queue(FINALIZE_QUEUE_NAME, { connection, prefix: settings.prefix })];
+  const queues = [
+    new Queue(queueName, { connection, prefix: settings.prefix }),
+    new Queue(FINALIZE_QUEUE_NAME, { connection, prefix: settings.prefix }),
+  ];
   let server: MetricsServer | undefined;
   let closing: Promise<void> | undefined;
   let resolveDone: () => void = () => {};

@@ -1,8 +1,8 @@
+import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { crc32, decodeNpz, encodeNpz, int64Array, npyArray } from '../src/npz.ts';
 
@@ -70,7 +70,10 @@ describe('npz', () => {
     execFileSync('/usr/bin/python3', ['-c', script, file]);
     const back = decodeNpz(readFileSync(file));
     assert.deepEqual(back.arr_0.shape, [2, 3, 4]);
-    assert.deepEqual([...back.arr_0.data], Array.from({ length: 24 }, (_, i) => i));
+    assert.deepEqual(
+      [...back.arr_0.data],
+      Array.from({ length: 24 }, (_, i) => i),
+    );
     assert.deepEqual([...back.arr_1.data], [7n, 8n]);
     assert.deepEqual([...back.f.data], [0.5, -1.25]);
   });

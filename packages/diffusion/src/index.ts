@@ -28,3 +28,4 @@ export * from './nn/params.ts';
 export * from './stats/inception-score.ts';
 export * from './stats/moments.ts';
 export * from './stats/precision-recall.ts';
+export * from './training/index.ts';

@@ -62,10 +62,13 @@ export function adamWUpdate(
 }
 
 /** Scales gradients so their global L2 norm is at most maxNorm (torch clip_grad_norm_); returns the norm before clipping. */
-export function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: tf.Scalar } {
-  return tf.tidy(() => {
-    const norm = tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
-    const factor = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
-    return { grads: new Map([...grads].map(([k, g]) => [k, tf.mul(g, factor)])), norm };
+export function clipGlobalNorm(grads: ReadonlyMap<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: tf.Scalar } {
+  const keys = [...grads.keys()];
+  // tf.tidy keeps the tensors of returned arrays and objects, not of Maps.
+  const [norm, ...clipped] = tf.tidy(() => {
+    const total = tf.sqrt(tf.addN(keys.map((k) => tf.sum(tf.square(grads.get(k)!)))));
+    const factor = tf.minimum(1, tf.div(maxNorm, tf.add(total, 1e-6)));
+    return [total, ...keys.map((k) => tf.mul(grads.get(k)!, factor))];
   });
+  return { grads: new Map(keys.map((k, i) => [k, clipped[i]])), norm: norm as tf.Scalar };
 }

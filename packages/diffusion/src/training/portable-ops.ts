@@ -8,47 +8,57 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayerOps } from '../nn/layers.ts';
 
 /**
- * The kh·kw shifted (and strided) views of the zero-padded input, side by side on the channel axis:
- * cols[n, i, j, (a·kw + b)·Cin + c] = xpad[n, a + s·i, b + s·j, c], shape [N, H', W', kh·kw·Cin].
- * Its rows are the receptive fields of conv2d's outputs (im2col).
+ * dy with s − 1 zeros between neighbouring positions: out[n, s·i, s·j, c] = dy[n, i, j, c], zero
+ * elsewhere, [N, (H'−1)·s + 1, (W'−1)·s + 1, C]. A strided conv's gradients are stride-1 convs of it.
  */
-function patches(x: tf.Tensor4D, kh: number, kw: number, stride: number, pad: number, outH: number, outW: number): tf.Tensor4D {
-  const [n, , , cin] = x.shape;
-  const xpad = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
-  const views: tf.Tensor4D[] = [];
-  for (let a = 0; a < kh; a++) {
-    for (let b = 0; b < kw; b++) {
-      const end = [n, a + stride * (outH - 1) + 1, b + stride * (outW - 1) + 1, cin];
-      views.push(
-        stride === 1
-          ? tf.slice(xpad, [0, a, b, 0], [n, outH, outW, cin])
-          : tf.stridedSlice(xpad, [0, a, b, 0], end, [1, stride, stride, 1]),
-      );
-    }
-  }
-  return views.length === 1 ? views[0] : tf.concat(views, 3);
+function dilate(dy: tf.Tensor4D, stride: number): tf.Tensor4D {
+  if (stride === 1) return dy;
+  const [n, h, w, c] = dy.shape;
+  const spread = tf.pad(tf.reshape(dy, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, stride - 1], [0, 0], [0, stride - 1], [0, 0]]);
+  return tf.slice(tf.reshape(spread, [n, h * stride, w * stride, c]), [0, 0, 0, 0], [n, (h - 1) * stride + 1, (w - 1) * stride + 1, c]) as tf.Tensor4D;
 }
 
 /**
- * ∂L/∂W of y = conv2d(x, W) from dy: dW[a, b, c, o] = Σ_{n,i,j} xpad[n, a + s·i, b + s·j, c]·dy[n, i, j, o],
- * i.e. colsᵀ·dy with cols the im2col matrix [N·H'·W', kh·kw·Cin] and dy as [N·H'·W', Cout]; one
- * matMul, reshaped to the filter's [kh, kw, Cin, Cout].
+ * ∂L/∂x of y = conv2d(x, W, s, p) from dy: the full correlation of the dilated dy with the flipped,
+ * in/out-swapped filter, dx = conv2d(pad(dilate(dy)), flip(W)ᵀ), the extra bottom/right padding
+ * giving back the rows a strided conv's floor dropped (their gradient is 0). A forward conv, which
+ * wasm runs through XNNPACK, several times faster than its Conv2DBackpropInput kernel.
+ */
+export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: [number, number, number, number], stride: number, pad: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw] = filter.shape;
+    const [, h, w] = xShape;
+    const [, outH, outW] = dy.shape;
+    const extraH = h - ((outH - 1) * stride - 2 * pad + kh);
+    const extraW = w - ((outW - 1) * stride - 2 * pad + kw);
+    const full = tf.pad(dilate(dy, stride), [[0, 0], [kh - 1 - pad, kh - 1 - pad + extraH], [kw - 1 - pad, kw - 1 - pad + extraW], [0, 0]]);
+    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    return tf.conv2d(full, flipped, 1, 'valid');
+  });
+}
+
+/**
+ * ∂L/∂W of y = conv2d(x, W, s, p) from dy: dW[a, b, c, o] = Σ_{n,i,j} xpad[n, a + s·i, b + s·j, c]·dy[n, i, j, o],
+ * computed as a forward conv with the roles swapped: input channels c become the batch, the batch n
+ * the channels, and the dilated dy the (large) filter; the result [Cin, ≥kh, ≥kw, Cout] is cut to the
+ * kernel and put in the filter's [kh, kw, Cin, Cout] order.
  */
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], stride: number, pad: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw, cin, cout] = filterShape;
-    const [n, outH, outW] = dy.shape;
-    const rows = n * outH * outW;
-    const cols = tf.reshape(patches(x, kh, kw, stride, pad, outH, outW), [rows, kh * kw * cin]);
-    return tf.reshape(tf.matMul(cols, tf.reshape(dy, [rows, cout]), true, false), filterShape);
+    const xpad = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+    const channelsAsBatch = tf.transpose(xpad, [3, 1, 2, 0]) as tf.Tensor4D;
+    const dyAsFilter = tf.transpose(dilate(dy, stride), [1, 2, 0, 3]) as tf.Tensor4D;
+    const correlation = tf.conv2d(channelsAsBatch, dyAsFilter, 1, 'valid');
+    return tf.transpose(tf.slice(correlation, [0, 0, 0, 0], [cin, kh, kw, cout]), [1, 2, 0, 3]);
   });
 }
 
 const convByGeometry = new Map<string, (x: tf.Tensor4D, filter: tf.Tensor4D) => tf.Tensor4D>();
 
 /**
- * tf.conv2d(x, filter, stride, pad) (pad: symmetric zero padding) with a gradient that runs on wasm:
- * ∂x by Conv2DBackpropInput (tf.conv2dTranspose), ∂W by conv2dFilterGrad. x [N, H, W, Cin], filter
+ * tf.conv2d(x, filter, stride, pad) (pad: symmetric zero padding) with a gradient that runs on wasm,
+ * both halves as forward convs (conv2dInputGrad, conv2dFilterGrad). x [N, H, W, Cin], filter
  * [kh, kw, Cin, Cout] → [N, H', W', Cout].
  */
 export function portableConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, stride: 1 | 2, pad: number): tf.Tensor4D {
@@ -58,16 +68,13 @@ export function portableConv2d(x: tf.Tensor4D, filter: tf.Tensor4D, stride: 1 | 
     op = tf.customGrad((xIn, filterIn, save) => {
       const input = xIn as tf.Tensor4D;
       const w = filterIn as tf.Tensor4D;
-      save([input, w]);
+      (save as tf.GradSaveFunc)([input, w]);
       return {
         value: tf.conv2d(input, w, stride, pad),
         gradFunc: (dy, saved) => {
           const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
           const dy4 = dy as tf.Tensor4D;
-          return [
-            tf.conv2dTranspose(dy4, ws, xs.shape, stride, pad),
-            conv2dFilterGrad(xs, dy4, ws.shape, stride, pad),
-          ];
+          return [conv2dInputGrad(dy4, ws, xs.shape, stride, pad), conv2dFilterGrad(xs, dy4, ws.shape, stride, pad)];
         },
       };
     }) as (x: tf.Tensor4D, filter: tf.Tensor4D) => tf.Tensor4D;
@@ -90,7 +97,7 @@ export function portableEmbedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tens
 const embeddingWithGrad = tf.customGrad((tableIn, idsIn, save) => {
   const t = tableIn as tf.Tensor2D;
   const ids = idsIn as tf.Tensor1D;
-  save([ids]);
+  (save as tf.GradSaveFunc)([ids]);
   return {
     value: tf.gather(t, ids),
     gradFunc: (dy, saved) => {

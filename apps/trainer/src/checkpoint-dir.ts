@@ -1,0 +1,45 @@
+/**
+ * Checkpoints on disk: the model directory (model.json + weights.safetensors, the EMA weights) with
+ * train-state.safetensors beside it. Each file is written to a temporary name and renamed, so a
+ * reader never sees half a file; the state goes first and model.json last, and a checkpoint whose
+ * files disagree on the step is refused on resume.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type CheckpointFiles, MODEL_JSON, readCheckpoint, type SavedTraining, TRAIN_STATE_FILE, WEIGHTS_FILE } from '@diffq/diffusion';
+
+async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+export async function saveCheckpoint(dir: string, files: CheckpointFiles): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeAtomic(join(dir, TRAIN_STATE_FILE), files.state);
+  await writeAtomic(join(dir, WEIGHTS_FILE), files.weights);
+  await writeAtomic(join(dir, MODEL_JSON), files.modelJson);
+}
+
+async function readIfPresent(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Reads a checkpoint directory; train-state.safetensors is optional (then AdamW restarts). */
+export async function loadCheckpoint(dir: string): Promise<SavedTraining> {
+  const [modelJson, weights, state] = await Promise.all([
+    readIfPresent(join(dir, MODEL_JSON)),
+    readIfPresent(join(dir, WEIGHTS_FILE)),
+    readIfPresent(join(dir, TRAIN_STATE_FILE)),
+  ]);
+  if (!modelJson || !weights) {
+    throw new Error(`--resume: ${dir} has no ${!modelJson ? MODEL_JSON : WEIGHTS_FILE}; resume needs a directory a previous diffq-train run wrote`);
+  }
+  const bytes = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return readCheckpoint({ modelJson: modelJson.toString('utf8'), weights: bytes(weights), state: state && bytes(state) });
+}

@@ -1,0 +1,128 @@
+/**
+ * The training run: load the digits, start or resume a DiffusionTrainer, step until the step count
+ * or the wall-clock budget is reached (or SIGINT/SIGTERM), log the loss every k steps and save a
+ * checkpoint every few minutes and at the end.
+ */
+import { checkpointFiles, DiffusionTrainer, type ImageDataset, type ModelSpec } from '@diffq/diffusion';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint-dir.ts';
+import { loadMnist } from './mnist-data.ts';
+import { MNIST_NULL_LABEL } from './mnist-model.ts';
+import type { TrainPlan } from './train-flags.ts';
+
+export interface RunLog {
+  (line: string): void;
+}
+
+export interface RunSummary {
+  /** Updates in all (a resumed run counts the checkpoint's). */
+  step: number;
+  /** Updates this run made. */
+  stepsRun: number;
+  /** Mean loss of the last logging window. */
+  lastLoss: number | null;
+  stoppedBy: 'steps' | 'minutes' | 'signal';
+  seconds: number;
+}
+
+/** Mean loss per quarter of the timestep range (guided-diffusion's loss_q0…q3), from one window's samples. */
+class LossWindow {
+  readonly #sum = [0, 0, 0, 0];
+  readonly #count = [0, 0, 0, 0];
+  #total = 0;
+  #n = 0;
+
+  add(losses: Float32Array, t: Int32Array, numTimesteps: number): void {
+    for (let i = 0; i < losses.length; i++) {
+      const q = Math.min(3, Math.floor((4 * t[i]) / numTimesteps));
+      this.#sum[q] += losses[i];
+      this.#count[q] += 1;
+      this.#total += losses[i];
+      this.#n += 1;
+    }
+  }
+
+  mean(): number {
+    return this.#total / this.#n;
+  }
+
+  quartiles(): string {
+    return this.#sum.map((s, q) => `q${q} ${this.#count[q] ? (s / this.#count[q]).toFixed(4) : '-'}`).join(' ');
+  }
+}
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+async function startTrainer(plan: TrainPlan, data: ImageDataset, log: RunLog): Promise<DiffusionTrainer> {
+  if (!plan.resume) {
+    const spec: ModelSpec = { model: { ...plan.model }, diffusion: { ...plan.diffusion }, nullLabel: MNIST_NULL_LABEL };
+    return DiffusionTrainer.create(spec, data, plan.settings);
+  }
+  const saved = await loadCheckpoint(plan.out);
+  const settings = { ...plan.settings, seed: saved.settings?.seed ?? plan.settings.seed };
+  log(`resuming ${plan.out} at step ${saved.step}${saved.m ? '' : ' (no train-state.safetensors: from the EMA weights, AdamW moments reset)'}`);
+  return DiffusionTrainer.resume(saved.spec, data, settings, saved);
+}
+
+export async function runTraining(plan: TrainPlan, log: RunLog, signal?: AbortSignal): Promise<RunSummary> {
+  const started = Date.now();
+  const data = await loadMnist(plan.images ?? undefined);
+  const trainer = await startTrainer(plan, data, log);
+  const firstStep = trainer.step;
+  const save = async (why: string) => {
+    const t0 = Date.now();
+    await saveCheckpoint(plan.out, checkpointFiles(trainer, { trainer: 'diffq-train', images: String(data.count) }));
+    log(`checkpoint step ${trainer.step} → ${plan.out} (${why}, ${Date.now() - t0} ms)`);
+  };
+  try {
+    const s = plan.settings;
+    log(
+      `training ${data.count} digits, batch ${s.batchSize}, lr ${s.lr}, ema ${s.emaRate}, class dropout ${s.classDropout}, grad clip ${s.gradClip ?? 'off'}, seed ${s.seed}; ` +
+        `until step ${plan.steps}${plan.budgetMs === null ? '' : ` or ${duration(plan.budgetMs)}`}`,
+    );
+    let window = new LossWindow();
+    let windowStart = Date.now();
+    let windowSteps = 0;
+    let lastSave = Date.now();
+    let lastLoss: number | null = null;
+    let stoppedBy: RunSummary['stoppedBy'] = 'steps';
+    while (trainer.step < plan.steps) {
+      if (plan.budgetMs !== null && Date.now() - started >= plan.budgetMs) {
+        stoppedBy = 'minutes';
+        break;
+      }
+      if (signal?.aborted) {
+        stoppedBy = 'signal';
+        break;
+      }
+      const r = trainer.trainStep();
+      if (!Number.isFinite(r.loss)) {
+        throw new Error(`loss is ${r.loss} at step ${r.step}; the last checkpoint in ${plan.out} is kept. Try a lower --lr or --grad-clip 1`);
+      }
+      window.add(r.losses, r.t, trainer.process.numTimesteps);
+      windowSteps += 1;
+      if (r.step % plan.logEvery === 0) {
+        const secPerStep = (Date.now() - windowStart) / 1000 / windowSteps;
+        lastLoss = window.mean();
+        log(
+          `step ${r.step}  loss ${lastLoss.toFixed(4)}  (${window.quartiles()})  ${secPerStep.toFixed(2)} s/step  ${(s.batchSize / secPerStep).toFixed(1)} img/s  ${duration(Date.now() - started)}`,
+        );
+        window = new LossWindow();
+        windowStart = Date.now();
+        windowSteps = 0;
+      }
+      if (Date.now() - lastSave >= plan.checkpointMs) {
+        await save('periodic');
+        lastSave = Date.now();
+      }
+      // Lets SIGINT / SIGTERM handlers run between steps (a step is synchronous).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await save(`stopped by ${stoppedBy}`);
+    return { step: trainer.step, stepsRun: trainer.step - firstStep, lastLoss, stoppedBy, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    trainer.dispose();
+  }
+}

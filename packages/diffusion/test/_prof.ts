@@ -1,0 +1,18 @@
+import { initBackend } from '@diffq/diffusion';
+import * as tf from '@tensorflow/tfjs';
+import { DiffusionTrainer } from '../src/training/trainer.ts';
+await initBackend();
+const bs = Number(process.argv[2] ?? 16);
+const spec = { model: { image_size: 28, in_channels: 1, num_channels: 32, channel_mult: '1,2,2', num_res_blocks: 1, attention_resolutions: '7', num_head_channels: 32, use_scale_shift_norm: true, use_new_attention_order: true, class_cond: true, num_classes: 11 }, diffusion: { steps: 1000, noise_schedule: 'cosine', input_perturbation: 0.1 }, nullLabel: 10 };
+const count = 256;
+const pixels = new Uint8Array(count * 784).map((_, i) => (i * 37) % 256);
+const labels = Int32Array.from({ length: count }, (_, i) => i % 10);
+const tr = DiffusionTrainer.create(spec, { pixels, labels, imageShape: [1, 28, 28], count }, { batchSize: bs, lr: 2e-4, weightDecay: 0, emaRate: 0.999, classDropout: 0.1, gradClip: null, seed: 0 });
+tr.trainStep();
+const info = await tf.profile(() => { tr.trainStep(); });
+const by = new Map<string, number>();
+for (const k of info.kernels) by.set(k.name, (by.get(k.name) ?? 0) + (k.kernelTimeMs as number));
+const tot = [...by.values()].reduce((a, b) => a + b, 0);
+console.log('total kernel ms', tot.toFixed(0), 'kernels', info.kernels.length);
+console.log([...by].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => `${k} ${v.toFixed(0)}`).join('\n'));
+const t0 = performance.now(); tr.trainStep(); console.log('step ms', (performance.now() - t0).toFixed(0));
