@@ -38,7 +38,9 @@ export async function loadCheckpoint(dir: string): Promise<SavedTraining> {
     readIfPresent(join(dir, TRAIN_STATE_FILE)),
   ]);
   if (!modelJson || !weights) {
-    throw new Error(`--resume: ${dir} has no ${!modelJson ? MODEL_JSON : WEIGHTS_FILE}; resume needs a directory a previous diffq-train run wrote`);
+    throw new Error(
+      `--resume: ${dir} has no ${!modelJson ? MODEL_JSON : WEIGHTS_FILE}; resume needs a directory a previous diffq-train run wrote`,
+    );
   }
   const bytes = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   return readCheckpoint({ modelJson: modelJson.toString('utf8'), weights: bytes(weights), state: state && bytes(state) });

@@ -23,39 +23,62 @@ function parser(argv: string[], io: Io, done: (code: number) => void) {
     .fail((message, error) => {
       throw error ?? new UsageError([message]);
     })
-    .command('$0', 'train the MNIST diffusion model into a model directory', (y) =>
-      y
-        .option('out', { type: 'string', describe: 'model directory to write (model.json, weights.safetensors, train-state.safetensors)' })
-        .option('steps', { type: 'number', describe: `train until this many updates in all (default ${TRAIN_DEFAULTS.steps})` })
-        .option('minutes', { type: 'number', describe: 'wall-clock budget: stop and save when reached' })
-        .option('batch-size', { type: 'number', describe: `images per update (default ${TRAIN_DEFAULTS.batchSize})` })
-        .option('lr', { type: 'number', describe: `AdamW learning rate (default ${TRAIN_DEFAULTS.lr})` })
-        .option('resume', { type: 'boolean', describe: 'continue from the checkpoint in --out' })
-        .option('log-every', { type: 'number', describe: `log the loss every k steps (default ${TRAIN_DEFAULTS.logEvery})` })
-        .option('checkpoint-minutes', { type: 'number', describe: `save every M minutes (default ${TRAIN_DEFAULTS.checkpointMinutes})` })
-        .option('seed', { type: 'number', describe: `seed of initialisation, data order, timesteps and noise (default ${TRAIN_DEFAULTS.seed})` })
-        .option('ema-rate', { type: 'number', describe: `EMA decay (default ${TRAIN_DEFAULTS.emaRate})` })
-        .option('class-dropout', { type: 'number', describe: `probability a label becomes the null label (default ${TRAIN_DEFAULTS.classDropout})` })
-        .option('grad-clip', { type: 'number', describe: `clip the gradient norm to this, 0 for none (default ${TRAIN_DEFAULTS.gradClip})` })
-        .option('weight-decay', { type: 'number', describe: `AdamW weight decay (default ${TRAIN_DEFAULTS.weightDecay})` })
-        .option('images', { type: 'number', describe: 'train on the first N digits only (all 10,000 by default)' })
-        .option('num-channels', { type: 'number', describe: 'UNet base width (default 32)' })
-        .option('channel-mult', { type: 'string', describe: 'width multiplier per level (default "1,2,2")' })
-        .option('num-res-blocks', { type: 'number', describe: 'ResBlocks per level (default 1)' })
-        .option('attention-resolutions', { type: 'string', describe: 'resolutions with attention (default "7")' })
-        .option('noise-schedule', { type: 'string', describe: 'linear or cosine (default cosine)' })
-        .option('diffusion-steps', { type: 'number', describe: 'diffusion steps T (default 1000)' })
-        .option('input-perturbation', { type: 'number', describe: "DDPM-IP's γ (default 0.1)" }),
+    .command(
+      '$0',
+      'train the MNIST diffusion model into a model directory',
+      (y) =>
+        y
+          .option('out', {
+            type: 'string',
+            describe: 'model directory to write (model.json, weights.safetensors, train-state.safetensors)',
+          })
+          .option('steps', { type: 'number', describe: `train until this many updates in all (default ${TRAIN_DEFAULTS.steps})` })
+          .option('minutes', { type: 'number', describe: 'wall-clock budget: stop and save when reached' })
+          .option('batch-size', { type: 'number', describe: `images per update (default ${TRAIN_DEFAULTS.batchSize})` })
+          .option('lr', { type: 'number', describe: `AdamW learning rate (default ${TRAIN_DEFAULTS.lr})` })
+          .option('resume', { type: 'boolean', describe: 'continue from the checkpoint in --out' })
+          .option('log-every', { type: 'number', describe: `log the loss every k steps (default ${TRAIN_DEFAULTS.logEvery})` })
+          .option('checkpoint-minutes', { type: 'number', describe: `save every M minutes (default ${TRAIN_DEFAULTS.checkpointMinutes})` })
+          .option('seed', {
+            type: 'number',
+            describe: `seed of initialisation, data order, timesteps and noise (default ${TRAIN_DEFAULTS.seed})`,
+          })
+          .option('ema-rate', { type: 'number', describe: `EMA decay (default ${TRAIN_DEFAULTS.emaRate})` })
+          .option('class-dropout', {
+            type: 'number',
+            describe: `probability a label becomes the null label (default ${TRAIN_DEFAULTS.classDropout})`,
+          })
+          .option('grad-clip', {
+            type: 'number',
+            describe: `clip the gradient norm to this, 0 for none (default ${TRAIN_DEFAULTS.gradClip})`,
+          })
+          .option('weight-decay', { type: 'number', describe: `AdamW weight decay (default ${TRAIN_DEFAULTS.weightDecay})` })
+          .option('images', { type: 'number', describe: 'train on the first N digits only (all 10,000 by default)' })
+          .option('num-channels', { type: 'number', describe: 'UNet base width (default 32)' })
+          .option('channel-mult', { type: 'string', describe: 'width multiplier per level (default "1,2,2")' })
+          .option('num-res-blocks', { type: 'number', describe: 'ResBlocks per level (default 1)' })
+          .option('attention-resolutions', { type: 'string', describe: 'resolutions with attention (default "7")' })
+          .option('noise-schedule', { type: 'string', describe: 'linear or cosine (default cosine)' })
+          .option('diffusion-steps', { type: 'number', describe: 'diffusion steps T (default 1000)' })
+          .option('input-perturbation', { type: 'number', describe: "DDPM-IP's γ (default 0.1)" }),
       async (a) => done(await train(a, io)),
     )
-    .command('sample', 'sample a contact sheet from a model directory', (y) =>
-      y
-        .option('model', { type: 'string', demandOption: true, describe: 'model directory' })
-        .option('out', { type: 'string', demandOption: true, describe: 'PNG file to write' })
-        .option('labels', { type: 'string', default: '0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5', describe: 'digit of each tile (tile i uses seed i)' })
-        .option('ddim-steps', { type: 'number', default: 50 })
-        .option('guidance', { type: 'number', default: 1, describe: 'classifier-free guidance weight w' })
-        .option('columns', { type: 'number' }),
+    .command(
+      'sample',
+      'sample a contact sheet from a model directory',
+      (y) =>
+        y
+          .option('model', { type: 'string', demandOption: true, describe: 'model directory' })
+          .option('out', { type: 'string', demandOption: true, describe: 'PNG file to write' })
+          .option('labels', {
+            type: 'string',
+            default: '0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5',
+            describe: 'digit of each tile (tile i uses seed i)',
+          })
+          .option('ddim-steps', { type: 'number', default: 50 })
+          .option('guidance', { type: 'number', default: 1, describe: 'classifier-free guidance weight w' })
+          .option('columns', { type: 'number', describe: 'tiles per row (default ⌈√n⌉)' })
+          .option('scale', { type: 'number', default: 1, describe: 'enlarge the sheet k× (nearest neighbour)' }),
       async (a) => done(await sample(a, io)),
     )
     .help();
@@ -110,18 +133,32 @@ async function train(argv: Record<string, unknown>, io: Io): Promise<number> {
 }
 
 async function sample(argv: Record<string, unknown>, io: Io): Promise<number> {
-  const labels = String(argv.labels).split(',').map((s) => Number(s.trim()));
+  const labels = String(argv.labels)
+    .split(',')
+    .map((s) => Number(s.trim()));
   const problems: string[] = [];
-  if (labels.some((l) => !Number.isInteger(l) || l < 0)) problems.push(`--labels is ${JSON.stringify(argv.labels)}; accepted: comma-separated class indices ≥ 0`);
+  if (labels.some((l) => !Number.isInteger(l) || l < 0))
+    problems.push(`--labels is ${JSON.stringify(argv.labels)}; accepted: comma-separated class indices ≥ 0`);
   const ddimSteps = argv.ddimSteps as number;
-  if (!Number.isInteger(ddimSteps) || ddimSteps < 2 || ddimSteps > 1000) problems.push(`--ddim-steps is ${ddimSteps}; accepted: an integer in [2, 1000]`);
+  if (!Number.isInteger(ddimSteps) || ddimSteps < 2 || ddimSteps > 1000)
+    problems.push(`--ddim-steps is ${ddimSteps}; accepted: an integer in [2, 1000]`);
   const guidance = argv.guidance as number;
   if (!(guidance >= 0 && guidance <= 100)) problems.push(`--guidance is ${guidance}; accepted: a number in [0, 100]`);
+  const scale = argv.scale as number;
+  if (!Number.isInteger(scale) || scale < 1 || scale > 16) problems.push(`--scale is ${scale}; accepted: an integer in [1, 16]`);
   if (problems.length > 0) throw new UsageError(problems);
   const { initBackend } = await import('@diffq/diffusion');
   await initBackend();
   const { sampleSheet } = await import('./sample-sheet.ts');
-  const { seconds } = await sampleSheet({ model: String(argv.model), out: String(argv.out), labels, ddimSteps, guidance, columns: argv.columns as number | undefined });
+  const { seconds } = await sampleSheet({
+    model: String(argv.model),
+    out: String(argv.out),
+    labels,
+    ddimSteps,
+    guidance,
+    columns: argv.columns as number | undefined,
+    scale,
+  });
   io.out(`wrote ${argv.out}: ${labels.length} samples, DDIM ${ddimSteps} steps, guidance ${guidance}, ${seconds.toFixed(1)} s\n`);
   return 0;
 }

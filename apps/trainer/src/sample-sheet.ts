@@ -13,6 +13,7 @@ import {
   SeedNoiseSource,
   TfjsEngine,
 } from '@diffq/diffusion';
+import type { RasterImage } from '@diffq/worker';
 
 export interface SheetOptions {
   model: string;
@@ -23,6 +24,22 @@ export interface SheetOptions {
   /** Classifier-free guidance weight w (0: the conditional model alone). */
   guidance: number;
   columns?: number;
+  /** Enlarge the sheet k× (nearest neighbour), for looking at 28-pixel digits. */
+  scale?: number;
+}
+
+/** Nearest-neighbour k× enlargement of a raster. */
+function enlarge(image: RasterImage, k: number): RasterImage {
+  if (k === 1) return image;
+  const { height, width, channels, pixels } = image;
+  const out = new Uint8Array(height * k * width * k * channels);
+  for (let y = 0; y < height * k; y++) {
+    for (let x = 0; x < width * k; x++) {
+      const from = (Math.floor(y / k) * width + Math.floor(x / k)) * channels;
+      out.set(pixels.subarray(from, from + channels), (y * width * k + x) * channels);
+    }
+  }
+  return { height: height * k, width: width * k, channels, pixels: out };
 }
 
 export async function sampleSheet(o: SheetOptions): Promise<{ seconds: number }> {
@@ -48,7 +65,7 @@ export async function sampleSheet(o: SheetOptions): Promise<{ seconds: number }>
     // The worker's PNG and grid code writes run contact sheets; imported here only when used.
     const { contactSheet, encodePng, imageOf } = await import('@diffq/worker');
     const tiles = Array.from({ length: n }, (_, i) => imageOf(images, i, size, size, c as 1 | 3 | 4));
-    await writeFile(o.out, encodePng(contactSheet(tiles, { columns: o.columns, pad: 2, background: 128 })));
+    await writeFile(o.out, encodePng(enlarge(contactSheet(tiles, { columns: o.columns, pad: 2, background: 128 }), o.scale ?? 1)));
   } finally {
     engine.dispose();
   }

@@ -64,7 +64,16 @@ export const TRAIN_DEFAULTS = {
 } as const;
 
 /** Fixed by the checkpoint on --resume: the architecture, the process and the seed of every draw. */
-const CHECKPOINT_FLAGS = ['seed', 'numChannels', 'channelMult', 'numResBlocks', 'attentionResolutions', 'noiseSchedule', 'diffusionSteps', 'inputPerturbation'] as const;
+const CHECKPOINT_FLAGS = [
+  'seed',
+  'numChannels',
+  'channelMult',
+  'numResBlocks',
+  'attentionResolutions',
+  'noiseSchedule',
+  'diffusionSteps',
+  'inputPerturbation',
+] as const;
 
 const kebab = (name: string) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
@@ -77,7 +86,8 @@ export function planTraining(f: TrainFlags): TrainPlan {
     }
   };
   const int = (lo: number, hi: number) => (v: number) => Number.isInteger(v) && v >= lo && v <= hi;
-  if (f.out === undefined || String(f.out).trim() === '') problems.push('--out is required: the model directory to write, e.g. --out models/mnist');
+  if (f.out === undefined || String(f.out).trim() === '')
+    problems.push('--out is required: the model directory to write, e.g. --out models/mnist');
   number('steps', f.steps, int(1, 1e9), 'an integer in [1, 1000000000]');
   number('batchSize', f.batchSize, int(1, 1024), 'an integer in [1, 1024]');
   number('lr', f.lr, (v) => v > 0 && v < 1, 'a number in (0, 1), e.g. 5e-4');
@@ -94,7 +104,10 @@ export function planTraining(f: TrainFlags): TrainPlan {
   number('numResBlocks', f.numResBlocks, int(1, 8), 'an integer in [1, 8]');
   number('diffusionSteps', f.diffusionSteps, int(2, 100_000), 'an integer in [2, 100000]');
   number('inputPerturbation', f.inputPerturbation, (v) => v >= 0 && v <= 1, 'a number in [0, 1] (DDPM-IP: 0.1)');
-  for (const [name, value] of [['channelMult', f.channelMult], ['attentionResolutions', f.attentionResolutions]] as const) {
+  for (const [name, value] of [
+    ['channelMult', f.channelMult],
+    ['attentionResolutions', f.attentionResolutions],
+  ] as const) {
     if (value !== undefined && !/^\s*\d+\s*(,\s*\d+\s*)*$/.test(String(value))) {
       problems.push(`${kebab(name)} is ${JSON.stringify(value)}; accepted: comma-separated positive integers, e.g. "1,2,2"`);
     }
@@ -104,7 +117,10 @@ export function planTraining(f: TrainFlags): TrainPlan {
   }
   if (f.resume) {
     const given = CHECKPOINT_FLAGS.filter((name) => f[name] !== undefined);
-    if (given.length > 0) problems.push(`${given.map(kebab).join(', ')} cannot be given with --resume: the checkpoint fixes the architecture, the process and the seed`);
+    if (given.length > 0)
+      problems.push(
+        `${given.map(kebab).join(', ')} cannot be given with --resume: the checkpoint fixes the architecture, the process and the seed`,
+      );
   }
   if (problems.length > 0) throw new UsageError(problems);
   const model: UNetArgs = {

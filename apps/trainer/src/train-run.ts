@@ -9,9 +9,7 @@ import { loadMnist } from './mnist-data.ts';
 import { MNIST_NULL_LABEL } from './mnist-model.ts';
 import type { TrainPlan } from './train-flags.ts';
 
-export interface RunLog {
-  (line: string): void;
-}
+export type RunLog = (line: string) => void;
 
 export interface RunSummary {
   /** Updates in all (a resumed run counts the checkpoint's). */
@@ -62,7 +60,9 @@ async function startTrainer(plan: TrainPlan, data: ImageDataset, log: RunLog): P
   }
   const saved = await loadCheckpoint(plan.out);
   const settings = { ...plan.settings, seed: saved.settings?.seed ?? plan.settings.seed };
-  log(`resuming ${plan.out} at step ${saved.step}${saved.m ? '' : ' (no train-state.safetensors: from the EMA weights, AdamW moments reset)'}`);
+  log(
+    `resuming ${plan.out} at step ${saved.step}${saved.m ? '' : ' (no train-state.safetensors: from the EMA weights, AdamW moments reset)'}`,
+  );
   return DiffusionTrainer.resume(saved.spec, data, settings, saved);
 }
 
@@ -99,7 +99,9 @@ export async function runTraining(plan: TrainPlan, log: RunLog, signal?: AbortSi
       }
       const r = trainer.trainStep();
       if (!Number.isFinite(r.loss)) {
-        throw new Error(`loss is ${r.loss} at step ${r.step}; the last checkpoint in ${plan.out} is kept. Try a lower --lr or --grad-clip 1`);
+        throw new Error(
+          `loss is ${r.loss} at step ${r.step}; the last checkpoint in ${plan.out} is kept. Try a lower --lr or --grad-clip 1`,
+        );
       }
       window.add(r.losses, r.t, trainer.process.numTimesteps);
       windowSteps += 1;

@@ -11,7 +11,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { loadModelRuntime, type ModelRuntime } from '../src/model-runtime.ts';
-import { sampleWorkerOptions, SHARD_JOB_OPTIONS } from '../src/queue-options.ts';
+import { SHARD_JOB_OPTIONS, sampleWorkerOptions } from '../src/queue-options.ts';
 import { RunContexts } from '../src/run-context.ts';
 import { processShardJob } from '../src/shard-job.ts';
 import { ShardSampler } from '../src/shard-sampler.ts';
@@ -72,14 +72,31 @@ describe('BullMQ lock renewal while a shard samples', () => {
     });
     parseRunSpec(spec);
     const queue = new Queue(sampleQueueName(runtime.id), { connection: redis, prefix });
-    await queue.add('shard', { runId: name, modelId: runtime.id, shardIndex: 0, seeds: [0, 1, 2, 3], storeUrl }, { ...SHARD_JOB_OPTIONS, jobId: shardJobId(name, 0) });
+    await queue.add(
+      'shard',
+      { runId: name, modelId: runtime.id, shardIndex: 0, seeds: [0, 1, 2, 3], storeUrl },
+      { ...SHARD_JOB_OPTIONS, jobId: shardJobId(name, 0) },
+    );
     const slow = { ...runtime, engine: blockingEngine(runtime.engine, blockMs) };
     const runs = new RunContexts();
     const lost: string[] = [];
+    const connection = redis.duplicate();
     const worker = new Worker(
       queue.name,
-      (job, token, signal) => processShardJob(job, token, signal, { model: slow, sampler: new ShardSampler(slow, 2), runs, worker: { id: 'w', batchSize: 2 }, isCancelled: async () => false }),
-      { connection: redis.duplicate(), prefix, ...sampleWorkerOptions({ lockDuration: LOCK_MS, stalledInterval: LOCK_MS / 2, maxStalledCount: 1 }), autorun: true },
+      (job, token, signal) =>
+        processShardJob(job, token, signal, {
+          model: slow,
+          sampler: new ShardSampler(slow, 2),
+          runs,
+          worker: { id: 'w', batchSize: 2 },
+          isCancelled: async () => false,
+        }),
+      {
+        connection,
+        prefix,
+        ...sampleWorkerOptions({ lockDuration: LOCK_MS, stalledInterval: LOCK_MS / 2, maxStalledCount: 1 }),
+        autorun: true,
+      },
     );
     worker.on('stalled', (id) => lost.push(`stalled ${id}`));
     worker.on('lockRenewalFailed', (ids) => lost.push(`lock renewal failed ${ids}`));
@@ -92,6 +109,7 @@ describe('BullMQ lock renewal while a shard samples', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     await worker.close(true);
+    connection.disconnect();
     const job = await queue.getJob(id);
     await queue.close();
     runs.close();
@@ -107,7 +125,9 @@ describe('BullMQ lock renewal while a shard samples', () => {
     assert.ok((job?.finishedOn ?? 0) - (job?.processedOn ?? 0) > 3 * LOCK_MS, 'the shard outlived several locks');
   });
 
-  it('loses the shard when one step holds the thread longer than the lock (why a worker refuses such a batch size)', { timeout: 90_000 }, async () => {
+  it('loses the shard when one step holds the thread longer than the lock (why a worker refuses such a batch size)', {
+    timeout: 90_000,
+  }, async () => {
     const { lost } = await sampleOneShard('lost', LOCK_MS * 1.6);
     assert.ok(lost.length > 0, 'the lock expired under the blocked thread');
   });

@@ -36,7 +36,13 @@ export interface SavedTraining {
 
 /** model.json for a trained spec: create_model / create_gaussian_diffusion arguments and the null label. */
 export function modelJsonText(spec: ModelSpec): string {
-  const json = { format: MODEL_FORMAT, architecture: 'adm-unet', model: spec.model, diffusion: spec.diffusion, guidance: { null_label: spec.nullLabel } };
+  const json = {
+    format: MODEL_FORMAT,
+    architecture: 'adm-unet',
+    model: spec.model,
+    diffusion: spec.diffusion,
+    guidance: { null_label: spec.nullLabel },
+  };
   return `${JSON.stringify(json, null, 2)}\n`;
 }
 
@@ -60,7 +66,8 @@ export function checkpointFiles(trainer: DiffusionTrainer, metadata: Record<stri
 
 function stepOf(metadata: Record<string, string>, file: string): number {
   const step = Number(metadata.step);
-  if (!Number.isInteger(step) || step < 0) throw new Error(`${file}: __metadata__.step is ${JSON.stringify(metadata.step)}; accepted: an integer ≥ 0`);
+  if (!Number.isInteger(step) || step < 0)
+    throw new Error(`${file}: __metadata__.step is ${JSON.stringify(metadata.step)}; accepted: an integer ≥ 0`);
   return step;
 }
 
@@ -84,11 +91,15 @@ export function readCheckpoint(files: { modelJson: string; weights: Uint8Array; 
       `${TRAIN_STATE_FILE} is at step ${step} but weights.safetensors at step ${weightsStep} (an interrupted save?); delete ${TRAIN_STATE_FILE} to resume from the EMA weights alone`,
     );
   }
-  const parts = Object.fromEntries(PARTS.map((p) => [p, new Map<string, StoredTensor>()])) as Record<(typeof PARTS)[number], Map<string, StoredTensor>>;
+  const parts = Object.fromEntries(PARTS.map((p) => [p, new Map<string, StoredTensor>()])) as Record<
+    (typeof PARTS)[number],
+    Map<string, StoredTensor>
+  >;
   for (const [name, t] of tensors) {
     const slash = name.indexOf('/');
     const part = parts[name.slice(0, slash) as (typeof PARTS)[number]];
-    if (slash < 0 || !part) throw new Error(`${TRAIN_STATE_FILE}: unexpected tensor "${name}"; accepted prefixes: ${PARTS.map((p) => `${p}/`).join(', ')}`);
+    if (slash < 0 || !part)
+      throw new Error(`${TRAIN_STATE_FILE}: unexpected tensor "${name}"; accepted prefixes: ${PARTS.map((p) => `${p}/`).join(', ')}`);
     part.set(name.slice(slash + 1), t);
   }
   const settings = metadata.settings ? (JSON.parse(metadata.settings) as TrainerSettings) : undefined;

@@ -15,8 +15,10 @@ export function emaDecay(rate: number, step: number): number {
 }
 
 /** The new average, as new tensors (the caller disposes the old ones). */
-export function emaUpdate(ema: ReadonlyMap<string, tf.Tensor>, params: ReadonlyMap<string, tf.Tensor>, decay: number): Map<string, tf.Tensor> {
-  return new Map(
-    [...ema].map(([key, avg]) => [key, tf.tidy(() => tf.add(tf.mul(avg, decay), tf.mul(params.get(key)!, 1 - decay)))]),
-  );
+export function emaUpdate(
+  ema: ReadonlyMap<string, tf.Tensor>,
+  params: ReadonlyMap<string, tf.Tensor>,
+  decay: number,
+): Map<string, tf.Tensor> {
+  return new Map([...ema].map(([key, avg]) => [key, tf.tidy(() => tf.add(tf.mul(avg, decay), tf.mul(params.get(key)!, 1 - decay)))]));
 }

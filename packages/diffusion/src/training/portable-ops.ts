@@ -14,8 +14,19 @@ import type { LayerOps } from '../nn/layers.ts';
 function dilate(dy: tf.Tensor4D, stride: number): tf.Tensor4D {
   if (stride === 1) return dy;
   const [n, h, w, c] = dy.shape;
-  const spread = tf.pad(tf.reshape(dy, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, stride - 1], [0, 0], [0, stride - 1], [0, 0]]);
-  return tf.slice(tf.reshape(spread, [n, h * stride, w * stride, c]), [0, 0, 0, 0], [n, (h - 1) * stride + 1, (w - 1) * stride + 1, c]) as tf.Tensor4D;
+  const spread = tf.pad(tf.reshape(dy, [n, h, 1, w, 1, c]), [
+    [0, 0],
+    [0, 0],
+    [0, stride - 1],
+    [0, 0],
+    [0, stride - 1],
+    [0, 0],
+  ]);
+  return tf.slice(
+    tf.reshape(spread, [n, h * stride, w * stride, c]),
+    [0, 0, 0, 0],
+    [n, (h - 1) * stride + 1, (w - 1) * stride + 1, c],
+  ) as tf.Tensor4D;
 }
 
 /**
@@ -24,14 +35,25 @@ function dilate(dy: tf.Tensor4D, stride: number): tf.Tensor4D {
  * giving back the rows a strided conv's floor dropped (their gradient is 0). A forward conv, which
  * wasm runs through XNNPACK, several times faster than its Conv2DBackpropInput kernel.
  */
-export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: [number, number, number, number], stride: number, pad: number): tf.Tensor4D {
+export function conv2dInputGrad(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  xShape: [number, number, number, number],
+  stride: number,
+  pad: number,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw] = filter.shape;
     const [, h, w] = xShape;
     const [, outH, outW] = dy.shape;
     const extraH = h - ((outH - 1) * stride - 2 * pad + kh);
     const extraW = w - ((outW - 1) * stride - 2 * pad + kw);
-    const full = tf.pad(dilate(dy, stride), [[0, 0], [kh - 1 - pad, kh - 1 - pad + extraH], [kw - 1 - pad, kw - 1 - pad + extraW], [0, 0]]);
+    const full = tf.pad(dilate(dy, stride), [
+      [0, 0],
+      [kh - 1 - pad, kh - 1 - pad + extraH],
+      [kw - 1 - pad, kw - 1 - pad + extraW],
+      [0, 0],
+    ]);
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
     return tf.conv2d(full, flipped, 1, 'valid');
   });
@@ -43,10 +65,24 @@ export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: [n
  * the channels, and the dilated dy the (large) filter; the result [Cin, ≥kh, ≥kw, Cout] is cut to the
  * kernel and put in the filter's [kh, kw, Cin, Cout] order.
  */
-export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: [number, number, number, number], stride: number, pad: number): tf.Tensor4D {
+export function conv2dFilterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  stride: number,
+  pad: number,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw, cin, cout] = filterShape;
-    const xpad = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+    const xpad =
+      pad > 0
+        ? tf.pad(x, [
+            [0, 0],
+            [pad, pad],
+            [pad, pad],
+            [0, 0],
+          ])
+        : x;
     const channelsAsBatch = tf.transpose(xpad, [3, 1, 2, 0]) as tf.Tensor4D;
     const dyAsFilter = tf.transpose(dilate(dy, stride), [1, 2, 0, 3]) as tf.Tensor4D;
     const correlation = tf.conv2d(channelsAsBatch, dyAsFilter, 1, 'valid');

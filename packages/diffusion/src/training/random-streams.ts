@@ -33,7 +33,10 @@ export function uniforms(seed: number, stream: number, purpose: number, count: n
 
 /** The step's two noise draws ε (stream 2·step) and ξ (stream 2·step + 1), each [count] float32. */
 export function stepNormals(seed: number, step: number, count: number): { noise: Float32Array; perturbNoise: Float32Array } {
-  return { noise: fillNormals(seed, 2 * step, new Float32Array(count)), perturbNoise: fillNormals(seed, 2 * step + 1, new Float32Array(count)) };
+  return {
+    noise: fillNormals(seed, 2 * step, new Float32Array(count)),
+    perturbNoise: fillNormals(seed, 2 * step + 1, new Float32Array(count)),
+  };
 }
 
 /** A uniformly random permutation of 0 … n−1 for `epoch` (Fisher–Yates driven by the epoch's uniforms). */

@@ -5,20 +5,20 @@
  * number of live tensors stays constant across steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { trainingLosses } from '../losses/training-loss.ts';
-import { type UNetConfig, parseUNetConfig } from '../nn/config.ts';
+import { type TrainingBatch, trainingLosses } from '../losses/training-loss.ts';
+import { parseUNetConfig, type UNetConfig } from '../nn/config.ts';
 import { withLayerOps } from '../nn/layers.ts';
 import { uploadParams } from '../nn/params.ts';
-import { type UNet, planUNet, unetForward, unetParamSpecs } from '../nn/unet.ts';
-import type { StoredTensor } from '../weights/safetensors.ts';
+import { planUNet, type UNet, unetForward, unetParamSpecs } from '../nn/unet.ts';
 import { type DiffusionConfig, parseDiffusionConfig } from '../schedule/diffusion-config.ts';
-import { type DiffusionProcess, createProcess } from '../schedule/diffusion-process.ts';
+import { createProcess, type DiffusionProcess } from '../schedule/diffusion-process.ts';
+import type { StoredTensor } from '../weights/safetensors.ts';
 import { ADAMW_DEFAULTS, type AdamWMoments, adamWUpdate, clipGlobalNorm, zeroMoments } from './adamw.ts';
 import { emaDecay, emaUpdate } from './ema.ts';
 import { initialStateDict } from './param-init.ts';
 import { PORTABLE_LAYER_OPS } from './portable-ops.ts';
 import { downloadStateDict } from './state-dict.ts';
-import { checkDataset, drawBatch, EpochOrder, type ImageDataset } from './training-data.ts';
+import { type BatchDraw, checkDataset, drawBatch, EpochOrder, type ImageDataset } from './training-data.ts';
 
 /** What is trained: model.json's `model` (create_model args), `diffusion` and `guidance.null_label`. */
 export interface ModelSpec {
@@ -71,11 +71,39 @@ function checkSettings(s: TrainerSettings, spec: ModelSpec, config: UNetConfig):
   if (s.gradClip !== null && !(s.gradClip > 0)) throw bad('gradClip', s.gradClip, 'a positive number or null');
   if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > Number.MAX_SAFE_INTEGER) throw bad('seed', s.seed, 'an integer in [0, 2^53 − 1]');
   if (s.classDropout > 0 && spec.nullLabel === null) {
-    throw new Error(`training setting classDropout is ${s.classDropout} but the model has no null label; set guidance.null_label or classDropout 0`);
+    throw new Error(
+      `training setting classDropout is ${s.classDropout} but the model has no null label; set guidance.null_label or classDropout 0`,
+    );
   }
   if (config.dropout > 0) {
     throw new Error(`model.dropout is ${config.dropout}; the trainer does not implement dropout yet, accepted: 0`);
   }
+}
+
+/** Everything a run needs to agree on before it starts; errors name the field. */
+function checkRun(diffusion: DiffusionConfig, config: UNetConfig, spec: ModelSpec, settings: TrainerSettings, data: ImageDataset): void {
+  if (diffusion.timestepRespacing !== '') {
+    throw new Error(`diffusion.timestep_respacing is "${diffusion.timestepRespacing}"; training runs on every step, accepted: ""`);
+  }
+  checkSettings(settings, spec, config);
+  checkDataset(data);
+  const [c, h, w] = data.imageShape;
+  if (c !== config.inChannels || h !== config.imageSize || w !== config.imageSize) {
+    throw new Error(
+      `training data images are [${data.imageShape}]; the model takes [${config.inChannels}, ${config.imageSize}, ${config.imageSize}]`,
+    );
+  }
+  if ((data.labels !== undefined) !== (config.numClasses !== null)) {
+    throw new Error(
+      config.numClasses === null
+        ? 'training data has labels but the model is unconditional'
+        : 'the model is class-conditional and the training data has no labels',
+    );
+  }
+}
+
+function disposeState({ params, moments, ema }: TrainingTensors): void {
+  tf.dispose([...params.values(), ...moments.m.values(), ...moments.v.values(), ...ema.values()]);
 }
 
 export class DiffusionTrainer {
@@ -95,19 +123,14 @@ export class DiffusionTrainer {
     state: TrainingTensors,
     step: number,
   ) {
-    this.config = parseUNetConfig(spec.model);
-    this.diffusion = parseDiffusionConfig(spec.diffusion);
-    if (this.diffusion.timestepRespacing !== '') {
-      throw new Error(`diffusion.timestep_respacing is "${this.diffusion.timestepRespacing}"; training runs on every step, accepted: ""`);
-    }
-    checkSettings(settings, spec, this.config);
-    checkDataset(data);
-    const [c, h, w] = data.imageShape;
-    if (c !== this.config.inChannels || h !== this.config.imageSize || w !== this.config.imageSize) {
-      throw new Error(`training data images are [${data.imageShape}]; the model takes [${this.config.inChannels}, ${this.config.imageSize}, ${this.config.imageSize}]`);
-    }
-    if ((data.labels !== undefined) !== (this.config.numClasses !== null)) {
-      throw new Error(this.config.numClasses === null ? 'training data has labels but the model is unconditional' : 'the model is class-conditional and the training data has no labels');
+    try {
+      this.config = parseUNetConfig(spec.model);
+      this.diffusion = parseDiffusionConfig(spec.diffusion);
+      checkRun(this.diffusion, this.config, spec, settings, data);
+    } catch (e) {
+      // The tensors were handed over; a run that cannot start frees them.
+      disposeState(state);
+      throw e;
     }
     this.process = createProcess(this.diffusion);
     this.#specs = unetParamSpecs(this.config);
@@ -133,11 +156,20 @@ export class DiffusionTrainer {
     spec: ModelSpec,
     data: ImageDataset,
     settings: TrainerSettings,
-    saved: { step: number; params: ReadonlyMap<string, StoredTensor>; ema: ReadonlyMap<string, StoredTensor>; m?: ReadonlyMap<string, StoredTensor>; v?: ReadonlyMap<string, StoredTensor> },
+    saved: {
+      step: number;
+      params: ReadonlyMap<string, StoredTensor>;
+      ema: ReadonlyMap<string, StoredTensor>;
+      m?: ReadonlyMap<string, StoredTensor>;
+      v?: ReadonlyMap<string, StoredTensor>;
+    },
   ): DiffusionTrainer {
     const specs = unetParamSpecs(parseUNetConfig(spec.model));
     const params = uploadParams(specs, saved.params, 'checkpoint weights');
-    const moments = saved.m && saved.v ? { m: uploadParams(specs, saved.m, 'AdamW first moments'), v: uploadParams(specs, saved.v, 'AdamW second moments') } : zeroMoments(params);
+    const moments =
+      saved.m && saved.v
+        ? { m: uploadParams(specs, saved.m, 'AdamW first moments'), v: uploadParams(specs, saved.v, 'AdamW second moments') }
+        : zeroMoments(params);
     const ema = uploadParams(specs, saved.ema, 'EMA weights');
     return new DiffusionTrainer(spec, data, settings, { params, moments, ema }, saved.step);
   }
@@ -147,26 +179,55 @@ export class DiffusionTrainer {
     return this.#step;
   }
 
+  #draw(step: number): BatchDraw {
+    return drawBatch(
+      this.data,
+      this.#order,
+      { ...this.settings, numTimesteps: this.process.numTimesteps, nullLabel: this.spec.nullLabel },
+      step,
+    );
+  }
+
+  /** The draw as the loss's TrainingBatch (tensors; call inside tf.tidy). */
+  #batch(draw: BatchDraw): TrainingBatch {
+    const [c, h, w] = this.data.imageShape;
+    const shape: [number, number, number, number] = [draw.indices.length, c, h, w];
+    return {
+      xStart: tf.tensor4d(draw.xStart, shape),
+      t: draw.t,
+      noise: tf.tensor4d(draw.noise, shape),
+      perturbNoise: tf.tensor4d(draw.perturbNoise, shape),
+      y: draw.y ? tf.tensor1d(draw.y, 'int32') : undefined,
+    };
+  }
+
+  #unet(params: ReadonlyMap<string, tf.Tensor>): UNet {
+    return { config: this.config, plan: this.#plan, params, dispose: () => {} };
+  }
+
+  /** The mean loss of step `step`'s minibatch (its images, timesteps and noise) under the current weights; no update. */
+  batchLoss(step: number): number {
+    const draw = this.#draw(step);
+    const loss = tf.tidy(() => {
+      const unet = this.#unet(this.#state.params);
+      return tf.mean(trainingLosses(this.process, (x, ts, y) => unetForward(unet, x, ts, y), this.#batch(draw)).loss);
+    });
+    const value = loss.dataSync()[0];
+    loss.dispose();
+    return value;
+  }
+
   /** One optimisation step on the minibatch of step `this.step`. */
   trainStep(): StepReport {
-    const { settings: s, process: p, config } = this;
-    const draw = drawBatch(this.data, this.#order, { ...s, numTimesteps: p.numTimesteps, nullLabel: this.spec.nullLabel }, this.#step);
-    const [c, h, w] = this.data.imageShape;
-    const shape: [number, number, number, number] = [s.batchSize, c, h, w];
+    const { settings: s, process: p } = this;
+    const draw = this.#draw(this.#step);
     const keys = [...this.#state.params.keys()];
-    const plan = this.#plan;
     let perSample: tf.Tensor | undefined;
     const { value, grads } = tf.tidy(() => {
-      const batch = {
-        xStart: tf.tensor4d(draw.xStart, shape),
-        t: draw.t,
-        noise: tf.tensor4d(draw.noise, shape),
-        perturbNoise: tf.tensor4d(draw.perturbNoise, shape),
-        y: draw.y ? tf.tensor1d(draw.y, 'int32') : undefined,
-      };
+      const batch = this.#batch(draw);
       const meanLoss = (...tensors: tf.Tensor[]) =>
         withLayerOps(PORTABLE_LAYER_OPS, () => {
-          const unet: UNet = { config, plan, params: new Map(keys.map((k, i) => [k, tensors[i]])), dispose: () => {} };
+          const unet = this.#unet(new Map(keys.map((k, i) => [k, tensors[i]])));
           const { loss } = trainingLosses(p, (x, ts, y) => unetForward(unet, x, ts, y), batch);
           perSample = tf.keep(loss.clone());
           return tf.mean(loss) as tf.Scalar;
@@ -195,7 +256,12 @@ export class DiffusionTrainer {
   }
 
   /** The state dicts (PyTorch key names and layouts) of the raw weights, moments and EMA. */
-  stateDicts(): { params: Map<string, StoredTensor>; m: Map<string, StoredTensor>; v: Map<string, StoredTensor>; ema: Map<string, StoredTensor> } {
+  stateDicts(): {
+    params: Map<string, StoredTensor>;
+    m: Map<string, StoredTensor>;
+    v: Map<string, StoredTensor>;
+    ema: Map<string, StoredTensor>;
+  } {
     const { params, moments, ema } = this.#state;
     return {
       params: downloadStateDict(this.#specs, params),
@@ -212,7 +278,6 @@ export class DiffusionTrainer {
   }
 
   dispose(): void {
-    const { params, moments, ema } = this.#state;
-    tf.dispose([...params.values(), ...moments.m.values(), ...moments.v.values(), ...ema.values()]);
+    disposeState(this.#state);
   }
 }

@@ -3,7 +3,7 @@
  * noise, all host-side arrays derived from (seed, step) alone (random-streams.ts). The images are
  * read in epochs, each a fresh permutation of the data set, as a shuffled DataLoader reads them.
  */
-import { stepNormals, UNIFORM_PURPOSE, uniforms, epochPermutation } from './random-streams.ts';
+import { epochPermutation, stepNormals, UNIFORM_PURPOSE, uniforms } from './random-streams.ts';
 
 /** A labelled image data set in memory: 8-bit pixels, PyTorch layout. */
 export interface ImageDataset {
@@ -48,7 +48,9 @@ export function checkDataset(data: ImageDataset): void {
   const [c, h, w] = data.imageShape;
   if (data.count < 1) throw new Error(`training data: count is ${data.count}; accepted: at least 1 image`);
   if (data.pixels.length !== data.count * c * h * w) {
-    throw new Error(`training data: pixels has ${data.pixels.length} bytes; ${data.count} images of [${data.imageShape}] need ${data.count * c * h * w}`);
+    throw new Error(
+      `training data: pixels has ${data.pixels.length} bytes; ${data.count} images of [${data.imageShape}] need ${data.count * c * h * w}`,
+    );
   }
   if (data.labels && data.labels.length !== data.count) {
     throw new Error(`training data: labels has ${data.labels.length} entries for ${data.count} images`);

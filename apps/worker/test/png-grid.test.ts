@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { contactSheet } from '../src/grid.ts';
+import { decodePng, encodePng, imageOf, type RasterImage } from '../src/png.ts';
+
+function tile(value: number, channels: 1 | 3 = 3): RasterImage {
+  return { height: 2, width: 3, channels, pixels: new Uint8Array(2 * 3 * channels).fill(value) };
+}
+
+describe('png', () => {
+  it('round-trips an RGB image byte for byte', () => {
+    const pixels = Uint8Array.from({ length: 4 * 5 * 3 }, (_, i) => (i * 53) % 256);
+    const back = decodePng(encodePng({ height: 4, width: 5, channels: 3, pixels }), 3);
+    assert.deepEqual([back.height, back.width], [4, 5]);
+    assert.deepEqual(back.pixels, pixels);
+  });
+
+  it('writes one channel as grayscale', () => {
+    const png = encodePng(tile(77, 1));
+    assert.equal(png[25], 0, 'IHDR colour type 0 (grayscale)');
+    assert.deepEqual(decodePng(png, 1).pixels, tile(77, 1).pixels);
+  });
+
+  it('names the mismatch when the bytes do not fit the shape', () => {
+    assert.throws(
+      () => encodePng({ height: 2, width: 2, channels: 3, pixels: new Uint8Array(5) }),
+      /5 bytes for a 2x2x3 image \(expected 12\)/,
+    );
+  });
+
+  it('views image n of an NHWC batch', () => {
+    const batch = Uint8Array.from({ length: 2 * 6 * 3 }, (_, i) => i);
+    assert.equal(imageOf(batch, 1, 2, 3, 3).pixels[0], 18);
+  });
+});
+
+describe('contact sheet', () => {
+  it('tiles row by row with a border, about as wide as tall', () => {
+    const sheet = contactSheet([tile(10), tile(20), tile(30), tile(40), tile(50)], { pad: 1 });
+    // 5 tiles → 3 columns, 2 rows: width 3·(3+1)+1, height 2·(2+1)+1.
+    assert.deepEqual([sheet.width, sheet.height], [13, 7]);
+    const at = (y: number, x: number) => sheet.pixels[(y * sheet.width + x) * 3];
+    assert.equal(at(0, 0), 0, 'border');
+    assert.equal(at(1, 1), 10, 'tile 0 at the top left');
+    assert.equal(at(1, 9), 30, 'tile 2 ends the first row');
+    assert.equal(at(4, 5), 50, 'tile 4 second in the second row');
+    assert.equal(at(4, 9), 0, 'no tile 5');
+  });
+});
