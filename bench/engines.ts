@@ -1,26 +1,13 @@
 /**
- * onnx against tfjs on the CIFAR-size ADM of bench/unet.ts (64 channels, mult 1,2,2,2, 2 res blocks,
- * attention at 16×16, 32 channels per head, scale-shift norm, resblock up/down, new attention order,
- * learned sigma; random weights). At batch 1, 8 and 32 the two engines' forwards alternate, so both
- * see the same machine load, and the median ms per forward of each is printed with their ratio
- * (tfjs ms / onnx ms = onnx's throughput in multiples of tfjs's). Target: ≥ 12× at batch 32.
+ * onnx against tfjs on the CIFAR-size ADM of cifar-config.ts. At batch 1, 8 and 32 the two engines'
+ * forwards alternate, so both see the same machine load, and the median ms per forward of each is
+ * printed with their ratio (tfjs ms / onnx ms = onnx's throughput in multiples of tfjs's).
+ * Target: ≥ 12× at batch 32.
  */
 import { availableParallelism, loadavg } from 'node:os';
-import { initBackend, parseUNetConfig, randomStateDict, type UNetConfig, unetParameterCount, unetParameterShapes } from '@diffq/diffusion';
+import { initBackend } from '@diffq/diffusion';
 import { median, type OpenedEngine, openEngine, type TimedForward, timedForward, WARMUP_FORWARDS } from '@diffq/onnx';
-
-const CIFAR_SIZE = {
-  image_size: 32,
-  num_channels: 64,
-  num_res_blocks: 2,
-  channel_mult: '1,2,2,2',
-  attention_resolutions: '16',
-  num_head_channels: 32,
-  use_scale_shift_norm: true,
-  resblock_updown: true,
-  use_new_attention_order: true,
-  learn_sigma: true,
-};
+import { cifarSizeModel } from './cifar-config.ts';
 
 /** Timed forwards per engine at each batch size; fewer where tfjs takes seconds per forward. */
 const ROUNDS: Record<number, number> = { 1: 7, 8: 5, 32: 3 };
@@ -39,9 +26,8 @@ function pad(text: string | number, width: number): string {
 
 export async function benchEngines(): Promise<void> {
   await initBackend();
-  const config: UNetConfig = parseUNetConfig(CIFAR_SIZE);
-  const weights = randomStateDict(unetParameterShapes(config), 0);
-  console.log(`engines: CIFAR-size ADM ${JSON.stringify(CIFAR_SIZE)}, ${(unetParameterCount(config) / 1e6).toFixed(2)}M parameters`);
+  const { config, weights, summary } = cifarSizeModel();
+  console.log(`engines: ${summary}`);
   const opened: OpenedEngine[] = [];
   try {
     for (const engine of ['onnx', 'tfjs'] as const) {

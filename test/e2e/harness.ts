@@ -18,10 +18,21 @@ const WORKER_BIN = join(REPO, 'apps', 'worker', 'bin', 'diffq-worker.js');
 
 /**
  * Redis databases by test file. 0 is left to people and 6–7 to the apps' unit tests; each e2e file
- * owns one of 5 and 8–15, flushes it (FLUSHDB, never FLUSHALL) before and after, and uses its own
+ * owns one of 4–5 and 8–15, flushes it (FLUSHDB, never FLUSHALL) before and after, and uses its own
  * key prefix, so test files can run side by side on one Redis.
  */
-export const E2E_DB = { transient: 5, shutdown: 8, tls: 9, pipeline: 10, crash: 11, flush: 12, s3: 13, malformed: 14, memory: 15 } as const;
+export const E2E_DB = {
+  guided: 4,
+  transient: 5,
+  shutdown: 8,
+  tls: 9,
+  pipeline: 10,
+  crash: 11,
+  flush: 12,
+  s3: 13,
+  malformed: 14,
+  memory: 15,
+} as const;
 
 export interface TestEnv {
   db: number;

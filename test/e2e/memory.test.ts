@@ -48,6 +48,9 @@ describe(`worker memory over ${MICRO_BATCHES} micro-batches`, () => {
     const metricsPort = () => Number(/on port (\d+)/.exec(worker.log())?.[1] ?? 0);
     await waitFor('the metrics port', () => metricsPort() > 0, 120_000);
     const port = metricsPort();
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(((await health.json()) as { ok: boolean }).ok, true);
     const scrape = async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       return {

@@ -5,7 +5,16 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseUNetConfig, randomStateDict, type TensorToWrite, unetParameterShapes, writeSafetensors } from '@diffq/diffusion';
+import {
+  classifierParameterShapes,
+  parseClassifierConfig,
+  parseUNetConfig,
+  randomStateDict,
+  type StoredTensor,
+  type TensorToWrite,
+  unetParameterShapes,
+  writeSafetensors,
+} from '@diffq/diffusion';
 
 export interface DemoModelOptions {
   /** Image side in pixels (default 8). */
@@ -56,14 +65,46 @@ export function demoModelJson(options: DemoModelOptions = {}) {
   };
 }
 
+function safetensorsOf(stateDict: Map<string, StoredTensor>): Uint8Array {
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [key, tensor] of stateDict) tensors[key] = { shape: tensor.shape, data: tensor.data as Float32Array };
+  return writeSafetensors(tensors);
+}
+
 /** The UNet's exact state_dict keys and shapes, filled by randomStateDict (seeded). */
 export function demoWeights(options: DemoModelOptions = {}): Uint8Array {
-  const config = parseUNetConfig(demoModelJson(options).model);
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const [key, tensor] of randomStateDict(unetParameterShapes(config), options.seed ?? 0)) {
-    tensors[key] = { shape: tensor.shape, data: tensor.data as Float32Array };
-  }
-  return writeSafetensors(tensors);
+  return safetensorsOf(randomStateDict(unetParameterShapes(parseUNetConfig(demoModelJson(options).model)), options.seed ?? 0));
+}
+
+/** A matching noisy classifier (adm-classifier) over `numClasses` classes, for classifier guidance. */
+export function demoClassifierJson(options: { imageSize?: number; numClasses: number }) {
+  return {
+    format: 'diffq-model/1',
+    architecture: 'adm-classifier',
+    model: {
+      image_size: options.imageSize ?? 8,
+      classifier_width: 32,
+      classifier_depth: 1,
+      classifier_attention_resolutions: '',
+      classifier_pool: 'adaptive',
+      channel_mult: '1',
+      out_channels: options.numClasses,
+      num_head_channels: 32,
+    },
+  };
+}
+
+/** Writes a random-weights classifier directory; returns dir. */
+export async function writeDemoClassifier(
+  dir: string,
+  options: { imageSize?: number; numClasses: number; seed?: number },
+): Promise<string> {
+  const json = demoClassifierJson(options);
+  const weights = safetensorsOf(randomStateDict(classifierParameterShapes(parseClassifierConfig(json.model)), options.seed ?? 1));
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'weights.safetensors'), weights);
+  await writeFile(join(dir, 'model.json'), `${JSON.stringify(json, null, 2)}\n`);
+  return dir;
 }
 
 /** Writes the model directory (creating it) unless it already holds the same model; returns dir. */

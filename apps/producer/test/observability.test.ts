@@ -18,8 +18,12 @@ describe('dashboards and autoscalers', () => {
   it('refer only to metrics the worker and the exporter export', async () => {
     const producer = new Producer({ redis: { url: 'redis://127.0.0.1:6379/6' }, prefix: 'unused', store: 'file://./runs' });
     const exported = new Set([
-      ...createWorkerMetrics({ tensorCount: () => 0 }).registry.getMetricsAsArray().map((m) => m.name),
-      ...createExporter(producer).registry.getMetricsAsArray().map((m) => m.name),
+      ...createWorkerMetrics({ tensorCount: () => 0 })
+        .registry.getMetricsAsArray()
+        .map((m) => m.name),
+      ...createExporter(producer)
+        .registry.getMetricsAsArray()
+        .map((m) => m.name),
       // prometheus-adapter's name for the pending-shards sum (hpa-external.yaml)
       'diffq_queue_shards_pending',
     ]);

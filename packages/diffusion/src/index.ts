@@ -29,3 +29,4 @@ export * from './stats/inception-score.ts';
 export * from './stats/moments.ts';
 export * from './stats/precision-recall.ts';
 export * from './training/index.ts';
+export * from './nn/layers.ts';

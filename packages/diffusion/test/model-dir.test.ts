@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  classifierParameterShapes,
   createUNet,
   initBackend,
   loadClassifier,
@@ -12,32 +11,25 @@ import {
   parseClassifierConfig,
   parseModelDirectory,
   parseUNetConfig,
-  randomStateDict,
+  randomClassifierWeights,
+  randomUNetWeights,
   readModelDirectory,
   type StoredTensor,
   TfjsEngine,
-  unetParameterShapes,
   writeSafetensors,
 } from '@diffq/diffusion';
 import * as tf from '@tensorflow/tfjs';
+import { CLASSIFIER_8, UNET_8 } from './fixtures.ts';
 
 await initBackend();
 
+/** UNET_8 with create_model's optional flags spelled out, as a user's model.json may have them. */
 const MODEL = {
-  image_size: 8,
-  num_channels: 32,
-  num_res_blocks: 1,
-  channel_mult: '1,1',
-  attention_resolutions: '4',
-  num_heads: 2,
+  ...UNET_8,
   num_head_channels: -1,
   num_heads_upsample: -1,
-  use_scale_shift_norm: true,
   resblock_updown: false,
   use_new_attention_order: false,
-  learn_sigma: true,
-  class_cond: true,
-  num_classes: 4,
   in_channels: 3,
   dropout: 0.1,
 };
@@ -50,20 +42,7 @@ const MODEL_JSON = {
   guidance: { null_label: 3 },
 };
 
-const CLASSIFIER = {
-  image_size: 8,
-  classifier_width: 32,
-  classifier_depth: 1,
-  classifier_attention_resolutions: '4',
-  classifier_use_scale_shift_norm: true,
-  classifier_resblock_updown: true,
-  classifier_pool: 'attention',
-  channel_mult: '1,1',
-  out_channels: 4,
-  num_head_channels: 16,
-};
-
-const unetShapes = unetParameterShapes(parseUNetConfig(MODEL));
+const unetConfig = parseUNetConfig(MODEL);
 
 function weightsFile(dict: Map<string, StoredTensor>): Uint8Array {
   return writeSafetensors(Object.fromEntries([...dict].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }])));
@@ -71,7 +50,7 @@ function weightsFile(dict: Map<string, StoredTensor>): Uint8Array {
 
 /** parseModelDirectory of a model.json (object or raw text) and a state dict edited by `edit`. */
 function parse(json: unknown, edit: (d: Map<string, StoredTensor>) => void = () => {}) {
-  const dict = randomStateDict(unetShapes, 1);
+  const dict = randomUNetWeights(unetConfig, 1);
   edit(dict);
   return parseModelDirectory(typeof json === 'string' ? json : JSON.stringify(json), weightsFile(dict));
 }
@@ -86,7 +65,7 @@ describe('model directory', () => {
   });
 
   it('reads model.json and weights.safetensors and runs the network they describe', async () => {
-    const dict = randomStateDict(unetShapes, 1);
+    const dict = randomUNetWeights(unetConfig, 1);
     await writeFile(join(dir, 'model.json'), JSON.stringify(MODEL_JSON));
     await writeFile(join(dir, 'weights.safetensors'), weightsFile(dict));
     const model = await readModelDirectory(dir);
@@ -94,7 +73,7 @@ describe('model directory', () => {
     assert.ok(model.architecture === 'adm-unet' && model.nullLabel === 3);
     assert.deepEqual(model.diffusion, MODEL_JSON.diffusion);
     const fromDir = new TfjsEngine(loadUNet(model));
-    const direct = new TfjsEngine(createUNet(parseUNetConfig(MODEL), dict));
+    const direct = new TfjsEngine(createUNet(unetConfig, dict));
     const x = tf.randomNormal([2, 3, 8, 8], 0, 1, 'float32', 1) as tf.Tensor4D;
     const t = tf.tensor1d([0, 999]);
     const y = tf.tensor1d([1, 3], 'int32');
@@ -189,16 +168,16 @@ describe('model directory', () => {
   }
 
   it('loads a classifier directory and keeps it apart from denoisers', () => {
-    const config = parseClassifierConfig(CLASSIFIER);
-    const json = { format: 'diffq-model/1', architecture: 'adm-classifier', model: CLASSIFIER };
-    const model = parseModelDirectory(JSON.stringify(json), weightsFile(randomStateDict(classifierParameterShapes(config), 2)));
+    const config = parseClassifierConfig(CLASSIFIER_8);
+    const json = { format: 'diffq-model/1', architecture: 'adm-classifier', model: CLASSIFIER_8 };
+    const model = parseModelDirectory(JSON.stringify(json), weightsFile(randomClassifierWeights(config, 2)));
     assert.equal(model.architecture, 'adm-classifier');
     assert.throws(() => loadUNet(model), /model\.json\.architecture is "adm-classifier"; a denoiser needs "adm-unet"/);
     const classifier = loadClassifier(model);
     assert.deepEqual(classifier.config, config);
     classifier.dispose();
     assert.throws(
-      () => parseModelDirectory(JSON.stringify({ ...json, model: { ...CLASSIFIER, classifier_pool: 'max' } }), new Uint8Array(8)),
+      () => parseModelDirectory(JSON.stringify({ ...json, model: { ...CLASSIFIER_8, classifier_pool: 'max' } }), new Uint8Array(8)),
       /model\.json\.model\.classifier_pool: Invalid enum value\. Expected 'adaptive' \| 'attention' \| 'spatial' \| 'spatial_v2', received 'max'/,
     );
   });

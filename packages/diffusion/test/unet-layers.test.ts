@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { initBackend } from '@diffq/diffusion';
 import * as tf from '@tensorflow/tfjs';
-import { avgPool2x, groupNorm, timestepEmbedding, upsampleNearest2x } from '../src/nn/layers.ts';
+import { avgPool2x, groupNorm, timestepEmbedding, timestepFrequencies, upsampleNearest2x } from '../src/nn/layers.ts';
 
 await initBackend();
 
@@ -69,6 +69,16 @@ describe('UNet layers', () => {
           assert.ok(Math.abs(out[i] - expected) < 1e-5, `n ${n} group ${g}: ${out[i]} vs ${expected}`);
         }
       }
+  });
+
+  it('computes the sinusoid frequencies exp(−ln(10000)·i/half) in float32', () => {
+    const freqs = timestepFrequencies(64);
+    assert.equal(freqs.length, 32);
+    assert.equal(freqs[0], 1);
+    for (let i = 0; i < 32; i++) {
+      const exact = Math.exp((-Math.log(10000) * i) / 32);
+      assert.ok(Math.abs(freqs[i] - exact) <= 1e-6 * exact, `freqs[${i}] = ${freqs[i]}, exp(−ln(10000)·${i}/32) = ${exact}`);
+    }
   });
 
   it('embeds timesteps as [cos(t·f), sin(t·f)] with f_i = 10000^(−i/half)', () => {

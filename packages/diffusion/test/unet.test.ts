@@ -5,34 +5,18 @@ import {
   createUNet,
   initBackend,
   parseUNetConfig,
-  randomStateDict,
+  randomUNetWeights,
   readSafetensors,
-  TfjsEngine,
-  type UNetArgs,
+  type TfjsEngine,
   unetForward,
   unetParameterShapes,
 } from '@diffq/diffusion';
 import * as tf from '@tensorflow/tfjs';
+import { forwardData, randomTfjsEngine, UNET_16 } from './fixtures.ts';
 
 await initBackend();
 
 const GOLDEN = new URL('../../../../shared/golden/', import.meta.url);
-
-/** Small, but with every optional part: labels, learned sigma, resblock up/down, both attention orders. */
-const ARGS: UNetArgs = {
-  image_size: 16,
-  num_channels: 32,
-  num_res_blocks: 1,
-  channel_mult: '1,2',
-  attention_resolutions: '8',
-  num_head_channels: 32,
-  use_scale_shift_norm: true,
-  resblock_updown: true,
-  use_new_attention_order: true,
-  learn_sigma: true,
-  class_cond: true,
-  num_classes: 10,
-};
 
 /** A seed's own input: x uniform in [-1, 1) from the seed alone, t and y derived from the seed. */
 function sampleInput(seed: number, shape: number[]): { x: Float32Array; t: number; y: number } {
@@ -60,17 +44,15 @@ async function forwardSeeds(engine: TfjsEngine, seeds: number[]): Promise<Float3
     inputs.map((i) => i.y),
     'int32',
   );
-  const out = await engine.forward(x, t, y);
-  const data = (await out.data()) as Float32Array;
-  tf.dispose([x, t, y, out]);
+  const data = await forwardData(engine, x, t, y);
+  tf.dispose([x, t, y]);
   const per = data.length / seeds.length;
   return seeds.map((_, i) => data.slice(i * per, (i + 1) * per));
 }
 
 describe('UNetModel', () => {
   it('gives the same output for a sample whatever the batch it is in', async () => {
-    const config = parseUNetConfig(ARGS);
-    const engine = new TfjsEngine(createUNet(config, randomStateDict(unetParameterShapes(config), 1)));
+    const engine = randomTfjsEngine(parseUNetConfig(UNET_16), 1);
     try {
       const seeds = [0, 1, 2, 3, 4, 5, 6, 7];
       const together = await forwardSeeds(engine, seeds);
@@ -92,8 +74,7 @@ describe('UNetModel', () => {
   });
 
   it('returns [N, out_channels, H, W] in the PyTorch layout', async () => {
-    const config = parseUNetConfig(ARGS);
-    const engine = new TfjsEngine(createUNet(config, randomStateDict(unetParameterShapes(config), 2)));
+    const engine = randomTfjsEngine(parseUNetConfig(UNET_16), 2);
     const x = tf.zeros([2, 3, 16, 16]) as tf.Tensor4D;
     const out = await engine.forward(x, tf.tensor1d([1, 2]), tf.tensor1d([0, 1], 'int32'));
     assert.deepEqual(out.shape, [2, 6, 16, 16]);
@@ -103,10 +84,10 @@ describe('UNetModel', () => {
   });
 
   it('refuses labels for an unconditional model and requires them for a conditional one', () => {
-    const conditional = parseUNetConfig(ARGS);
-    const unconditional = parseUNetConfig({ ...ARGS, class_cond: false, num_classes: null });
-    const cond = createUNet(conditional, randomStateDict(unetParameterShapes(conditional), 3));
-    const uncond = createUNet(unconditional, randomStateDict(unetParameterShapes(unconditional), 3));
+    const conditional = parseUNetConfig(UNET_16);
+    const unconditional = parseUNetConfig({ ...UNET_16, class_cond: false, num_classes: null });
+    const cond = createUNet(conditional, randomUNetWeights(conditional, 3));
+    const uncond = createUNet(unconditional, randomUNetWeights(unconditional, 3));
     tf.tidy(() => {
       const x = tf.zeros([1, 3, 16, 16]) as tf.Tensor4D;
       const t = tf.tensor1d([5]);

@@ -4,33 +4,23 @@ import {
   createUNet,
   initBackend,
   parseUNetConfig,
-  randomStateDict,
+  randomUNetWeights,
   readSafetensors,
   type StoredTensor,
   type TensorToWrite,
   unetForward,
-  unetParameterShapes,
   writeSafetensors,
 } from '@diffq/diffusion';
 import * as tf from '@tensorflow/tfjs';
+import { UNET_8 } from './fixtures.ts';
 
 await initBackend();
 
-const config = parseUNetConfig({
-  image_size: 8,
-  num_channels: 32,
-  num_res_blocks: 1,
-  channel_mult: '1,1',
-  attention_resolutions: '4',
-  num_heads: 2,
-  use_scale_shift_norm: true,
-  class_cond: true,
-  num_classes: 3,
-});
+const config = parseUNetConfig(UNET_8);
 
 /** Random weights rounded to multiples of 1/128 below 2 in magnitude: exact in F16 and in BF16. */
 function halfExactStateDict(): Map<string, StoredTensor> {
-  const dict = randomStateDict(unetParameterShapes(config), 7);
+  const dict = randomUNetWeights(config, 7);
   for (const t of dict.values()) {
     const data = t.data as Float32Array;
     for (let i = 0; i < data.length; i++) data[i] = Math.max(-255, Math.min(255, Math.round(data[i] * 128))) / 128;

@@ -78,6 +78,16 @@ function inputPlan(session: Ort.InferenceSession): InputPlan {
   return { x, t: { name: t, type: typeOf(t) }, y: y ? { name: y, type: typeOf(y) } : undefined, output: session.outputNames[0] };
 }
 
+/** Integer values as the graph's int32 or int64 input. */
+function integerTensor(ort: OrtModule, values: ArrayLike<number>, type: string): Ort.Tensor {
+  if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(values), [values.length]);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(Array.from(values), (v) => BigInt(v)),
+    [values.length],
+  );
+}
+
 function timestepTensor(ort: OrtModule, values: Float32Array, type: string): Ort.Tensor {
   if (type === 'float32') return new ort.Tensor('float32', values, [values.length]);
   if (!values.every(Number.isInteger)) {
@@ -85,21 +95,7 @@ function timestepTensor(ort: OrtModule, values: Float32Array, type: string): Ort
       `the ONNX model takes integer timesteps (${type}) but got fractional ones (rescale_timesteps); export it with a float32 t`,
     );
   }
-  if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(values), [values.length]);
-  return new ort.Tensor(
-    'int64',
-    BigInt64Array.from(values, (v) => BigInt(v)),
-    [values.length],
-  );
-}
-
-function labelTensor(ort: OrtModule, values: ArrayLike<number>, type: string): Ort.Tensor {
-  if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(values), [values.length]);
-  return new ort.Tensor(
-    'int64',
-    BigInt64Array.from(Array.from(values), (v) => BigInt(v)),
-    [values.length],
-  );
+  return integerTensor(ort, values, type);
 }
 
 export class OnnxEngine implements DenoiserEngine {
@@ -136,6 +132,7 @@ export class OnnxEngine implements DenoiserEngine {
       // (tfjs between forwards, other workers) a spinning pool measured 1.5× slower than a sleeping one.
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     };
+    // Two identical-looking calls because InferenceSession.create is overloaded on the model's type.
     const open = (providers: Ort.InferenceSession.SessionOptions['executionProviders']) =>
       typeof model === 'string'
         ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })
@@ -168,11 +165,6 @@ export class OnnxEngine implements DenoiserEngine {
     return this.#session;
   }
 
-  /** Whether the graph takes labels, i.e. the model is class-conditional. */
-  get takesLabels(): boolean {
-    return this.io.y !== undefined;
-  }
-
   async forward(x: tf.Tensor4D, timesteps: tf.Tensor1D, y?: tf.Tensor1D): Promise<tf.Tensor4D> {
     const session = this.session;
     const [n] = x.shape;
@@ -191,7 +183,7 @@ export class OnnxEngine implements DenoiserEngine {
     };
     if (this.io.y && yData) {
       if (yData.length !== n) throw new Error(`UNet labels y has ${yData.length} entries for a batch of ${n}`);
-      feeds[this.io.y.name] = labelTensor(this.ort, yData, this.io.y.type);
+      feeds[this.io.y.name] = integerTensor(this.ort, yData, this.io.y.type);
     }
     const result = await session.run(feeds);
     const out = result[this.io.output];

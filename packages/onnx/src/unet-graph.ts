@@ -10,7 +10,18 @@
  * MLP, the embedding projections (Linear layers), GroupNorm, the attention softmax and the final
  * `out` head stay in float32.
  */
-import { checkStateDict, type Layer, planUNet, type StoredTensor, type UNetConfig, unetParamSpecs } from '@diffq/diffusion';
+import {
+  checkStateDict,
+  float32Values,
+  GROUPNORM_EPS,
+  GROUPNORM_GROUPS,
+  type Layer,
+  planUNet,
+  type StoredTensor,
+  timestepFrequencies,
+  type UNetConfig,
+  unetParamSpecs,
+} from '@diffq/diffusion';
 import { type ElemType, OnnxGraph } from './onnx-graph.ts';
 
 export interface UNetOnnxOptions {
@@ -20,22 +31,6 @@ export interface UNetOnnxOptions {
 
 /** Default-domain opset the graph is written against (Softmax on the last axis, Split with sizes input). */
 export const UNET_OPSET = 17;
-const GROUPS = 32;
-const GROUPNORM_EPS = 1e-5;
-
-/**
- * The sinusoidal frequencies freqs_i = exp(−ln(10000)·i/half), i < half, rounded step by step to
- * float32 as the reference computes them (a float32 arange times a scalar, divided, exponentiated),
- * so that t·freqs agrees with it to the last bit before cos and sin.
- */
-export function timestepFrequencies(dim: number): Float32Array {
-  const half = Math.floor(dim / 2);
-  const logMax = Math.fround(-Math.log(10000));
-  const freqs = new Float32Array(half);
-  for (let i = 0; i < half; i++) freqs[i] = Math.fround(Math.exp(Math.fround(Math.fround(logMax * i) / half)));
-  return freqs;
-}
-
 type ResLayer = Extract<Layer, { kind: 'res' }>;
 type AttentionLayer = Extract<Layer, { kind: 'attention' }>;
 
@@ -62,9 +57,9 @@ class UNetGraphBuilder {
 
   /** A parameter's values as float32 (checkStateDict has vouched for its presence and shape). */
   private param(key: string): Float32Array {
-    const data = this.weights.get(key)?.data;
-    if (!data) throw new Error(`internal: parameter ${key} was not checked`);
-    return data instanceof Float32Array ? data : Float32Array.from(data as Float64Array);
+    const stored = this.weights.get(key);
+    if (!stored) throw new Error(`internal: parameter ${key} was not checked`);
+    return float32Values(stored);
   }
 
   private weight(key: string, dims: number[], type: ElemType = 'float32'): string {
@@ -107,9 +102,9 @@ class UNetGraphBuilder {
    */
   private groupNorm(key: string, f: Feature, outType = this.act): string {
     const xf = this.castTo(f.value, this.act, 'float32', `${key}/to_f32`);
-    const grouped = this.g.node('Reshape', [xf, this.i64([0, GROUPS, -1])], {}, `${key}/group`);
-    const ones = this.g.constant(Array(GROUPS).fill(1), 'float32');
-    const zeros = this.g.constant(Array(GROUPS).fill(0), 'float32');
+    const grouped = this.g.node('Reshape', [xf, this.i64([0, GROUPNORM_GROUPS, -1])], {}, `${key}/group`);
+    const ones = this.g.constant(Array(GROUPNORM_GROUPS).fill(1), 'float32');
+    const zeros = this.g.constant(Array(GROUPNORM_GROUPS).fill(0), 'float32');
     const normed = this.g.node('InstanceNormalization', [grouped, ones, zeros], { epsilon: { f: GROUPNORM_EPS } }, `${key}/norm`);
     const back = this.g.node('Reshape', [normed, this.i64([0, f.ch, f.res, f.res])], {}, `${key}/ungroup`);
     const gamma = this.weight(`${key}.weight`, [f.ch, 1, 1]);

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   classifierGradient,
-  classifierParameterShapes,
   createClassifier,
   createProcess,
   type Guidance,
@@ -10,44 +9,21 @@ import {
   parseClassifierConfig,
   parseDiffusionConfig,
   parseUNetConfig,
-  randomStateDict,
+  randomClassifierWeights,
+  randomUNetWeights,
   runSampler,
   type SamplerSettings,
   SeedNoiseSource,
   type Shape4,
-  unetParameterShapes,
 } from '@diffq/diffusion';
 import { type EngineChoice, openEngine } from '@diffq/onnx';
+import { CLASSIFIER_16, relativeL2, UNET_16 } from '../../diffusion/test/fixtures.ts';
 
 await initBackend();
 
-const unet = parseUNetConfig({
-  image_size: 16,
-  num_channels: 32,
-  num_res_blocks: 1,
-  channel_mult: '1,2',
-  attention_resolutions: '8',
-  num_head_channels: 32,
-  use_scale_shift_norm: true,
-  resblock_updown: true,
-  use_new_attention_order: true,
-  learn_sigma: true,
-  class_cond: true,
-  num_classes: 4,
-});
-const unetWeights = randomStateDict(unetParameterShapes(unet), 11);
-const classifierConfig = parseClassifierConfig({
-  image_size: 16,
-  classifier_width: 32,
-  classifier_depth: 1,
-  classifier_attention_resolutions: '8',
-  classifier_use_scale_shift_norm: true,
-  classifier_resblock_updown: true,
-  classifier_pool: 'attention',
-  channel_mult: '1,2',
-  out_channels: 4,
-  num_head_channels: 32,
-});
+const unet = parseUNetConfig({ ...UNET_16, num_classes: 4 });
+const unetWeights = randomUNetWeights(unet, 11);
+const classifierConfig = parseClassifierConfig({ ...CLASSIFIER_16, out_channels: 4 });
 const process = createProcess(parseDiffusionConfig({ steps: 1000, noise_schedule: 'cosine', learn_sigma: true, timestep_respacing: '10' }));
 const seeds = [0, 5, 11];
 const shape: Shape4 = [seeds.length, 3, 16, 16];
@@ -65,16 +41,6 @@ async function sample(engineChoice: EngineChoice, sampler: SamplerSettings, guid
   }
 }
 
-function relativeL2(out: Float32Array, ref: Float32Array): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff += (out[i] - ref[i]) ** 2;
-    norm += ref[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
-
 describe('the onnx and tfjs engines', () => {
   it('give the same DDPM sample for the same seeds within 1e-4 relative', async () => {
     const sampler: SamplerSettings = { kind: 'ddpm', clipDenoised: true };
@@ -88,7 +54,7 @@ describe('the onnx and tfjs engines', () => {
   });
 
   it('give the same classifier-guided DDIM sample (UNet on the engine, classifier gradient on tfjs) within 1e-4 relative', async () => {
-    const classifier = createClassifier(classifierConfig, randomStateDict(classifierParameterShapes(classifierConfig), 12));
+    const classifier = createClassifier(classifierConfig, randomClassifierWeights(classifierConfig, 12));
     try {
       const guidance: Guidance = { type: 'classifier', labels, condFn: async (x, t, y) => classifierGradient(classifier, x, t, y, 2) };
       const sampler: SamplerSettings = { kind: 'ddim', eta: 0.5, clipDenoised: false };

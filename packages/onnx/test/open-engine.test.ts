@@ -3,44 +3,24 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  type DenoiserEngine,
-  initBackend,
-  parseUNetConfig,
-  randomStateDict,
-  unetParameterShapes,
-  writeSafetensors,
-} from '@diffq/diffusion';
+import { type DenoiserEngine, initBackend, parseUNetConfig, randomUNetWeights, writeSafetensors } from '@diffq/diffusion';
 import { benchModel, buildUNetOnnx, ONNX_CACHE_DIR, OnnxEngine, openEngine, openModelEngine, USER_ONNX_FILE } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
+import { forwardData, UNET_8 } from '../../diffusion/test/fixtures.ts';
 
 await initBackend();
 
-const MODEL = {
-  image_size: 8,
-  num_channels: 32,
-  num_res_blocks: 1,
-  channel_mult: '1,2',
-  attention_resolutions: '4',
-  num_heads: 2,
-  use_scale_shift_norm: true,
-  learn_sigma: true,
-  class_cond: true,
-  num_classes: 3,
-};
-const config = parseUNetConfig(MODEL);
-const weights = randomStateDict(unetParameterShapes(config), 7);
+const config = parseUNetConfig(UNET_8);
+const weights = randomUNetWeights(config, 7);
 
+/** The output on a fixed batch of two at timestep t, labels 0 and 2. */
 async function run(engine: DenoiserEngine, t = 250): Promise<Float32Array> {
   const x = tf.randomNormal([2, 3, 8, 8], 0, 1, 'float32', 3) as tf.Tensor4D;
   const ts = tf.tensor1d([t, t], 'float32');
   const y = tf.tensor1d([0, 2], 'int32');
   try {
-    const out = await engine.forward(x, ts, y);
-    const data = (await out.data()) as Float32Array;
-    out.dispose();
-    return data;
+    return await forwardData(engine, x, ts, y);
   } finally {
     tf.dispose([x, ts, y]);
   }
@@ -131,7 +111,7 @@ describe('openModelEngine', () => {
     const json = {
       format: 'diffq-model/1',
       architecture: 'adm-unet',
-      model: MODEL,
+      model: UNET_8,
       diffusion: { steps: 1000, noise_schedule: 'cosine', learn_sigma: true },
     };
     await writeFile(join(dir, 'model.json'), JSON.stringify(json));

@@ -3,17 +3,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  initBackend,
-  parseUNetConfig,
-  randomStateDict,
-  readSafetensors,
-  type StoredTensor,
-  type UNetConfig,
-  unetParameterShapes,
-} from '@diffq/diffusion';
-import { buildUNetOnnx, OnnxEngine, timestepFrequencies } from '@diffq/onnx';
+import { initBackend, parseUNetConfig, randomUNetWeights, readSafetensors, type StoredTensor, type UNetConfig } from '@diffq/diffusion';
+import { buildUNetOnnx, OnnxEngine } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
+import { forwardData, relativeL2, UNET_8 } from '../../diffusion/test/fixtures.ts';
 
 await initBackend();
 
@@ -49,24 +42,6 @@ function loadUNetCase(name: string): UNetCase {
   };
 }
 
-function relativeL2(out: ArrayLike<number>, ref: ArrayLike<number>): number {
-  assert.equal(out.length, ref.length);
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff += (out[i] - ref[i]) ** 2;
-    norm += ref[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
-
-async function forward(engine: OnnxEngine, x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D): Promise<Float32Array> {
-  const out = await engine.forward(x, t, y);
-  const data = (await out.data()) as Float32Array;
-  out.dispose();
-  return data;
-}
-
 describe('the ONNX UNet graph', () => {
   it('finds the golden unet_forward cases', () => {
     assert.ok(unetCases.length >= 2, `no unet_* cases under ${GOLDEN}; set DIFFQ_GOLDEN`);
@@ -77,7 +52,7 @@ describe('the ONNX UNet graph', () => {
       const c = loadUNetCase(name);
       const engine = await OnnxEngine.create(buildUNetOnnx(c.config, c.weights));
       try {
-        const rel = relativeL2(await forward(engine, c.x, c.timesteps, c.y), c.expected);
+        const rel = relativeL2(await forwardData(engine, c.x, c.timesteps, c.y), c.expected);
         assert.ok(rel < 1e-5, `relative L2 error ${rel}`);
       } finally {
         engine.dispose();
@@ -88,13 +63,13 @@ describe('the ONNX UNet graph', () => {
       const c = loadUNetCase(name);
       const engine = await OnnxEngine.create(buildUNetOnnx(c.config, c.weights));
       try {
-        const whole = await forward(engine, c.x, c.timesteps, c.y);
+        const whole = await forwardData(engine, c.x, c.timesteps, c.y);
         const n = c.x.shape[0];
         const per = whole.length / n;
         for (let i = 0; i < n; i++) {
           const pick = <T extends tf.Tensor>(t: T) => tf.slice(t, [i], [1]) as T;
           const xi = tf.slice(c.x, [i, 0, 0, 0], [1, -1, -1, -1]);
-          const one = await forward(engine, xi, pick(c.timesteps), c.y ? pick(c.y) : undefined);
+          const one = await forwardData(engine, xi, pick(c.timesteps), c.y ? pick(c.y) : undefined);
           assert.ok(
             relativeL2(one, whole.subarray(i * per, (i + 1) * per)) < 1e-6,
             `sample ${i} alone differs from sample ${i} in the batch`,
@@ -111,7 +86,7 @@ describe('the ONNX UNet graph', () => {
       const c = loadUNetCase(name);
       const engine = await OnnxEngine.create(buildUNetOnnx(c.config, c.weights, { dtype: 'float16' }));
       try {
-        const rel = relativeL2(await forward(engine, c.x, c.timesteps, c.y), c.expected);
+        const rel = relativeL2(await forwardData(engine, c.x, c.timesteps, c.y), c.expected);
         console.log(`${name}: float16 relative L2 error ${rel.toExponential(2)}`);
         assert.ok(rel > 1e-5 && rel < 2e-3, `relative L2 error ${rel}: float16 should round (> 1e-5) yet stay close (< 2e-3)`);
       } finally {
@@ -120,40 +95,23 @@ describe('the ONNX UNet graph', () => {
     });
   }
 
-  it('computes the sinusoid frequencies exp(−ln(10000)·i/half) in float32', () => {
-    const freqs = timestepFrequencies(64);
-    assert.equal(freqs.length, 32);
-    assert.equal(freqs[0], 1);
-    for (let i = 0; i < 32; i++) {
-      const exact = Math.exp((-Math.log(10000) * i) / 32);
-      assert.ok(Math.abs(freqs[i] - exact) <= 1e-6 * exact, `freqs[${i}] = ${freqs[i]}, exp(−ln(10000)·${i}/32) = ${exact}`);
-    }
-  });
-
-  const small = parseUNetConfig({
-    image_size: 8,
-    num_channels: 32,
-    num_res_blocks: 1,
-    channel_mult: '1,2',
-    attention_resolutions: '4',
-    class_cond: true,
-    num_classes: 3,
-  });
+  /** Two levels of different widths (64 channels in the middle block) and 3 classes. */
+  const small = parseUNetConfig({ ...UNET_8, channel_mult: '1,2', num_classes: 3 });
 
   it('rejects a checkpoint with a missing key, naming it and its shape', () => {
-    const weights = randomStateDict(unetParameterShapes(small), 1);
+    const weights = randomUNetWeights(small, 1);
     weights.delete('middle_block.1.qkv.weight');
     assert.throws(() => buildUNetOnnx(small, weights), /missing key "middle_block\.1\.qkv\.weight" \(expected shape \[192, 64, 1\]\)/);
   });
 
   it('rejects a checkpoint whose shapes do not match the flags', () => {
-    const weights = randomStateDict(unetParameterShapes(small), 1);
+    const weights = randomUNetWeights(small, 1);
     weights.set('label_emb.weight', { dtype: 'F32', shape: [4, 128], data: new Float32Array(512) });
     assert.throws(() => buildUNetOnnx(small, weights), /"label_emb\.weight" has shape \[4, 128\].*\[3, 128\]/);
   });
 
   it('refuses labels for an unconditional graph and asks for them on a class-conditional one', async () => {
-    const engine = await OnnxEngine.create(buildUNetOnnx(small, randomStateDict(unetParameterShapes(small), 1)));
+    const engine = await OnnxEngine.create(buildUNetOnnx(small, randomUNetWeights(small, 1)));
     const x = tf.zeros([1, 3, 8, 8]) as tf.Tensor4D;
     const t = tf.tensor1d([10]);
     try {

@@ -15,7 +15,7 @@ import {
   upsampleNearest2x,
 } from './layers.ts';
 import type { ParamMap } from './params.ts';
-import type { Block, Layer } from './plan.ts';
+import type { Block, Layer, Torso } from './plan.ts';
 
 function param<T extends tf.Tensor>(p: ParamMap, key: string): T {
   const t = p.get(key);
@@ -107,4 +107,44 @@ export function applyBlock(p: ParamMap, prefix: string, block: Block, h: tf.Tens
     h = applyLayer(p, `${prefix}.${j}`, layer, h, embSilu);
   });
   return h;
+}
+
+/**
+ * What both networks require of their inputs: x [N, in_channels, image_size, image_size] and one
+ * timestep per sample. `what` names the network in errors; returns N.
+ */
+export function checkInputs(
+  what: string,
+  config: { inChannels: number; imageSize: number },
+  x: tf.Tensor4D,
+  timesteps: tf.Tensor1D,
+): number {
+  const [n, c, h, w] = x.shape;
+  if (c !== config.inChannels || h !== config.imageSize || w !== config.imageSize) {
+    throw new Error(
+      `${what} input x has shape [${x.shape}]; this model takes [N, ${config.inChannels}, ${config.imageSize}, ${config.imageSize}]`,
+    );
+  }
+  if (timesteps.shape[0] !== n) throw new Error(`${what} timesteps has ${timesteps.shape[0]} entries for a batch of ${n}`);
+  return n;
+}
+
+/**
+ * The input blocks, then the middle block, on x [N, C, H, W] in the PyTorch layout; returns the
+ * channels-last activation. `onInputBlock` sees every input block's output (the UNet keeps them as
+ * skip connections, the spatial classifier heads pool them).
+ */
+export function applyTorso(
+  p: ParamMap,
+  torso: Torso,
+  x: tf.Tensor4D,
+  embSilu: tf.Tensor2D,
+  onInputBlock: (h: tf.Tensor4D) => void = () => {},
+): tf.Tensor4D {
+  let h = tf.transpose(x, [0, 2, 3, 1]);
+  torso.inputBlocks.forEach((block, i) => {
+    h = applyBlock(p, `input_blocks.${i}`, block, h, embSilu);
+    onInputBlock(h);
+  });
+  return applyBlock(p, 'middle_block', torso.middleBlock, h, embSilu);
 }

@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { formatZodError } from '../validation.ts';
-import { CommaIntsSchema, defaultChannelMult, parseCommaInts } from './config.ts';
+import { attentionRates, CommaIntsSchema, channelMultOrDefault, checkLevels } from './config.ts';
+import type { TorsoOptions } from './plan.ts';
 
 export const CLASSIFIER_POOLS = ['adaptive', 'attention', 'spatial', 'spatial_v2'] as const;
 export type ClassifierPool = (typeof CLASSIFIER_POOLS)[number];
@@ -32,23 +33,10 @@ export const ClassifierArgsSchema = z
 
 export type ClassifierArgs = z.input<typeof ClassifierArgsSchema>;
 
-/** EncoderUNetModel's arguments with every default resolved. */
-export interface ClassifierConfig {
+/** EncoderUNetModel's arguments with every default resolved; the torso fields are shared with the UNet. */
+export interface ClassifierConfig extends TorsoOptions {
   imageSize: number;
-  modelChannels: number;
-  numResBlocks: number;
-  channelMult: number[];
-  /** Downsample rates (image_size / resolution) whose blocks get attention. */
-  attentionDs: number[];
-  /** Unused when numHeadChannels is set (create_classifier always sets it); EncoderUNetModel's default 1. */
-  numHeads: number;
-  numHeadChannels: number;
-  useScaleShiftNorm: boolean;
-  resblockUpdown: boolean;
-  /** create_classifier keeps EncoderUNetModel's default: the legacy order in its attention blocks. */
-  useNewAttentionOrder: boolean;
   pool: ClassifierPool;
-  inChannels: number;
   /** Number of classes (logits). */
   outChannels: number;
 }
@@ -58,42 +46,31 @@ export function parseClassifierConfig(raw: unknown, where = 'model'): Classifier
   const parsed = ClassifierArgsSchema.safeParse(raw);
   if (!parsed.success) throw new Error(formatZodError(parsed.error, where));
   const a = parsed.data;
-  const given = parseCommaInts(a.channel_mult);
-  const channelMult = given.length > 0 ? given : defaultChannelMult(a.image_size);
-  const attentionDs = parseCommaInts(a.classifier_attention_resolutions).map((res) => {
-    if (a.image_size % res !== 0) {
-      throw new Error(`${where}.classifier_attention_resolutions: ${res} does not divide image_size ${a.image_size}`);
-    }
-    return a.image_size / res;
-  });
+  const channelMult = channelMultOrDefault(a.channel_mult, a.image_size);
+  const attentionDs = attentionRates(a.classifier_attention_resolutions, a.image_size, `${where}.classifier_attention_resolutions`);
   if (a.num_head_channels === 0) throw new Error(`${where}.num_head_channels must be -1 or a positive channel count; got 0`);
   if (a.classifier_pool === 'attention' && a.num_head_channels === -1) {
     throw new Error(`${where}.num_head_channels must be a positive channel count with classifier_pool "attention"; got -1`);
   }
-  const levels = channelMult.length;
-  if (a.image_size % 2 ** (levels - 1) !== 0) {
-    throw new Error(
-      `${where}.channel_mult has ${levels} levels, so image_size must be divisible by ${2 ** (levels - 1)}; got ${a.image_size}`,
-    );
-  }
-  for (const m of channelMult) {
-    const ch = Math.trunc(m * a.classifier_width);
-    if (ch % 32 !== 0)
-      throw new Error(`${where}: level width ${ch} (classifier_width × channel_mult) must be a multiple of 32 for GroupNorm(32)`);
-    if (a.num_head_channels > 0 && ch % a.num_head_channels !== 0) {
-      throw new Error(`${where}.num_head_channels ${a.num_head_channels} must divide every level width; ${ch} is not a multiple`);
-    }
-  }
+  checkLevels(where, {
+    channelMult,
+    imageSize: a.image_size,
+    width: a.classifier_width,
+    widthField: 'classifier_width',
+    numHeadChannels: a.num_head_channels,
+  });
   return {
     imageSize: a.image_size,
     modelChannels: a.classifier_width,
     numResBlocks: a.classifier_depth,
     channelMult,
     attentionDs,
+    // EncoderUNetModel's default, used only with num_head_channels -1 (create_classifier sets 64).
     numHeads: 1,
     numHeadChannels: a.num_head_channels,
     useScaleShiftNorm: a.classifier_use_scale_shift_norm,
     resblockUpdown: a.classifier_resblock_updown,
+    // create_classifier keeps EncoderUNetModel's default: the legacy order in its attention blocks.
     useNewAttentionOrder: false,
     pool: a.classifier_pool,
     inChannels: a.in_channels,

@@ -4,11 +4,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { StoredTensor } from '../weights/safetensors.ts';
-import { applyBlock, conv, dense, norm, timeEmbed } from './blocks.ts';
+import { applyTorso, checkInputs, conv, dense, norm, timeEmbed } from './blocks.ts';
 import type { ClassifierConfig } from './classifier-config.ts';
 import { qkvAttention, silu } from './layers.ts';
 import {
-  blocksParams,
   conv1dParams,
   conv2dParams,
   countParams,
@@ -16,7 +15,10 @@ import {
   linearParams,
   type ParamMap,
   type ParamSpec,
-  uploadParams,
+  paramShapes,
+  timeEmbedParams,
+  torsoParams,
+  uploadNetwork,
 } from './params.ts';
 import { planTorso, type Torso } from './plan.ts';
 
@@ -57,21 +59,11 @@ function headParams(config: ClassifierConfig, torso: Torso): ParamSpec[] {
 /** Every state_dict key of EncoderUNetModel(config) with its PyTorch shape, in registration order. */
 export function classifierParamSpecs(config: ClassifierConfig): ParamSpec[] {
   const torso = planTorso(config);
-  const e = torso.timeEmbedDim;
-  return [
-    ...linearParams('time_embed.0', config.modelChannels, e),
-    ...linearParams('time_embed.2', e, e),
-    ...blocksParams('input_blocks', torso.inputBlocks, e),
-    ...blocksParams('middle_block', [torso.middleBlock], e).map((s) => ({
-      ...s,
-      key: s.key.replace(/^middle_block\.0\./, 'middle_block.'),
-    })),
-    ...headParams(config, torso),
-  ];
+  return [...timeEmbedParams(config.modelChannels, torso), ...torsoParams(torso), ...headParams(config, torso)];
 }
 
 export function classifierParameterShapes(config: ClassifierConfig): Map<string, number[]> {
-  return new Map(classifierParamSpecs(config).map((s) => [s.key, s.shape]));
+  return paramShapes(classifierParamSpecs(config));
 }
 
 export function classifierParameterCount(config: ClassifierConfig): number {
@@ -92,8 +84,7 @@ export function createClassifier(
   stateDict: ReadonlyMap<string, StoredTensor>,
   what = 'classifier weights',
 ): NoisyClassifier {
-  const params = uploadParams(classifierParamSpecs(config), stateDict, what);
-  return { config, torso: planTorso(config), params, dispose: () => tf.dispose([...params.values()]) };
+  return { config, torso: planTorso(config), ...uploadNetwork(classifierParamSpecs(config), stateDict, what) };
 }
 
 /**
@@ -117,22 +108,11 @@ function attentionPool(p: ParamMap, config: ClassifierConfig, x: tf.Tensor4D): t
  */
 export function classifierLogits(classifier: NoisyClassifier, x: tf.Tensor4D, timesteps: tf.Tensor1D): tf.Tensor2D {
   const { config, torso, params: p } = classifier;
-  const [n, c, h, w] = x.shape;
-  if (c !== config.inChannels || h !== config.imageSize || w !== config.imageSize) {
-    throw new Error(
-      `classifier input x has shape [${x.shape}]; this model takes [N, ${config.inChannels}, ${config.imageSize}, ${config.imageSize}]`,
-    );
-  }
-  if (timesteps.shape[0] !== n) throw new Error(`classifier timesteps has ${timesteps.shape[0]} entries for a batch of ${n}`);
+  const n = checkInputs('classifier', config, x, timesteps);
   const embSilu = silu(timeEmbed(p, timesteps, config.modelChannels));
   const spatial = config.pool === 'spatial' || config.pool === 'spatial_v2';
   const features: tf.Tensor2D[] = [];
-  let hid = tf.transpose(x, [0, 2, 3, 1]);
-  torso.inputBlocks.forEach((block, i) => {
-    hid = applyBlock(p, `input_blocks.${i}`, block, hid, embSilu);
-    if (spatial) features.push(tf.mean(hid, [1, 2]));
-  });
-  hid = applyBlock(p, 'middle_block', torso.middleBlock, hid, embSilu);
+  const hid = applyTorso(p, torso, x, embSilu, spatial ? (h) => features.push(tf.mean(h, [1, 2])) : undefined);
   switch (config.pool) {
     case 'adaptive': {
       const pooled: tf.Tensor4D = tf.mean(silu(norm(p, 'out.0', hid)), [1, 2], true);

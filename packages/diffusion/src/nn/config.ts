@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { formatZodError } from '../validation.ts';
+import type { TorsoOptions } from './plan.ts';
 
 /** A list of integers as create_model's flags spell it ("1,2,2,2") or as a JSON list. */
 export const CommaIntsSchema = z.union([
@@ -39,23 +40,13 @@ export const UNetArgsSchema = z
 
 export type UNetArgs = z.input<typeof UNetArgsSchema>;
 
-export interface UNetConfig {
+/** UNetModel's arguments with every default resolved; the torso fields are shared with the classifier. */
+export interface UNetConfig extends TorsoOptions {
   imageSize: number;
-  modelChannels: number;
-  numResBlocks: number;
-  channelMult: number[];
-  /** Downsample rates (image_size / resolution) whose blocks get attention. */
-  attentionDs: number[];
-  numHeads: number;
-  numHeadChannels: number;
   numHeadsUpsample: number;
-  useScaleShiftNorm: boolean;
-  resblockUpdown: boolean;
-  useNewAttentionOrder: boolean;
   learnSigma: boolean;
   /** Number of label embeddings; null for an unconditional model. */
   numClasses: number | null;
-  inChannels: number;
   outChannels: number;
   dropout: number;
 }
@@ -84,16 +75,52 @@ export function defaultChannelMult(imageSize: number): number[] {
   return mult;
 }
 
+/** channel_mult as given, or create_model's default for the image size when it is empty. */
+export function channelMultOrDefault(channelMult: string | number[], imageSize: number): number[] {
+  const given = parseCommaInts(channelMult);
+  return given.length > 0 ? given : defaultChannelMult(imageSize);
+}
+
+/** Attention resolutions as downsample rates image_size / resolution; `field` names them in errors. */
+export function attentionRates(resolutions: string | number[], imageSize: number, field: string): number[] {
+  return parseCommaInts(resolutions).map((res) => {
+    if (imageSize % res !== 0) throw new Error(`${field}: ${res} does not divide image_size ${imageSize}`);
+    return imageSize / res;
+  });
+}
+
+/**
+ * What UNetModel and EncoderUNetModel need of their levels: each level but the last halves the image,
+ * and every level width int(mult·width) splits into GroupNorm's 32 groups and, when num_head_channels
+ * is set, into whole heads. `widthField` names the width flag in errors.
+ */
+export function checkLevels(
+  where: string,
+  o: { channelMult: number[]; imageSize: number; width: number; widthField: string; numHeadChannels: number },
+): void {
+  const levels = o.channelMult.length;
+  if (o.imageSize % 2 ** (levels - 1) !== 0) {
+    throw new Error(
+      `${where}.channel_mult has ${levels} levels, so image_size must be divisible by ${2 ** (levels - 1)}; got ${o.imageSize}`,
+    );
+  }
+  for (const m of o.channelMult) {
+    const ch = Math.trunc(m * o.width);
+    if (ch % 32 !== 0)
+      throw new Error(`${where}: level width ${ch} (${o.widthField} × channel_mult) must be a multiple of 32 for GroupNorm(32)`);
+    if (o.numHeadChannels > 0 && ch % o.numHeadChannels !== 0) {
+      throw new Error(`${where}.num_head_channels ${o.numHeadChannels} must divide every level width; ${ch} is not a multiple`);
+    }
+  }
+}
+
 /** Validates model.json's `model` object and resolves create_model's defaults. Errors name the field. */
 export function parseUNetConfig(raw: unknown, where = 'model'): UNetConfig {
   const parsed = UNetArgsSchema.safeParse(raw);
   if (!parsed.success) throw new Error(formatZodError(parsed.error, where));
   const a = parsed.data;
-  const channelMult = parseCommaInts(a.channel_mult).length > 0 ? parseCommaInts(a.channel_mult) : defaultChannelMult(a.image_size);
-  const attentionDs = parseCommaInts(a.attention_resolutions).map((res) => {
-    if (a.image_size % res !== 0) throw new Error(`${where}.attention_resolutions: ${res} does not divide image_size ${a.image_size}`);
-    return a.image_size / res;
-  });
+  const channelMult = channelMultOrDefault(a.channel_mult, a.image_size);
+  const attentionDs = attentionRates(a.attention_resolutions, a.image_size, `${where}.attention_resolutions`);
   let numClasses = a.num_classes;
   if (a.class_cond && numClasses === null) numClasses = 1000;
   if (!a.class_cond && numClasses !== null) {
@@ -102,20 +129,13 @@ export function parseUNetConfig(raw: unknown, where = 'model'): UNetConfig {
   if (a.num_head_channels === 0 || (a.num_head_channels === -1 && a.num_heads < 1)) {
     throw new Error(`${where}.num_head_channels must be -1 (use num_heads) or a positive channel count`);
   }
-  const levels = channelMult.length;
-  if (a.image_size % 2 ** (levels - 1) !== 0) {
-    throw new Error(
-      `${where}.channel_mult has ${levels} levels, so image_size must be divisible by ${2 ** (levels - 1)}; got ${a.image_size}`,
-    );
-  }
-  for (const m of channelMult) {
-    const ch = Math.trunc(m * a.num_channels);
-    if (ch % 32 !== 0)
-      throw new Error(`${where}: level width ${ch} (num_channels × channel_mult) must be a multiple of 32 for GroupNorm(32)`);
-    if (a.num_head_channels > 0 && ch % a.num_head_channels !== 0) {
-      throw new Error(`${where}.num_head_channels ${a.num_head_channels} must divide every level width; ${ch} is not a multiple`);
-    }
-  }
+  checkLevels(where, {
+    channelMult,
+    imageSize: a.image_size,
+    width: a.num_channels,
+    widthField: 'num_channels',
+    numHeadChannels: a.num_head_channels,
+  });
   return {
     imageSize: a.image_size,
     modelChannels: a.num_channels,

@@ -124,17 +124,26 @@ export function avgPool2x(x: tf.Tensor4D): tf.Tensor4D {
 }
 
 /**
- * Sinusoidal timestep embedding (nn.py timestep_embedding): half = ⌊dim/2⌋,
- * freqs_i = exp(−ln(10000)·i/half), emb = [cos(t·freqs), sin(t·freqs)] (cos first), a zero column
- * appended when dim is odd. t: [N] float32 (may be fractional) → [N, dim].
+ * The sinusoid frequencies freqs_i = exp(−ln(maxPeriod)·i/half), i < half = ⌊dim/2⌋, rounded to
+ * float32 at each step as the reference's float32 arange arithmetic is, so that t·freqs agrees with
+ * it to the last bit before cos and sin (the tfjs layers and the ONNX graph both take them from here).
  */
-export function timestepEmbedding(timesteps: tf.Tensor1D, dim: number, maxPeriod = 10000): tf.Tensor2D {
+export function timestepFrequencies(dim: number, maxPeriod = 10000): Float32Array {
   const half = Math.floor(dim / 2);
   const freqs = new Float32Array(half);
-  // Rounded to float32 at each step as the reference's float32 arange arithmetic is.
   const logPeriod = Math.fround(-Math.log(maxPeriod));
   for (let i = 0; i < half; i++) freqs[i] = Math.exp(Math.fround(Math.fround(logPeriod * i) / half));
-  const args = tf.mul(tf.reshape(tf.cast(timesteps, 'float32'), [-1, 1]), tf.tensor2d(freqs, [1, half]));
+  return freqs;
+}
+
+/**
+ * Sinusoidal timestep embedding (nn.py timestep_embedding): emb = [cos(t·freqs), sin(t·freqs)]
+ * (cos first, freqs = timestepFrequencies(dim)), a zero column appended when dim is odd.
+ * t: [N] float32 (may be fractional) → [N, dim].
+ */
+export function timestepEmbedding(timesteps: tf.Tensor1D, dim: number, maxPeriod = 10000): tf.Tensor2D {
+  const freqs = timestepFrequencies(dim, maxPeriod);
+  const args = tf.mul(tf.reshape(tf.cast(timesteps, 'float32'), [-1, 1]), tf.tensor2d(freqs, [1, freqs.length]));
   const parts: tf.Tensor2D[] = [tf.cos(args), tf.sin(args)] as tf.Tensor2D[];
   if (dim % 2 === 1) parts.push(tf.zeros([timesteps.shape[0], 1]));
   return tf.concat(parts, 1);

@@ -4,8 +4,8 @@
  * linear [out, in]); uploading turns them into the channels-last layouts that layers.ts takes.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { StoredTensor } from '../weights/safetensors.ts';
-import type { Block, Layer } from './plan.ts';
+import { float32Values, type StoredTensor } from '../weights/safetensors.ts';
+import type { Block, Layer, Torso } from './plan.ts';
 
 /**
  * How a parameter is stored by PyTorch and therefore how it is uploaded:
@@ -90,6 +90,29 @@ export function blocksParams(prefix: string, blocks: Block[], embDim: number): P
   return blocks.flatMap((block, i) => block.flatMap((layer, j) => layerParams(`${prefix}.${i}.${j}`, layer, embDim)));
 }
 
+/** time_embed: Linear(C, 4C) → SiLU → Linear(4C, 4C), as UNetModel and EncoderUNetModel register it. */
+export function timeEmbedParams(modelChannels: number, torso: Torso): ParamSpec[] {
+  const e = torso.timeEmbedDim;
+  return [...linearParams('time_embed.0', modelChannels, e), ...linearParams('time_embed.2', e, e)];
+}
+
+/** input_blocks and middle_block; the middle block is a single TimestepEmbedSequential, so its keys carry no block index. */
+export function torsoParams(torso: Torso): ParamSpec[] {
+  const e = torso.timeEmbedDim;
+  return [
+    ...blocksParams('input_blocks', torso.inputBlocks, e),
+    ...blocksParams('middle_block', [torso.middleBlock], e).map((s) => ({
+      ...s,
+      key: s.key.replace(/^middle_block\.0\./, 'middle_block.'),
+    })),
+  ];
+}
+
+/** key → PyTorch shape of every parameter, in registration order. */
+export function paramShapes(specs: readonly ParamSpec[]): Map<string, number[]> {
+  return new Map(specs.map((s) => [s.key, s.shape]));
+}
+
 const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 
 /**
@@ -140,7 +163,7 @@ function legacyToNewOrder(width: number, heads: number): number[] {
 }
 
 function upload(spec: ParamSpec, stored: StoredTensor): tf.Tensor {
-  const data = stored.data instanceof Float32Array ? stored.data : Float32Array.from(stored.data as Float64Array);
+  const data = float32Values(stored);
   return tf.tidy(() => {
     let t: tf.Tensor = tf.tensor(data, spec.shape, 'float32');
     if (spec.legacyHeads !== undefined) t = tf.gather(t, legacyToNewOrder(spec.shape[0], spec.legacyHeads), 0);
@@ -169,6 +192,16 @@ export function uploadParams(
   const params = new Map<string, tf.Tensor>();
   for (const spec of specs) params.set(spec.key, upload(spec, stateDict.get(spec.key)!));
   return params;
+}
+
+/** Checks and uploads a checkpoint (uploadParams) with the dispose() that frees its tensors. */
+export function uploadNetwork(
+  specs: readonly ParamSpec[],
+  stateDict: ReadonlyMap<string, StoredTensor>,
+  what: string,
+): { params: ParamMap; dispose(): void } {
+  const params = uploadParams(specs, stateDict, what);
+  return { params, dispose: () => tf.dispose([...params.values()]) };
 }
 
 /** The number of scalar parameters, as PyTorch's sum(p.numel() for p in model.parameters()). */

@@ -4,6 +4,10 @@
  * (unlike the reference's zero-initialised output convs) so that every layer influences the output.
  */
 import type { StoredTensor } from '../weights/safetensors.ts';
+import { classifierParameterShapes } from './classifier.ts';
+import type { ClassifierConfig } from './classifier-config.ts';
+import type { UNetConfig } from './config.ts';
+import { unetParameterShapes } from './unet.ts';
 
 /** mulberry32: a small, fast 32-bit generator; uniform in [0, 1). */
 function mulberry32(seed: number): () => number {
@@ -38,4 +42,14 @@ export function randomStateDict(shapes: ReadonlyMap<string, readonly number[]>, 
     out.set(key, { dtype: 'F32', shape: [...shape], data });
   }
   return out;
+}
+
+/** A UNetModel(config) state_dict of random parameters (randomStateDict), e.g. for createUNet. */
+export function randomUNetWeights(config: UNetConfig, seed: number): Map<string, StoredTensor> {
+  return randomStateDict(unetParameterShapes(config), seed);
+}
+
+/** An EncoderUNetModel(config) state_dict of random parameters (randomStateDict), e.g. for createClassifier. */
+export function randomClassifierWeights(config: ClassifierConfig, seed: number): Map<string, StoredTensor> {
+  return randomStateDict(classifierParameterShapes(config), seed);
 }

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { StoredTensor } from '../weights/safetensors.ts';
-import { applyBlock, conv, norm, timeEmbed } from './blocks.ts';
+import { applyBlock, applyTorso, checkInputs, conv, norm, timeEmbed } from './blocks.ts';
 import type { UNetConfig } from './config.ts';
 import { embedding, silu } from './layers.ts';
 import {
@@ -12,10 +12,12 @@ import {
   conv2dParams,
   countParams,
   groupNormParams,
-  linearParams,
   type ParamMap,
   type ParamSpec,
-  uploadParams,
+  paramShapes,
+  timeEmbedParams,
+  torsoParams,
+  uploadNetwork,
 } from './params.ts';
 import { type Block, planOutputBlocks, planTorso, type Torso } from './plan.ts';
 
@@ -32,17 +34,11 @@ export function planUNet(config: UNetConfig): UNetPlan {
 /** Every state_dict key of UNetModel(config) with its PyTorch shape, in registration order. */
 export function unetParamSpecs(config: UNetConfig): ParamSpec[] {
   const { torso, outputBlocks } = planUNet(config);
-  const c = config.modelChannels;
   const e = torso.timeEmbedDim;
   return [
-    ...linearParams('time_embed.0', c, e),
-    ...linearParams('time_embed.2', e, e),
+    ...timeEmbedParams(config.modelChannels, torso),
     ...(config.numClasses === null ? [] : [{ key: 'label_emb.weight', shape: [config.numClasses, e], layout: 'embedding' as const }]),
-    ...blocksParams('input_blocks', torso.inputBlocks, e),
-    ...blocksParams('middle_block', [torso.middleBlock], e).map((s) => ({
-      ...s,
-      key: s.key.replace(/^middle_block\.0\./, 'middle_block.'),
-    })),
+    ...torsoParams(torso),
     ...blocksParams('output_blocks', outputBlocks, e),
     ...groupNormParams('out.0', torso.inputCh),
     ...conv2dParams('out.2', torso.inputCh, config.outChannels, 3),
@@ -51,7 +47,7 @@ export function unetParamSpecs(config: UNetConfig): ParamSpec[] {
 
 /** The state_dict keys and PyTorch shapes UNetModel(config) has, e.g. for writing a checkpoint. */
 export function unetParameterShapes(config: UNetConfig): Map<string, number[]> {
-  return new Map(unetParamSpecs(config).map((s) => [s.key, s.shape]));
+  return paramShapes(unetParamSpecs(config));
 }
 
 export function unetParameterCount(config: UNetConfig): number {
@@ -72,13 +68,7 @@ export interface UNet {
  * configuration and uploads it. Throws naming the first missing, unexpected or mis-shaped key.
  */
 export function createUNet(config: UNetConfig, stateDict: ReadonlyMap<string, StoredTensor>, what = 'UNet weights'): UNet {
-  const params = uploadParams(unetParamSpecs(config), stateDict, what);
-  return {
-    config,
-    plan: planUNet(config),
-    params,
-    dispose: () => tf.dispose([...params.values()]),
-  };
+  return { config, plan: planUNet(config), ...uploadNetwork(unetParamSpecs(config), stateDict, what) };
 }
 
 /**
@@ -89,13 +79,7 @@ export function createUNet(config: UNetConfig, stateDict: ReadonlyMap<string, St
  */
 export function unetForward(unet: UNet, x: tf.Tensor4D, timesteps: tf.Tensor1D, y?: tf.Tensor1D): tf.Tensor4D {
   const { config, params: p, plan } = unet;
-  const [n, c, h, w] = x.shape;
-  if (c !== config.inChannels || h !== config.imageSize || w !== config.imageSize) {
-    throw new Error(
-      `UNet input x has shape [${x.shape}]; this model takes [N, ${config.inChannels}, ${config.imageSize}, ${config.imageSize}]`,
-    );
-  }
-  if (timesteps.shape[0] !== n) throw new Error(`UNet timesteps has ${timesteps.shape[0]} entries for a batch of ${n}`);
+  const n = checkInputs('UNet', config, x, timesteps);
   if ((y !== undefined) !== (config.numClasses !== null)) {
     throw new Error(
       config.numClasses === null
@@ -110,12 +94,7 @@ export function unetForward(unet: UNet, x: tf.Tensor4D, timesteps: tf.Tensor1D, 
   }
   const embSilu = silu(emb);
   const skips: tf.Tensor4D[] = [];
-  let hid = tf.transpose(x, [0, 2, 3, 1]);
-  plan.torso.inputBlocks.forEach((block, i) => {
-    hid = applyBlock(p, `input_blocks.${i}`, block, hid, embSilu);
-    skips.push(hid);
-  });
-  hid = applyBlock(p, 'middle_block', plan.torso.middleBlock, hid, embSilu);
+  let hid = applyTorso(p, plan.torso, x, embSilu, (h) => skips.push(h));
   plan.outputBlocks.forEach((block, i) => {
     hid = applyBlock(p, `output_blocks.${i}`, block, tf.concat([hid, skips.pop()!], 3), embSilu);
   });

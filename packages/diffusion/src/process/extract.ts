@@ -8,15 +8,18 @@ import * as tf from '@tensorflow/tfjs';
 /** Spaced timesteps, one per sample: integers in [0, S). Host-side, as the loops know them. */
 export type Timesteps = ArrayLike<number>;
 
-/** float32(arr[t_i]) shaped [N, 1, 1, 1], to broadcast against NCHW tensors. */
-export function extract(arr: ArrayLike<number>, t: Timesteps): tf.Tensor4D {
+/**
+ * float32(arr[t_i]) shaped [N, 1, 1, 1], to broadcast against NCHW tensors; with `f`, float32(f(arr[t_i], t_i)),
+ * for a quantity derived from a schedule array, evaluated in float64 at the batch's timesteps only.
+ */
+export function extract(arr: ArrayLike<number>, t: Timesteps, f?: (value: number, t: number) => number): tf.Tensor4D {
   const values = new Float32Array(t.length);
   for (let i = 0; i < t.length; i++) {
     const ti = t[i];
     if (!Number.isInteger(ti) || ti < 0 || ti >= arr.length) {
       throw new Error(`timestep t[${i}] is ${ti}; accepted: an integer in [0, ${arr.length - 1}]`);
     }
-    values[i] = arr[ti];
+    values[i] = f ? f(arr[ti], ti) : arr[ti];
   }
   return tf.tensor4d(values, [t.length, 1, 1, 1], 'float32');
 }

@@ -24,10 +24,7 @@ export function qMeanVariance(p: DiffusionProcess, xStart: tf.Tensor4D, t: Times
     (): Gaussian => ({
       mean: tf.mul(extract(p.sqrtAlphasCumprod, t), xStart),
       variance: tf.broadcastTo(
-        extract(
-          p.alphasCumprod.map((a) => 1 - a),
-          t,
-        ),
+        extract(p.alphasCumprod, t, (a) => 1 - a),
         xStart.shape,
       ),
       logVariance: tf.broadcastTo(extract(p.logOneMinusAlphasCumprod, t), xStart.shape),

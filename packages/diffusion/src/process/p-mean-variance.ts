@@ -39,15 +39,11 @@ export function splitModelOutput(
   return { meanPart, varValues };
 }
 
-/** FIXED_LARGE's variances [β̃_1, β_1, β_2, …, β_{S−1}]: β_t with the t = 0 entry raised to β̃_1 for a better decoder likelihood. */
-export function fixedLargeVariance(p: DiffusionProcess): Float64Array {
-  return p.betas.map((b, t) => (t === 0 ? p.posteriorVariance[1] : b));
-}
-
 /**
  * Σ_θ and log Σ_θ at t, [N, C, H, W]:
  * - LEARNED_RANGE: log Σ = f·log β_t + (1 − f)·log β̃_t (clipped), f = (v + 1)/2;
- * - FIXED_SMALL: β̃_t; FIXED_LARGE: fixedLargeVariance at t.
+ * - FIXED_SMALL: β̃_t; FIXED_LARGE: β_t, with the t = 0 entry raised to β̃_1 for a better decoder likelihood.
+ * Values derived from the schedule are computed at the batch's t only: this runs at every sampling step.
  */
 export function modelVariance(
   p: DiffusionProcess,
@@ -59,14 +55,25 @@ export function modelVariance(
     if (p.modelVarType === 'LEARNED_RANGE') {
       if (!varValues) throw new Error('LEARNED_RANGE needs the variance channels of the model output');
       const minLog = extract(p.posteriorLogVarianceClipped, t);
-      const maxLog = extract(p.betas.map(Math.log), t);
+      const maxLog = extract(p.betas, t, Math.log);
       const frac = tf.div(tf.add(varValues, 1), 2);
       const logVariance: tf.Tensor4D = tf.add(tf.mul(frac, maxLog), tf.mul(tf.sub(1, frac), minLog));
       return { variance: tf.exp(logVariance), logVariance };
     }
-    const variance = p.modelVarType === 'FIXED_LARGE' ? fixedLargeVariance(p) : p.posteriorVariance;
-    const logVariance = p.modelVarType === 'FIXED_LARGE' ? variance.map(Math.log) : p.posteriorLogVarianceClipped;
-    return { variance: tf.broadcastTo(extract(variance, t), shape), logVariance: tf.broadcastTo(extract(logVariance, t), shape) };
+    if (p.modelVarType === 'FIXED_LARGE') {
+      const large = (beta: number, ti: number) => (ti === 0 ? p.posteriorVariance[1] : beta);
+      return {
+        variance: tf.broadcastTo(extract(p.betas, t, large), shape),
+        logVariance: tf.broadcastTo(
+          extract(p.betas, t, (beta, ti) => Math.log(large(beta, ti))),
+          shape,
+        ),
+      };
+    }
+    return {
+      variance: tf.broadcastTo(extract(p.posteriorVariance, t), shape),
+      logVariance: tf.broadcastTo(extract(p.posteriorLogVarianceClipped, t), shape),
+    };
   });
 }
 

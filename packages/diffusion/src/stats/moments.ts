@@ -28,9 +28,10 @@ export function emptyMoments(dim: number): Moments {
   return { dim, count: 0, sum: new Float64Array(dim), sumOuter: new Float64Array(dim * dim) };
 }
 
-function rowsOf(features: FeatureArray, dim: number): number {
-  if (features.length % dim !== 0) {
-    throw new RangeError(`features hold ${features.length} values, not a whole number of rows of dimension ${dim}`);
+/** The number of rows of a row-major feature array [n, dim]; `what` names it in errors. */
+export function featureRows(features: FeatureArray, dim: number, what = 'features'): number {
+  if (!Number.isInteger(dim) || dim < 1 || features.length % dim !== 0) {
+    throw new RangeError(`${what} hold ${features.length} values, not a whole number of rows of dimension ${dim}`);
   }
   return features.length / dim;
 }
@@ -38,7 +39,7 @@ function rowsOf(features: FeatureArray, dim: number): number {
 /** Adds the rows of features [n, d] to m, in place; returns m. */
 export function accumulateMoments(m: Moments, features: FeatureArray): Moments {
   const { dim } = m;
-  const n = rowsOf(features, dim);
+  const n = featureRows(features, dim);
   if (n === 0) return m;
   const x = Float64Array.from(features);
   for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) m.sum[j] += x[i * dim + j];
@@ -76,7 +77,7 @@ export function momentsToStats(m: Moments): GaussianStats {
  * np.mean / np.cov compute them: the reference for one in-memory feature set.
  */
 export function featureStats(features: FeatureArray, dim: number): GaussianStats {
-  const n = rowsOf(features, dim);
+  const n = featureRows(features, dim);
   if (n < 2) throw new RangeError(`a covariance needs at least 2 feature vectors; got ${n}`);
   const mu = new Float64Array(dim);
   for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) mu[j] += features[i * dim + j];

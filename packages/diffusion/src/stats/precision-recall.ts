@@ -10,7 +10,7 @@
  * The reference computes distances in float16 (float32 if that overflows); here they are exact
  * float64 differences, so points on a ball's boundary count as inside.
  */
-import type { FeatureArray } from './moments.ts';
+import { type FeatureArray, featureRows } from './moments.ts';
 
 export interface PrecisionRecall {
   precision: number;
@@ -19,13 +19,6 @@ export interface PrecisionRecall {
 
 /** Rows of A and of B per distance tile: 2·TILE rows of features stay in cache while the tile is filled. */
 const TILE = 64;
-
-function rowsOf(features: FeatureArray, dim: number, what: string): number {
-  if (!Number.isInteger(dim) || dim < 1 || features.length % dim !== 0) {
-    throw new RangeError(`${what} hold ${features.length} values, not a whole number of rows of dimension ${dim}`);
-  }
-  return features.length / dim;
-}
 
 /** out[(i − i0)·(j1 − j0) + (j − j0)] = ‖a_i − b_j‖² for rows i ∈ [i0, i1) of a and j ∈ [j0, j1) of b. */
 function distanceTile(a: FeatureArray, i0: number, i1: number, b: FeatureArray, j0: number, j1: number, dim: number, out: Float64Array) {
@@ -87,7 +80,7 @@ function forEachDistanceTile(
  * features [n, d] to all rows, itself included (so the k-th nearest other point when no two coincide).
  */
 export function manifoldRadii(features: FeatureArray, dim: number, k = 3): Float64Array {
-  const n = rowsOf(features, dim, 'features');
+  const n = featureRows(features, dim, 'features');
   if (!Number.isInteger(k) || k < 1 || k >= n) {
     throw new RangeError(`neighbourhood size k is ${k}; accepted: an integer in [1, ${n - 1}] for ${n} feature vectors`);
   }
@@ -115,8 +108,8 @@ export function manifoldRadii(features: FeatureArray, dim: number, k = 3): Float
 
 /** Precision and recall of generated features against real features, both [·, dim]. */
 export function precisionRecall(real: FeatureArray, generated: FeatureArray, dim: number, k = 3): PrecisionRecall {
-  const nReal = rowsOf(real, dim, 'real features');
-  const nGenerated = rowsOf(generated, dim, 'generated features');
+  const nReal = featureRows(real, dim, 'real features');
+  const nGenerated = featureRows(generated, dim, 'generated features');
   const realRadii = manifoldRadii(real, dim, k);
   const generatedRadii = manifoldRadii(generated, dim, k);
   const realCovered = new Uint8Array(nReal);

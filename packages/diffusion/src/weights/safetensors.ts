@@ -117,6 +117,11 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   return { tensors, metadata };
 }
 
+/** A floating-point tensor's values as float32: F64 is rounded, F32, F16 and BF16 are already float32 once read. */
+export function float32Values(tensor: StoredTensor): Float32Array {
+  return tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data as Float64Array);
+}
+
 /**
  * What `writeSafetensors` takes: F32 / F64 / I64 / I32 / U8, decided by the array's type, or the raw
  * 16-bit patterns of F16 / BF16 values in a Uint16Array with `dtype` saying which.
