@@ -5,12 +5,11 @@ import {
   type ClassifierPool,
   classifierGradient,
   classifierLogits,
-  classifierParameterShapes,
   createClassifier,
   initBackend,
   type NoisyClassifier,
   parseClassifierConfig,
-  randomStateDict,
+  randomClassifierWeights,
 } from '@diffq/diffusion';
 import * as tf from '@tensorflow/tfjs';
 
@@ -27,7 +26,7 @@ function classifierWith(pool: ClassifierPool, seed: number): NoisyClassifier {
     num_head_channels: 32,
     out_channels: 7,
   });
-  return createClassifier(config, randomStateDict(classifierParameterShapes(config), seed));
+  return createClassifier(config, randomClassifierWeights(config, seed));
 }
 
 /** Σᵢ log softmax(logits)[i, yᵢ], the quantity whose gradient classifier guidance follows. */
