@@ -29,7 +29,7 @@ export interface BenchModel {
   config: UNetConfig;
   /** Random weights (seed 0). */
   weights: Map<string, StoredTensor>;
-  /** "CIFAR-size ADM {flags}, 2.34M parameters", for the bench's first line. */
+  /** "CIFAR-size ADM {flags}, N.NNM parameters", for the bench's first line. */
   summary: string;
 }
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { keys, sampleQueueName } from '@diffq/contract';
-import { openStore } from '@diffq/storage';
-import { defaultModelId, fileDigest } from '@diffq/worker';
+import { defaultModelId } from '@diffq/queue';
+import { fileDigest, openStore } from '@diffq/storage';
 import { Queue } from 'bullmq';
 import { E2E_DB, hiddenFiles, readStoredRun, runDiffq, smallModel, spawnWorker, type TestEnv, testEnv, waitFor } from './harness.ts';
 

@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FINALIZE_QUEUE_NAME, keys, sampleQueueName } from '@diffq/contract';
-import { openStore } from '@diffq/storage';
-import { defaultModelId, fileDigest, type RunningWorker, startWorker } from '@diffq/worker';
+import { defaultModelId } from '@diffq/queue';
+import { fileDigest, openStore } from '@diffq/storage';
+import { type RunningWorker, startWorker } from '@diffq/worker';
 import { type Job, Queue } from 'bullmq';
 import { E2E_DB, runDiffq, smallModel, type TestEnv, testEnv, waitFor } from './harness.ts';
 

@@ -5,7 +5,7 @@
  * the run up again from where it stopped.
  */
 import { finalizeJobId, sampleQueueName, shardCount, shardJobId } from '@diffq/contract';
-import { cancelledKey } from '@diffq/worker/queue-options';
+import { cancelledKey } from '@diffq/queue';
 import type { Producer } from './producer.ts';
 import type { LocatedRun } from './run-state.ts';
 

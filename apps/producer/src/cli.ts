@@ -5,8 +5,7 @@
  * seconds to load and `diffq status` needs none of them.
  */
 import { MAX_PRIORITY } from '@diffq/contract';
-import { checkRedisUrl } from '@diffq/worker/redis-connection';
-import { SettingSources, type Settings, settingsFrom, withSettings } from '@diffq/worker/settings';
+import { checkRedisUrl, SettingSources, type Settings, settingsFrom, withSettings } from '@diffq/queue';
 import yargs, { type Argv } from 'yargs';
 import type { LaunchFlags } from './launch-flags.ts';
 import { Producer } from './producer.ts';

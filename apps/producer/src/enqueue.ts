@@ -14,7 +14,7 @@ import {
   shardJobId,
   shardSeeds,
 } from '@diffq/contract';
-import { FINALIZE_JOB_OPTIONS, SHARD_JOB_OPTIONS } from '@diffq/worker/queue-options';
+import { FINALIZE_JOB_OPTIONS, SHARD_JOB_OPTIONS } from '@diffq/queue';
 import type { FlowJob } from 'bullmq';
 import type { Producer } from './producer.ts';
 

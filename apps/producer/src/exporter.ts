@@ -7,8 +7,8 @@
 
 import type { RunSpec } from '@diffq/contract';
 import { FINALIZE_QUEUE_NAME, sampleQueueName } from '@diffq/contract';
+import { type MetricsServer, serveMetrics } from '@diffq/queue';
 import { readManifest } from '@diffq/storage';
-import { type MetricsServer, serveMetrics } from '@diffq/worker/metrics-server';
 import { Gauge, Registry } from 'prom-client';
 import type { Producer, RunEntry } from './producer.ts';
 import { shardLength, storedShards } from './run-state.ts';

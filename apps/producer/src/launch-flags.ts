@@ -5,6 +5,7 @@
  */
 import {
   countSeeds,
+  drawableClasses,
   ID_PATTERN,
   InvalidPayload,
   MAX_PRIORITY,
@@ -14,8 +15,7 @@ import {
   type RunSpecInput,
   StoreUrlSchema,
 } from '@diffq/contract';
-import { spaceTimesteps } from '@diffq/diffusion';
-import { drawableClasses } from '@diffq/worker/label-classes';
+import { spaceTimesteps } from '@diffq/diffusion/config';
 import type { ClassifierFacts, DenoiserFacts } from './model-facts.ts';
 import { UsageError } from './usage-error.ts';
 

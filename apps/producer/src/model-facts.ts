@@ -5,8 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseClassifierConfig, parseDiffusionConfig, parseModelJson, parseUNetConfig } from '@diffq/diffusion';
-import { defaultModelId, fetchModel, MODEL_JSON } from '@diffq/worker/model-source';
+import { parseClassifierConfig, parseDiffusionConfig, parseModelJson, parseUNetConfig } from '@diffq/diffusion/config';
+import { defaultModelId } from '@diffq/queue';
+import { fetchModel, MODEL_JSON } from '@diffq/storage';
 
 export interface DenoiserFacts {
   /** As the manifest records it: an absolute path or an s3:// URI. */

@@ -4,9 +4,7 @@
  */
 import { FINALIZE_QUEUE_NAME } from '@diffq/contract';
 import { type ObjectStore, openStore } from '@diffq/storage';
-import { runsKey } from '@diffq/worker/queue-options';
-import { assertReachable, openRedis } from '@diffq/worker/redis-connection';
-import type { Settings } from '@diffq/worker/settings';
+import { assertReachable, openRedis, runsKey, type Settings } from '@diffq/queue';
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 

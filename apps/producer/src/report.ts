@@ -1,7 +1,6 @@
 /** `diffq report <run>`: report.json as the finalizer wrote it, or a readable summary of it. */
-import { keys } from '@diffq/contract';
+import { keys, type RunReport } from '@diffq/contract';
 import { getJson } from '@diffq/storage';
-import type { RunReport } from '@diffq/worker/finalize-job';
 import { formatDuration, type LocatedRun } from './run-state.ts';
 
 export async function readReport(run: LocatedRun): Promise<RunReport | undefined> {

@@ -7,7 +7,7 @@
  */
 import { finalizeJobId, keys, parseSeeds, sampleQueueName, shardCount, shardJobId, shardSeeds } from '@diffq/contract';
 import { isShardDone } from '@diffq/storage';
-import { cancelledKey } from '@diffq/worker/queue-options';
+import { cancelledKey } from '@diffq/queue';
 import { enqueueShards } from './enqueue.ts';
 import type { Producer } from './producer.ts';
 import { type LocatedRun, storedShards } from './run-state.ts';

@@ -5,7 +5,7 @@
  */
 import { finalizeJobId, keys, type RunSpec, type ShardMeta, sampleQueueName, shardCount, shardJobId } from '@diffq/contract';
 import { type ObjectStore, readManifest, readShardMeta } from '@diffq/storage';
-import { cancelledKey } from '@diffq/worker/queue-options';
+import { cancelledKey } from '@diffq/queue';
 import type { Producer } from './producer.ts';
 
 export interface LocatedRun {

@@ -6,9 +6,7 @@
 
 import yargs from 'yargs';
 import { ENGINES, type EngineChoice, PROVIDERS } from './model-runtime.ts';
-import { DEFAULT_LOCKS } from './queue-options.ts';
-import { checkRedisUrl } from './redis-connection.ts';
-import { SettingSources, settingsFrom, withSettings } from './settings.ts';
+import { checkRedisUrl, DEFAULT_LOCKS, SettingSources, settingsFrom, withSettings } from '@diffq/queue';
 import { startWorker } from './worker.ts';
 
 function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -4,7 +4,16 @@
  * grid.png (a contact sheet of the first samples), from the stored shards only: a retried finalize
  * writes the same counts and the same grid.
  */
-import { type FinalizeJob, keys, parseFinalizeJob, type RunSpec, type ShardMeta, shardCount } from '@diffq/contract';
+import {
+  type FinalizeJob,
+  keys,
+  parseFinalizeJob,
+  REPORT_FORMAT,
+  type RunReport,
+  type RunSpec,
+  type ShardMeta,
+  shardCount,
+} from '@diffq/contract';
 import { type ObjectStore, PermanentStoreError, putJson, readShardMeta } from '@diffq/storage';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { contactSheet } from './grid.ts';
@@ -12,38 +21,8 @@ import { decodeNpz } from './npz.ts';
 import { encodePng, imageOf, type RasterImage } from './png.ts';
 import { ManifestMissing, type RunContexts } from './run-context.ts';
 
-export const REPORT_FORMAT = 'diffq-report/1';
 /** Samples on the contact sheet. */
 export const GRID_SAMPLES = 64;
-
-export interface RunReport {
-  format: typeof REPORT_FORMAT;
-  runId: string;
-  model: RunSpec['model'];
-  sampler: RunSpec['sampler'];
-  guidance: RunSpec['guidance'];
-  labels: RunSpec['labels'];
-  seeds: string;
-  /** npz, png or both. */
-  output: RunSpec['format'];
-  counts: { shards: number; samples: number; seeds: number };
-  timings: {
-    launchedAt: string;
-    firstShardStartedAt: string;
-    lastShardFinishedAt: string;
-    /** From the first shard's start to the last shard's end. */
-    wallSeconds: number;
-    /** Samples per wall second over the whole run. */
-    samplesPerSecond: number;
-    /** Sums over shards of each phase (sample, encode, write…), in seconds. */
-    phaseSeconds: Record<string, number>;
-  };
-  workers: Record<string, { shards: number; samples: number; sampleSeconds: number }>;
-  engines: string[];
-  /** Samples per class, for class-conditional runs. */
-  labelCounts: Record<string, number> | null;
-  finalizedAt: string;
-}
 
 /** Reads every shard's metadata; throws naming the shards the store does not hold. */
 export async function readAllShardMetas(store: ObjectStore, spec: RunSpec): Promise<ShardMeta[]> {

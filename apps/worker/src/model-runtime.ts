@@ -17,9 +17,10 @@ import {
   readModelDirectory,
 } from '@diffq/diffusion';
 import { ENGINE_CHOICES, type EngineChoice, type ExecutionProvider, openModelEngine } from '@diffq/onnx';
+import { defaultModelId } from '@diffq/queue';
+import { fetchModel } from '@diffq/storage';
 import type * as tf from '@tensorflow/tfjs';
 import type { WorkerMetrics } from './metrics.ts';
-import { defaultModelId, fetchModel } from './model-source.ts';
 
 /** A classifier as the manifest names it. */
 export interface ClassifierRef {

@@ -5,7 +5,7 @@
  * BullMQ's lock renewal and the metrics server keep running during a long shard.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { RunSpec } from '@diffq/contract';
+import { drawableClasses, type RunSpec } from '@diffq/contract';
 import {
   createProcess,
   type DiffusionConfig,
@@ -17,7 +17,6 @@ import {
   parseDiffusionConfig,
   SeedNoiseSource,
 } from '@diffq/diffusion';
-import { drawableClasses } from './label-classes.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { ModelRuntime } from './model-runtime.ts';
 

@@ -4,15 +4,23 @@
  */
 import { hostname } from 'node:os';
 import { FINALIZE_QUEUE_NAME, sampleQueueName } from '@diffq/contract';
+import {
+  cancelledKey,
+  DEFAULT_LOCKS,
+  finalizeWorkerOptions,
+  type LockSettings,
+  type MetricsServer,
+  openRedis,
+  type RedisSettings,
+  sampleWorkerOptions,
+  serveMetrics,
+} from '@diffq/queue';
 import * as tf from '@tensorflow/tfjs';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { processFinalizeJob } from './finalize-job.ts';
 import { createWorkerMetrics, type JobOutcome, type WorkerMetrics } from './metrics.ts';
-import { type MetricsServer, serveMetrics } from './metrics-server.ts';
 import { type EngineChoice, loadModelRuntime, type ModelRuntime } from './model-runtime.ts';
-import { cancelledKey, DEFAULT_LOCKS, finalizeWorkerOptions, type LockSettings, sampleWorkerOptions } from './queue-options.ts';
-import { openRedis, type RedisSettings } from './redis-connection.ts';
 import { RunContexts } from './run-context.ts';
 import { ABORT, processShardJob, type ShardResult } from './shard-job.ts';
 import { ShardSampler } from './shard-sampler.ts';

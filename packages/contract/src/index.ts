@@ -2,6 +2,8 @@ export * from './ids.ts';
 export * from './invalid-payload.ts';
 export * from './jobs.ts';
 export * from './keys.ts';
+export * from './label-classes.ts';
+export * from './run-report.ts';
 export * from './run-spec.ts';
 export * from './seeds.ts';
 export * from './shard-meta.ts';

@@ -3,14 +3,20 @@
  * GroupNorm(32) allows; a test that needs another flag spreads one of these and says which.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   type ClassifierArgs,
   createUNet,
   type DenoiserEngine,
+  MODEL_JSON,
   randomUNetWeights,
+  type StoredTensor,
   TfjsEngine,
   type UNetArgs,
   type UNetConfig,
+  WEIGHTS_FILE,
+  writeSafetensors,
 } from '@diffq/diffusion';
 import type * as tf from '@tensorflow/tfjs';
 
@@ -75,6 +81,17 @@ export const CLASSIFIER_8: ClassifierArgs = {
 /** A tfjs engine over UNetModel(config) with random weights drawn from `seed`. */
 export function randomTfjsEngine(config: UNetConfig, seed: number): TfjsEngine {
   return new TfjsEngine(createUNet(config, randomUNetWeights(config, seed)));
+}
+
+/** A float32 state_dict as the bytes of its weights.safetensors. */
+export function weightsFile(stateDict: ReadonlyMap<string, StoredTensor>): Uint8Array {
+  return writeSafetensors(Object.fromEntries([...stateDict].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }])));
+}
+
+/** Writes the two files of a model directory into `dir`. */
+export async function writeModelDirectory(dir: string, modelJson: unknown, stateDict: ReadonlyMap<string, StoredTensor>): Promise<void> {
+  await writeFile(join(dir, MODEL_JSON), JSON.stringify(modelJson));
+  await writeFile(join(dir, WEIGHTS_FILE), weightsFile(stateDict));
 }
 
 /** One forward's output values; the output tensor is disposed, the inputs are left alone. */

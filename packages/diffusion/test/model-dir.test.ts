@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,7 +19,7 @@ import {
   writeSafetensors,
 } from '@diffq/diffusion';
 import * as tf from '@tensorflow/tfjs';
-import { CLASSIFIER_8, UNET_8 } from './fixtures.ts';
+import { CLASSIFIER_8, UNET_8, weightsFile, writeModelDirectory } from './fixtures.ts';
 
 await initBackend();
 
@@ -44,10 +44,6 @@ const MODEL_JSON = {
 
 const unetConfig = parseUNetConfig(MODEL);
 
-function weightsFile(dict: Map<string, StoredTensor>): Uint8Array {
-  return writeSafetensors(Object.fromEntries([...dict].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }])));
-}
-
 /** parseModelDirectory of a model.json (object or raw text) and a state dict edited by `edit`. */
 function parse(json: unknown, edit: (d: Map<string, StoredTensor>) => void = () => {}) {
   const dict = randomUNetWeights(unetConfig, 1);
@@ -66,8 +62,7 @@ describe('model directory', () => {
 
   it('reads model.json and weights.safetensors and runs the network they describe', async () => {
     const dict = randomUNetWeights(unetConfig, 1);
-    await writeFile(join(dir, 'model.json'), JSON.stringify(MODEL_JSON));
-    await writeFile(join(dir, 'weights.safetensors'), weightsFile(dict));
+    await writeModelDirectory(dir, MODEL_JSON, dict);
     const model = await readModelDirectory(dir);
     assert.equal(model.architecture, 'adm-unet');
     assert.ok(model.architecture === 'adm-unet' && model.nullLabel === 3);

@@ -3,11 +3,11 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DenoiserEngine, initBackend, parseUNetConfig, randomUNetWeights, writeSafetensors } from '@diffq/diffusion';
+import { type DenoiserEngine, initBackend, parseUNetConfig, randomUNetWeights } from '@diffq/diffusion';
 import { benchModel, buildUNetOnnx, ONNX_CACHE_DIR, OnnxEngine, openEngine, openModelEngine, USER_ONNX_FILE } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
-import { forwardData, UNET_8 } from '../../diffusion/test/fixtures.ts';
+import { forwardData, UNET_8, writeModelDirectory } from '../../diffusion/test/fixtures.ts';
 
 await initBackend();
 
@@ -114,9 +114,7 @@ describe('openModelEngine', () => {
       model: UNET_8,
       diffusion: { steps: 1000, noise_schedule: 'cosine', learn_sigma: true },
     };
-    await writeFile(join(dir, 'model.json'), JSON.stringify(json));
-    const tensors = Object.fromEntries([...weights].map(([k, v]) => [k, { shape: v.shape, data: v.data as Float32Array }]));
-    await writeFile(join(dir, 'weights.safetensors'), writeSafetensors(tensors));
+    await writeModelDirectory(dir, json, weights);
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 

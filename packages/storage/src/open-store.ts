@@ -6,27 +6,20 @@
  * S3 settings come from options, else from the environment: DIFFQ_S3_ENDPOINT (e.g.
  * http://127.0.0.1:9000 for MinIO), AWS_REGION (default us-east-1), DIFFQ_S3_FORCE_PATH_STYLE
  * ("true"/"1"; default on when an endpoint is set). Credentials follow the standard AWS chain.
+ * The AWS SDK is imported when an s3:// store is first used, so file:// runs never load it.
  */
-
 import { resolve } from 'node:path';
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { DeferredStore } from './deferred-store.ts';
 import { FileStore, type FileStoreOptions } from './file-store.ts';
 import type { ObjectStore } from './object-store.ts';
-import { S3Store, type S3StoreOptions } from './s3-store.ts';
+import type { S3ConnectionOptions } from './s3-client.ts';
 import { PermanentStoreError } from './store-error.ts';
 import { assertKey } from './store-key.ts';
 
-export const DEFAULT_STORE_URL = 'file://./runs';
+export type { S3ConnectionOptions } from './s3-client.ts';
+export type { S3StoreOptions } from './s3-store.ts';
 
-export interface S3ConnectionOptions extends S3StoreOptions {
-  endpoint?: string;
-  region?: string;
-  forcePathStyle?: boolean;
-  /** Overrides the AWS credential chain (tests, explicit keys). */
-  credentials?: S3ClientConfig['credentials'];
-  /** Attempts per request including the first, with the SDK's backoff (default 3). */
-  maxAttempts?: number;
-}
+export const DEFAULT_STORE_URL = 'file://./runs';
 
 export interface OpenStoreOptions {
   file?: FileStoreOptions;
@@ -53,23 +46,16 @@ export function openStore(url: string = DEFAULT_STORE_URL, options: OpenStoreOpt
     }
     const prefix = rest.filter((segment) => segment !== '').join('/');
     if (prefix !== '') assertKey(prefix);
-    return new S3Store(createS3Client(options.s3 ?? {}, options.env ?? process.env), bucket, prefix, options.s3);
+    const root = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;
+    const env = options.env ?? process.env;
+    return new DeferredStore(
+      root,
+      (key) => `s3://${bucket}/${prefix ? `${prefix}/` : ''}${assertKey(key)}`,
+      async () => {
+        const [{ S3Store }, { createS3Client }] = await Promise.all([import('./s3-store.ts'), import('./s3-client.ts')]);
+        return new S3Store(createS3Client(options.s3 ?? {}, env), bucket, prefix, options.s3);
+      },
+    );
   }
   throw new PermanentStoreError(`Unsupported store URL ${JSON.stringify(url)}: ${ACCEPTED}.`);
-}
-
-function createS3Client(options: S3ConnectionOptions, env: NodeJS.ProcessEnv): S3Client {
-  const endpoint = options.endpoint ?? (env.DIFFQ_S3_ENDPOINT || undefined);
-  const pathStyleEnv = env.DIFFQ_S3_FORCE_PATH_STYLE;
-  const forcePathStyle = options.forcePathStyle ?? (pathStyleEnv ? /^(1|true|yes)$/i.test(pathStyleEnv) : endpoint !== undefined);
-  return new S3Client({
-    endpoint,
-    region: options.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1'),
-    forcePathStyle,
-    credentials: options.credentials,
-    maxAttempts: options.maxAttempts ?? 3,
-    // S3-compatible servers (MinIO, s3rver, Ceph) often reject the newer default CRC trailers;
-    // checksums are then only sent where the API requires them.
-    ...(endpoint ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
-  });
 }

@@ -70,13 +70,3 @@ export const FINALIZE_JOB_OPTIONS: JobsOptions = {
   removeOnComplete: { age: 7 * 24 * 3600 },
   removeOnFail: { age: 30 * 24 * 3600 },
 };
-
-/** `<prefix>:runs`: hash runId → JSON summary, written by launch and resume (read by `runs` and the exporter). */
-export function runsKey(prefix: string): string {
-  return `${prefix}:runs`;
-}
-
-/** `<prefix>:cancelled:<runId>`: set by `diffq cancel`, checked by workers between micro-batches. */
-export function cancelledKey(prefix: string, runId: string): string {
-  return `${prefix}:cancelled:${runId}`;
-}

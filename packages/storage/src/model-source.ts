@@ -1,16 +1,14 @@
 /**
  * Where a model directory comes from (a local path or s3://bucket/prefix/model) and its identity:
- * the sha256 of weights.safetensors. The producer records the digest in the manifest; a worker
- * refuses shards of a run launched with other weights. The default model id — which names the
- * queue `sample.<id>` — is derived from the digest, so a producer and a worker that read the same
- * weights agree on the queue wherever the files live.
+ * the sha256 of weights.safetensors. The producer records the digest in the manifest (and names the
+ * model's queue after it); a worker refuses shards of a run launched with other weights.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { openStore } from '@diffq/storage';
+import { cacheDir } from './cache-dir.ts';
+import { fileDigest } from './file-digest.ts';
+import { openStore } from './open-store.ts';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_FILE = 'weights.safetensors';
@@ -22,41 +20,6 @@ export interface LocalModel {
   dir: string;
   /** sha256 of weights.safetensors, lowercase hex. */
   digest: string;
-}
-
-/** $DIFFQ_CACHE_DIR, else $XDG_CACHE_HOME/diffq, else ~/.cache/diffq. */
-export function cacheDir(): string {
-  return process.env.DIFFQ_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'diffq');
-}
-
-/** `model-<first 12 hex digits of the weights' sha256>`. */
-export function defaultModelId(digest: string): string {
-  return `model-${digest.slice(0, 12)}`;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/**
- * sha256 of a file, cached under the cache dir by (absolute path, size, mtime): hashing a
- * multi-gigabyte checkpoint on every launch would cost seconds.
- */
-export async function fileDigest(path: string): Promise<string> {
-  const absolute = resolve(path);
-  const info = await stat(absolute);
-  const cacheFile = join(cacheDir(), 'digests', `${createHash('sha1').update(absolute).digest('hex')}.json`);
-  const cached = await readFile(cacheFile, 'utf8')
-    .then((text) => JSON.parse(text) as { size: number; mtimeMs: number; digest: string })
-    .catch(() => undefined);
-  if (cached && cached.size === info.size && cached.mtimeMs === info.mtimeMs) return cached.digest;
-  const digest = await sha256File(absolute);
-  await mkdir(join(cacheDir(), 'digests'), { recursive: true })
-    .then(() => writeFile(cacheFile, JSON.stringify({ size: info.size, mtimeMs: info.mtimeMs, digest })))
-    .catch(() => {});
-  return digest;
 }
 
 /** Checks that dir is a model directory; the error names the flag and the files expected. */
