@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { keys } from '@diffq/contract';
-import { writeDemoClassifier } from '@diffq/producer';
 import { getJson, openStore } from '@diffq/storage';
 import { decodeNpz, decodePng, startWorker } from '@diffq/worker';
 import { E2E_DB, readStoredRun, runDiffq, smallModel, type TestEnv, testEnv } from './harness.ts';
+import { writeRandomClassifier } from '../fixtures/random-model.ts';
 
 describe('class labels, guidance and PNG output', () => {
   let env: TestEnv;
@@ -88,7 +88,7 @@ describe('class labels, guidance and PNG output', () => {
     timeout: 180_000,
   }, async () => {
     const model = await smallModel(env.dir);
-    const classifier = await writeDemoClassifier(join(env.dir, 'classifier'), { numClasses: 5 });
+    const classifier = await writeRandomClassifier(join(env.dir, 'classifier'), { numClasses: 5 });
     const common = ['launch', ...env.flags, '--store', storeUrl, '--model', model, '--seeds', '0-7', '--steps', '4'];
     assert.equal((await runDiffq([...common, '--run-id', 'plain'])).code, 0);
     const guided = await runDiffq([

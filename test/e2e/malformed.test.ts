@@ -3,27 +3,23 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FINALIZE_QUEUE_NAME, keys, sampleQueueName } from '@diffq/contract';
-import { defaultModelId } from '@diffq/queue';
-import { fileDigest, openStore } from '@diffq/storage';
-import { type RunningWorker, startWorker } from '@diffq/worker';
-import { type Job, Queue } from 'bullmq';
-import { E2E_DB, runDiffq, smallModel, type TestEnv, testEnv, waitFor } from './harness.ts';
+import type { RunningWorker } from '@diffq/worker';
+import type { Job, Queue } from 'bullmq';
+import { runDiffq, smallModel, useTestEnv, waitFor } from './harness.ts';
 
 describe('malformed launches and job payloads', () => {
-  let env: TestEnv;
+  const env = useTestEnv('malformed');
   let model: string;
   let classModel: string;
   let storeDir: string;
   let storeUrl: string;
 
   before(async () => {
-    env = await testEnv(E2E_DB.malformed, 'malformed');
-    model = await smallModel(env.dir);
+    model = env.model;
     classModel = await smallModel(env.dir, { numClasses: 10 });
     storeDir = join(env.dir, 'runs');
-    storeUrl = `file://${storeDir}`;
+    storeUrl = env.storeUrl;
   });
-  after(() => env.cleanup());
 
   const launches: { name: string; args: () => string[]; says: RegExp }[] = [
     { name: 'no --seeds', args: () => ['--model', model], says: /--seeds is required/ },
@@ -143,34 +139,15 @@ describe('malformed launches and job payloads', () => {
     let modelId: string;
 
     before(async () => {
-      modelId = defaultModelId(await fileDigest(join(model, 'weights.safetensors')));
-      const launched = await runDiffq([
-        'launch',
-        ...env.flags,
-        '--store',
-        storeUrl,
-        '--model',
-        model,
-        '--seeds',
-        '0-19',
-        '--shard-size',
-        '10',
-        '--steps',
-        '2',
-        '--run-id',
-        'real',
-      ]);
-      assert.equal(launched.code, 0, launched.err);
+      await env.launch({ runId: 'real', seeds: '0-19', shardSize: 10, steps: 2 });
       // The real run's own jobs are removed: only the malformed ones below reach the worker.
-      await new Queue(FINALIZE_QUEUE_NAME, { connection: env.redis, prefix: env.prefix }).obliterate({ force: true });
-      queue = new Queue(sampleQueueName(modelId), { connection: env.redis, prefix: env.prefix });
+      await env.queue(FINALIZE_QUEUE_NAME).obliterate({ force: true });
+      modelId = await env.modelId();
+      queue = await env.sampleQueue();
       await queue.obliterate({ force: true });
-      worker = await startWorker({ redis: { url: env.redisUrl }, prefix: env.prefix, model, batchSize: 10, threads: 1, log: () => {} });
+      worker = await env.startWorker({ batchSize: 10 });
     });
-    after(async () => {
-      await worker.close('now');
-      await queue.close();
-    });
+    after(() => worker.close('now'));
 
     const good = () => ({ runId: 'real', modelId, shardIndex: 0, seeds: Array.from({ length: 10 }, (_, i) => i), storeUrl });
     const payloads: { name: string; data: () => unknown; says: RegExp }[] = [
@@ -217,7 +194,7 @@ describe('malformed launches and job payloads', () => {
           says,
           job: await queue.add('shard', data(), { jobId: `bad-${jobs.length}`, attempts: 5, backoff: { type: 'fixed', delay: 100 } }),
         });
-      const finalizeQueue = new Queue(FINALIZE_QUEUE_NAME, { connection: env.redis, prefix: env.prefix });
+      const finalizeQueue = env.queue(FINALIZE_QUEUE_NAME);
       jobs.push({
         name: 'a finalize job without store',
         says: /Invalid finalize job:.*storeUrl is required/s,
@@ -230,10 +207,7 @@ describe('malformed launches and job payloads', () => {
         assert.match(failed.failedReason, says, name);
         assert.equal(failed.attemptsMade, 1, `${name}: failed at once, no retry`);
       }
-      const store = openStore(storeUrl);
-      assert.deepEqual(await store.list(''), [keys.manifest('real')], 'nothing but the real run manifest was written');
-      store.close();
-      await finalizeQueue.close();
+      assert.deepEqual(await env.store().list(''), [keys.manifest('real')], 'nothing but the real run manifest was written');
       const metrics = await worker.metrics.registry.getSingleMetricAsString('diffq_jobs_total');
       assert.match(
         metrics,

@@ -1,15 +1,21 @@
 /**
- * The `diffq` command line: launch, status, watch, cancel, resume, report, runs, exporter, demo.
+ * The `diffq` command line: launch, status, watch, cancel, resume, report, runs, exporter, demo,
+ * bench-model.
  * Exit codes: 0 done, 1 failed (Redis, store, a run that did not finish), 2 invalid arguments.
  * Command modules are imported when their command runs: the model, tfjs and S3 libraries cost
  * seconds to load and `diffq status` needs none of them.
  */
+import { createRequire } from 'node:module';
 import { MAX_PRIORITY } from '@diffq/contract';
 import { checkRedisUrl, SettingSources, type Settings, settingsFrom, withSettings } from '@diffq/queue';
-import yargs, { type Argv } from 'yargs';
+import type { Argv } from 'yargs';
 import type { LaunchFlags } from './launch-flags.ts';
 import { Producer } from './producer.ts';
 import { UsageError } from './usage-error.ts';
+
+// yargs' CommonJS build is a single file; its ESM build is some thirty modules, each a round trip
+// through tsx's loader thread — about 0.1 s of every command's start.
+const yargs = createRequire(import.meta.url)('yargs') as typeof import('yargs').default;
 
 export interface Io {
   out(text: string): void;
@@ -101,11 +107,13 @@ const resume: Handler = async (producer, argv, io) => {
   const { resumeRun } = await import('./resume.ts');
   const result = await resumeRun(producer, await locateRun(producer, argv.run as string), { verify: argv.verify as boolean });
   if (argv.json) json(io, result);
-  else if (result.complete) io.out(`run ${result.runId} is complete (${result.stored} shards stored, report written); nothing to resume\n`);
   else {
-    io.out(
-      `resumed ${result.runId}: ${result.stored} shards stored (kept), ${result.missing} missing → ${result.added} enqueued, ${result.retried} failed retried, ${result.alreadyQueued} already queued${result.finalizeQueued ? '; finalize re-queued' : ''}\n`,
-    );
+    const swept = result.swept.length > 0 ? `; ${result.swept.length} abandoned temporary files removed` : '';
+    if (result.complete) io.out(`run ${result.runId} is complete (${result.stored} shards stored, report written); nothing to resume${swept}\n`);
+    else
+      io.out(
+        `resumed ${result.runId}: ${result.stored} shards stored (kept), ${result.missing} missing → ${result.added} enqueued, ${result.retried} failed retried, ${result.alreadyQueued} already queued${result.finalizeQueued ? '; finalize re-queued' : ''}${swept}\n`,
+      );
   }
   return 0;
 };
@@ -153,12 +161,39 @@ const demo: Handler = async (producer, argv, io) => {
   return runDemo(producer, {
     model: argv.model as string | undefined,
     seeds: String(argv.seeds),
+    sampler: argv.sampler as 'ddpm' | 'ddim',
     steps: argv.steps as number,
+    guidanceScale: argv.guidanceScale as number,
     batchSize: argv.batchSize as number,
     engine: argv.engine as 'auto' | 'onnx' | 'tfjs',
     write: io.out,
     tty: io.tty,
   });
+};
+
+const benchModel: Handler = async (_producer, argv, io) => {
+  const problems = (['batch', 'repeat'] as const)
+    .filter((flag) => !(Number.isInteger(argv[flag]) && (argv[flag] as number) >= 1))
+    .map((flag) => `--${flag} is ${argv[flag]}; accepted: an integer ≥ 1`);
+  if (problems.length > 0) throw new UsageError(problems);
+  const { fetchModel } = await import('@diffq/storage');
+  const local = await fetchModel(argv.model as string).catch((error: Error) => {
+    throw new UsageError([error.message]);
+  });
+  const { benchModel } = await import('@diffq/onnx');
+  const r = await benchModel({
+    modelDir: local.dir,
+    batch: argv.batch as number,
+    engine: argv.engine as 'auto' | 'onnx' | 'tfjs',
+    repeat: argv.repeat as number,
+    provider: argv.onnxProvider as 'cpu' | 'cuda',
+  });
+  if (argv.json) json(io, { model: argv.model, ...r });
+  else
+    io.out(
+      `${argv.model}: ${r.medianMs.toFixed(1)} ms per forward of batch ${r.batch} (median of ${r.timesMs.length} after warm-up) on ${r.engine} (${r.provider})\n  ${r.why}\n`,
+    );
+  return 0;
 };
 
 function runArg<T>(y: Argv<T>) {
@@ -248,17 +283,32 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
     )
     .command(
       'demo',
-      'launch a small run of the default model, sample it in-process, print the report (npm start)',
+      'launch a small run of the shipped MNIST model, sample it in-process, print the report (npm start)',
       (y) =>
         y
-          .option('model', { type: 'string', describe: 'model directory (default: a small random-weights model under .cache/)' })
-          .option('seeds', { type: 'string', default: '0-63' })
-          .option('steps', { type: 'number', default: 10 })
-          .option('batch-size', { type: 'number', default: 16 })
+          .option('model', { type: 'string', describe: 'model directory (default: models/mnist of this repository)' })
+          .option('seeds', { type: 'string', default: '0-99' })
+          .option('sampler', { choices: ['ddpm', 'ddim'], default: 'ddim' })
+          .option('steps', { type: 'number', default: 50 })
+          .option('guidance-scale', { type: 'number', default: 1, describe: 'classifier-free guidance w, for a model with a null label' })
+          .option('batch-size', { type: 'number', default: 25 })
           .option('engine', { choices: ['auto', 'onnx', 'tfjs'], default: 'auto' }),
       pick(demo),
     )
-    .demandCommand(1, 'give a command: launch, status, watch, cancel, resume, report, runs, exporter or demo')
+    .command(
+      'bench-model',
+      'time one denoiser forward pass of a model directory: median ms after warm-up, engine and provider',
+      (y) =>
+        y
+          .option('model', { type: 'string', demandOption: true, describe: 'model directory (model.json + weights.safetensors) or s3:// URI' })
+          .option('batch', { type: 'number', default: 16, describe: 'samples per forward pass' })
+          .option('engine', { choices: ['auto', 'onnx', 'tfjs'], default: 'auto', describe: 'denoiser engine' })
+          .option('onnx-provider', { choices: ['cpu', 'cuda'], default: 'cpu', describe: 'onnx execution provider' })
+          .option('repeat', { type: 'number', default: 10, describe: 'timed forward passes (the median is reported)' })
+          .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
+      pick(benchModel),
+    )
+    .demandCommand(1, 'give a command: launch, status, watch, cancel, resume, report, runs, exporter, demo or bench-model')
     .strict()
     .help()
     .exitProcess(false)

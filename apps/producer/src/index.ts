@@ -1,7 +1,6 @@
 export * from './cancel.ts';
 export * from './cli.ts';
 export * from './demo.ts';
-export * from './demo-model.ts';
 export * from './enqueue.ts';
 export * from './exporter.ts';
 export * from './launch.ts';

@@ -3,10 +3,11 @@
  * Exactly the shards the store does not hold are put back: failed jobs are retried, jobs Redis no
  * longer knows (it lost its data, or the run was cancelled) are added again; shards already
  * waiting or running are left alone, and stored shards are never recomputed. Works after Redis
- * lost everything: nothing is taken from Redis that the store does not also hold.
+ * lost everything: nothing is taken from Redis that the store does not also hold. Temporary files
+ * that killed workers left in the run are swept on the way (sweepRun).
  */
 import { finalizeJobId, keys, parseSeeds, sampleQueueName, shardCount, shardJobId, shardSeeds } from '@diffq/contract';
-import { isShardDone } from '@diffq/storage';
+import { isShardDone, sweepRun } from '@diffq/storage';
 import { cancelledKey } from '@diffq/queue';
 import { enqueueShards } from './enqueue.ts';
 import type { Producer } from './producer.ts';
@@ -25,6 +26,8 @@ export interface ResumeResult {
   /** The finalize job was (re)queued. */
   finalizeQueued: boolean;
   complete: boolean;
+  /** Abandoned temporary files removed from the run (writes of killed workers). */
+  swept: string[];
 }
 
 export interface ResumeOptions {
@@ -37,6 +40,7 @@ export async function resumeRun(producer: Producer, run: LocatedRun, options: Re
   const total = shardCount(spec);
   const redis = await producer.redis();
   await redis.del(cancelledKey(producer.prefix, spec.runId));
+  const swept = await sweepRun(store, spec.runId);
   let stored = await storedShards(store, spec);
   if (options.verify) {
     const seeds = parseSeeds(spec.seeds);
@@ -57,6 +61,7 @@ export async function resumeRun(producer: Producer, run: LocatedRun, options: Re
     alreadyQueued: 0,
     finalizeQueued: false,
     complete: false,
+    swept,
   };
   if (missing.length === 0 && reportWritten) return { ...result, complete: true };
 

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { FINALIZE_QUEUE_NAME } from '@diffq/contract';
+import { ABANDONED_WRITE_MS, TEMP_FILE_MARK } from '@diffq/storage';
 import { Redis } from 'ioredis';
+import { writeRandomModel } from '../../../test/fixtures/random-model.ts';
 import { cancelRun } from '../src/cancel.ts';
-import { writeDemoModel } from '../src/demo-model.ts';
 import { createExporter } from '../src/exporter.ts';
 import { launchRun } from '../src/launch.ts';
 import { Producer } from '../src/producer.ts';
@@ -25,7 +27,7 @@ describe('launching runs (Redis db 6)', () => {
     redis = new Redis(REDIS_URL);
     await redis.flushdb();
     dir = mkdtempSync(join(tmpdir(), 'diffq-launch-'));
-    model = await writeDemoModel(join(dir, 'model'));
+    model = await writeRandomModel(join(dir, 'model'));
     producer = new Producer({ redis: { url: REDIS_URL }, prefix: 'launch-test', store: `file://${join(dir, 'runs')}` });
   });
   after(async () => {
@@ -92,5 +94,23 @@ describe('launching runs (Redis db 6)', () => {
     assert.match(text, new RegExp(`diffq_queue_jobs\\{queue="sample\\.${modelId}",state="waiting"\\} 200`));
     assert.match(text, /diffq_run_samples_total\{run="big",model="[^"]+"\} 50000/);
     assert.match(text, /diffq_run_samples_done\{run="stop-go",model="[^"]+"\} 0/);
+  });
+
+  it('sweeps the temporary files killed workers left in the run when it resumes, and only those', async () => {
+    await launchRun(producer, flags('swept', '0-9'));
+    const temp = (run: string, name: string) => join(dir, 'runs', run, 'shards', `${TEMP_FILE_MARK}999-0123456789ab-${name}`);
+    const abandoned = temp('swept', '0.npz');
+    const live = temp('swept', '0.json');
+    const otherRun = temp('big', '0.npz');
+    for (const path of [abandoned, live, otherRun]) {
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(path, 'partial');
+    }
+    const longAgo = new Date(Date.now() - 2 * ABANDONED_WRITE_MS);
+    for (const path of [abandoned, otherRun]) utimesSync(path, longAgo, longAgo);
+
+    const resumed = await resumeRun(producer, await locateRun(producer, 'swept'));
+    assert.deepEqual(resumed.swept, [pathToFileURL(abandoned).href]);
+    assert.deepEqual([abandoned, live, otherRun].map(existsSync), [false, true, true]);
   });
 });

@@ -14,7 +14,7 @@ import {
   type ShardMeta,
   shardCount,
 } from '@diffq/contract';
-import { type ObjectStore, PermanentStoreError, putJson, readShardMeta } from '@diffq/storage';
+import { type ObjectStore, PermanentStoreError, putJson, readShardMeta, sweepRun } from '@diffq/storage';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { contactSheet } from './grid.ts';
 import { decodeNpz } from './npz.ts';
@@ -116,15 +116,16 @@ export async function gridOf(store: ObjectStore, spec: RunSpec, metas: readonly 
   return contactSheet(tiles);
 }
 
-export async function finalizeRun(store: ObjectStore, spec: RunSpec): Promise<RunReport> {
+/** Writes grid.png and report.json, and removes what killed writers left in the run (sweepRun). */
+export async function finalizeRun(store: ObjectStore, spec: RunSpec): Promise<{ report: RunReport; swept: string[] }> {
   const metas = await readAllShardMetas(store, spec);
   const report = buildReport(spec, metas);
   await store.put(keys.grid(spec.runId), encodePng(await gridOf(store, spec, metas)), { contentType: 'image/png' });
   await putJson(store, keys.report(spec.runId), report);
-  return report;
+  return { report, swept: await sweepRun(store, spec.runId) };
 }
 
-export async function processFinalizeJob(job: Job, runs: RunContexts): Promise<{ runId: string; samples: number }> {
+export async function processFinalizeJob(job: Job, runs: RunContexts): Promise<{ runId: string; samples: number; swept: number }> {
   let data: FinalizeJob;
   try {
     data = parseFinalizeJob(job.data);
@@ -133,8 +134,8 @@ export async function processFinalizeJob(job: Job, runs: RunContexts): Promise<{
   }
   try {
     const { spec } = await runs.run(data.storeUrl, data.runId);
-    const report = await finalizeRun(runs.store(data.storeUrl), spec);
-    return { runId: data.runId, samples: report.counts.samples };
+    const { report, swept } = await finalizeRun(runs.store(data.storeUrl), spec);
+    return { runId: data.runId, samples: report.counts.samples, swept: swept.length };
   } catch (error) {
     if (error instanceof ManifestMissing || error instanceof PermanentStoreError) throw new UnrecoverableError((error as Error).message);
     throw error;

@@ -64,11 +64,21 @@ export function openRedis(settings: RedisSettings, role: RedisRole): Redis {
   return client;
 }
 
-/** Pings Redis and turns a connection failure into one sentence with the (redacted) URL. */
+/**
+ * Pings Redis and turns a connection failure into one sentence with the (redacted) URL and the
+ * socket's own reason (ECONNREFUSED, ENOTFOUND…), not the client's retry bookkeeping.
+ */
 export async function assertReachable(client: Redis, url: string): Promise<void> {
+  let cause: Error | undefined;
+  const remember = (error: Error) => {
+    cause = error;
+  };
+  client.on('error', remember);
   try {
     await client.ping();
   } catch (error) {
-    throw new Error(`cannot reach Redis at ${redactRedisUrl(url)}: ${(error as Error).message}; set --redis or DIFFQ_REDIS_URL`);
+    throw new Error(`cannot reach Redis at ${redactRedisUrl(url)}: ${(cause ?? (error as Error)).message}; set --redis or DIFFQ_REDIS_URL`);
+  } finally {
+    client.off('error', remember);
   }
 }

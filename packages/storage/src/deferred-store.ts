@@ -41,6 +41,10 @@ export class DeferredStore implements ObjectStore {
     return (await this.store()).delete(key);
   }
 
+  async sweepTemporary(prefix: string, olderThanMs: number): Promise<string[]> {
+    return (await this.store()).sweepTemporary(prefix, olderThanMs);
+  }
+
   close(): void {
     this.closed = true;
     this.loaded?.then(

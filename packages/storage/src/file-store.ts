@@ -1,15 +1,26 @@
 /**
  * A store in a local (or network-mounted) directory. A put writes a temporary file next to its
- * target and renames it over the target, which is atomic on POSIX file systems; temporary names
- * start with '.', which no key may, so list never shows them.
+ * target and renames it over the target, which is atomic on POSIX file systems. Temporary names
+ * start with '.', which no key may, so list never shows them, and then with TEMP_FILE_MARK, so
+ * the leftovers of a killed writer can be told apart from anything else and swept.
  */
 import { randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ObjectStore, PutOptions, StoreBody } from './object-store.ts';
 import { isTransientSystemError, PermanentStoreError, StoreError, systemErrorCode, TransientStoreError } from './store-error.ts';
 import { assertKey, assertPrefix } from './store-key.ts';
+
+/** Temporary files are `.diffq-tmp-<pid>-<12 hex>-<target name>`, next to their target. */
+export const TEMP_FILE_MARK = '.diffq-tmp-';
+const TEMP_FILE = /^\.diffq-tmp-\d+-[0-9a-f]{12}-/;
+
+/** Whether a file name is one of FileStore's temporary files. */
+export function isTempFileName(name: string): boolean {
+  return TEMP_FILE.test(name);
+}
 
 export interface FileStoreOptions {
   /** fsync each file and its directory before a put returns: survives power loss, costs latency. */
@@ -34,7 +45,7 @@ export class FileStore implements ObjectStore {
   async put(key: string, body: StoreBody, _options?: PutOptions): Promise<void> {
     const target = this.pathOf(key);
     const dir = dirname(target);
-    const temp = join(dir, `.${key.split('/').at(-1)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const temp = join(dir, `${TEMP_FILE_MARK}${process.pid}-${randomBytes(6).toString('hex')}-${key.split('/').at(-1)}`);
     try {
       await mkdir(dir, { recursive: true });
       const file = await open(temp, 'wx');
@@ -76,30 +87,33 @@ export class FileStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    assertPrefix(prefix);
-    // Walk only the deepest directory the prefix names, then filter by the partial last segment.
-    const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     const found: string[] = [];
-    const walk = async (relative: string): Promise<void> => {
-      let entries: import('node:fs').Dirent[];
-      try {
-        entries = await readdir(join(this.root, ...relative.split('/').filter(Boolean)), { withFileTypes: true });
-      } catch (error) {
-        if (isMissing(error)) return;
-        throw this.fault('list', prefix, error);
-      }
-      for (const entry of entries) {
-        if (entry.name.startsWith('.')) continue;
-        const key = `${relative}${entry.name}`;
-        if (entry.isDirectory()) {
-          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(`${key}/`);
-        } else if (entry.isFile() && key.startsWith(prefix)) {
-          found.push(key);
-        }
-      }
-    };
-    await walk(base);
+    await this.walk(prefix, 'list', (key, entry) => {
+      if (!entry.name.startsWith('.')) found.push(key);
+    });
     return found.sort();
+  }
+
+  /** Deletes the temporary files under prefix last modified more than olderThanMs ago. */
+  async sweepTemporary(prefix: string, olderThanMs: number): Promise<string[]> {
+    const temps: string[] = [];
+    await this.walk(prefix, 'sweep', (key, entry) => {
+      if (isTempFileName(entry.name)) temps.push(key);
+    });
+    const cutoff = Date.now() - olderThanMs;
+    const swept: string[] = [];
+    for (const key of temps.sort()) {
+      const path = join(this.root, ...key.split('/'));
+      try {
+        // A live writer touches its file with every chunk; only an abandoned one grows old.
+        if ((await stat(path)).mtimeMs > cutoff) continue;
+        await unlink(path);
+        swept.push(pathToFileURL(path).href);
+      } catch (error) {
+        if (!isMissing(error)) throw this.fault('sweep', key, error);
+      }
+    }
+    return swept;
   }
 
   async delete(key: string): Promise<void> {
@@ -112,6 +126,33 @@ export class FileStore implements ObjectStore {
   }
 
   close(): void {}
+
+  /**
+   * Calls visit for every file whose path below the root starts with prefix, hidden ones included;
+   * hidden directories are not entered. Only the deepest directory the prefix names is walked.
+   */
+  private async walk(prefix: string, operation: string, visit: (key: string, entry: Dirent) => void): Promise<void> {
+    assertPrefix(prefix);
+    const base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const descend = async (relative: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(join(this.root, ...relative.split('/').filter(Boolean)), { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw this.fault(operation, prefix, error);
+      }
+      for (const entry of entries) {
+        const key = `${relative}${entry.name}`;
+        if (entry.isDirectory()) {
+          if (!entry.name.startsWith('.') && (key.startsWith(prefix) || prefix.startsWith(`${key}/`))) await descend(`${key}/`);
+        } else if (entry.isFile() && key.startsWith(prefix)) {
+          visit(key, entry);
+        }
+      }
+    };
+    await descend(base);
+  }
 
   private pathOf(key: string): string {
     return join(this.root, ...assertKey(key).split('/'));

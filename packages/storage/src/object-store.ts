@@ -27,6 +27,12 @@ export interface ObjectStore {
   list(prefix: string): Promise<string[]>;
   /** Removes the object; deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Removes what writes interrupted by a crash left under prefix (a killed worker's temporary
+   * files) and last touched more than olderThanMs ago; returns where each one was. A store whose
+   * interrupted writes leave nothing visible returns [].
+   */
+  sweepTemporary(prefix: string, olderThanMs: number): Promise<string[]>;
   /** Where a key lives, for logs and error messages. */
   urlOf(key: string): string;
   /** Releases connections (S3); the store must not be used afterwards. */

@@ -55,6 +55,17 @@ export async function readShardMeta(store: ObjectStore, runId: string, index: nu
 }
 
 /**
+ * Temporary files older than this are a dead writer's (a worker killed mid-write): a live writer
+ * touches its file with every chunk, and no put takes minutes between two chunks.
+ */
+export const ABANDONED_WRITE_MS = 5 * 60_000;
+
+/** Removes the run's abandoned temporary files (`diffq resume` and the finalizer call it); returns where they were. */
+export function sweepRun(store: ObjectStore, runId: string, olderThanMs = ABANDONED_WRITE_MS): Promise<string[]> {
+  return store.sweepTemporary(keys.run(runId), olderThanMs);
+}
+
+/**
  * True when `<runId>/shards/<index>.json` exists, is valid, names this shard (and these seeds, when
  * given), and its npzSha256 and npzBytes match the stored npz. Anything else — a missing or corrupt
  * .json, a missing npz, an npz from an interrupted rewrite — means the shard must be (re)done.

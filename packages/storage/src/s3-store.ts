@@ -130,6 +130,16 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  /**
+   * An interrupted PUT stores nothing, and an interrupted multipart upload leaves parts that are
+   * not objects (never listed or read); a bucket lifecycle rule, AbortIncompleteMultipartUpload,
+   * is what frees their space. So there is nothing to sweep here.
+   */
+  async sweepTemporary(prefix: string, _olderThanMs: number): Promise<string[]> {
+    assertPrefix(prefix);
+    return [];
+  }
+
   close(): void {
     this.client.destroy();
   }

@@ -1,30 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import { FORBIDDEN, forbidImports } from '../../../test/fixtures/forbid-imports.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'diffq-aws-sdk-loading-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-// A resolve hook that makes any import of the AWS SDK fail loudly in the child process.
-const hooks = join(scratch, 'forbid-aws-sdk.mjs');
-writeFileSync(
-  hooks,
-  `export async function resolve(specifier, context, next) {
-  if (specifier.startsWith('@aws-sdk/')) throw new Error('the AWS SDK was loaded: ' + specifier);
-  return next(specifier, context);
-}
-`,
-);
-const register = join(scratch, 'register.mjs');
-writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
-
 /** Runs `script` (ESM, top-level await) in a child process where importing @aws-sdk/* throws. */
 function withoutAwsSdk(script: string) {
-  return spawnSync(process.execPath, ['--import', 'tsx', '--import', register, '--input-type=module', '-e', script], {
+  return spawnSync(process.execPath, ['--import', 'tsx', ...forbidImports(scratch, ['@aws-sdk/']), '--input-type=module', '-e', script], {
     cwd: import.meta.dirname,
     encoding: 'utf8',
     env: { ...process.env, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' },
@@ -52,6 +39,6 @@ describe('loading the AWS SDK', () => {
       await openStore('s3://bucket/runs').exists('r/manifest.json');
     `);
     assert.notEqual(child.status, 0);
-    assert.match(child.stderr, /the AWS SDK was loaded: @aws-sdk\/client-s3/);
+    assert.match(child.stderr, new RegExp(`${FORBIDDEN}: @aws-sdk/client-s3`));
   });
 });

@@ -177,6 +177,18 @@ export function objectStoreBehaviour(store: () => ObjectStore): void {
     assert.deepEqual(await s.list(''), []);
   });
 
+  it('finds nothing to sweep after finished and failed puts, and keeps every object', async () => {
+    const s = store();
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield bytesOf(1024, 'partial');
+      throw new Error('encoder crashed');
+    }
+    await s.put('r/shards/0.npz', 'done');
+    await assert.rejects(s.put('r/shards/1.npz', broken()));
+    assert.deepEqual(await s.sweepTemporary('r/', 0), []);
+    assert.deepEqual(await s.list('r/'), ['r/shards/0.npz']);
+  });
+
   it('rejects keys that could escape the root, as a permanent error', async () => {
     const s = store();
     for (const key of ['../escape', 'r/../../escape', '/etc/passwd', 'r//x', 'r/./x', 'r/.hidden', 'r/x/', '', 'r/x\\..\\y', 'r/a b']) {

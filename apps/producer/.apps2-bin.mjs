@@ -1,0 +1,10 @@
+const t0 = performance.now();
+import { register } from 'tsx/esm/api';
+register();
+const t1 = performance.now();
+const { main } = await import('./src/cli.ts');
+const t2 = performance.now();
+process.exitCode = await main(process.argv.slice(2));
+const t3 = performance.now();
+console.error(`node start ${(t0).toFixed(0)} register ${(t1-t0).toFixed(0)} import cli ${(t2-t1).toFixed(0)} main ${(t3-t2).toFixed(0)}`);
+process.on('exit', () => console.error(`exit at ${performance.now().toFixed(0)}`));

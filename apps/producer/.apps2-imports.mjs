@@ -1,0 +1,10 @@
+const t0 = performance.now();
+const { register } = await import('tsx/esm/api');
+register();
+const t1 = performance.now();
+const lap = async (name, f) => { const s = performance.now(); await f(); console.log(name.padEnd(28), (performance.now() - s).toFixed(0), 'ms'); };
+console.log('tsx register'.padEnd(28), (t1 - t0).toFixed(0), 'ms');
+for (const m of (process.argv[2] ?? 'yargs,ioredis,bullmq,@diffq/contract,@diffq/queue,@diffq/storage,@diffq/diffusion/config,zod').split(',')) await lap(m, () => import(m));
+await lap('cli.ts', () => import('/work/main/apps/producer/src/cli.ts'));
+await lap('launch.ts', () => import('/work/main/apps/producer/src/launch.ts'));
+console.log('total', (performance.now() - t0).toFixed(0), 'ms; process uptime', (process.uptime()*1000).toFixed(0));

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { writeRandomModel } from '../../../test/fixtures/random-model.ts';
+import { runDiffq } from '../../../test/fixtures/run-diffq.ts';
+import { DEFAULT_MODEL_DIR, demoLaunchFlags } from '../src/demo.ts';
+import { Producer } from '../src/producer.ts';
+
+const REDIS_URL = 'redis://127.0.0.1:6379/6';
+const PREFIX = 'demo-test';
+
+describe('diffq demo (Redis db 6)', () => {
+  let redis: Redis;
+  let dir: string;
+  let producer: Producer;
+  const demoOptions = { seeds: '0-9', sampler: 'ddim', steps: 50, guidanceScale: 1, batchSize: 25, write: () => {}, tty: false } as const;
+
+  before(async () => {
+    redis = new Redis(REDIS_URL);
+    await redis.flushdb();
+    dir = mkdtempSync(join(tmpdir(), 'diffq-demo-'));
+    producer = new Producer({ redis: { url: REDIS_URL }, prefix: PREFIX, store: `file://${join(dir, 'runs')}` });
+  });
+  after(async () => {
+    await producer.close();
+    await redis.flushdb();
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('samples the shipped MNIST model by default, guided, with balanced labels', async () => {
+    const flags = await demoLaunchFlags(producer, demoOptions);
+    assert.equal(flags.model, resolve(import.meta.dirname, '..', '..', '..', 'models', 'mnist'));
+    assert.equal(flags.model, DEFAULT_MODEL_DIR);
+    assert.deepEqual({ guidance: flags.guidanceScale, labels: flags.labels }, { guidance: 1, labels: 'balanced' });
+  });
+
+  it('asks an unconditional model for neither guidance nor labels', async () => {
+    const model = await writeRandomModel(join(dir, 'unconditional'));
+    const flags = await demoLaunchFlags(producer, { ...demoOptions, model });
+    assert.deepEqual({ guidance: flags.guidanceScale, labels: flags.labels }, { guidance: undefined, labels: undefined });
+  });
+
+  it('launches, samples in-process and reports a run, then says where its contact sheet is', { timeout: 120_000 }, async () => {
+    const model = await writeRandomModel(join(dir, 'conditional'), { numClasses: 5 });
+    const store = `file://${join(dir, 'runs')}`;
+    const run = await runDiffq(['demo', '--redis', REDIS_URL, '--prefix', PREFIX, '--store', store, '--model', model, '--seeds', '0-29', '--steps', '2', '--engine', 'onnx']);
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /sampler {3}ddim, respacing "2", eta 0; guidance classifier_free 1/);
+    const grid = run.out.match(/contact sheet of the first samples: (.*grid\.png)\n/)?.[1] ?? '';
+    assert.ok(existsSync(grid), `the contact sheet ${grid} exists`);
+    const report = JSON.parse(readFileSync(join(grid, '..', 'report.json'), 'utf8'));
+    assert.equal(report.counts.samples, 30);
+    const counts = Object.entries(report.labelCounts as Record<string, number>);
+    assert.deepEqual(counts.map(([label]) => label).sort(), ['0', '1', '2', '3'], 'every class but the null label 4');
+    const sizes = counts.map(([, n]) => n);
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `balanced labels: ${JSON.stringify(report.labelCounts)}`);
+  });
+
+  it('says it needs Redis, and how to get one, when none answers', async () => {
+    const run = await runDiffq(['demo', '--redis', 'redis://127.0.0.1:1', '--store', `file://${join(dir, 'runs')}`]);
+    assert.equal(run.code, 1);
+    assert.match(run.err, /diffq demo: needs a Redis server: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: connect ECONNREFUSED/);
+    assert.match(run.err, /redis-server/);
+  });
+});
