@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { parseRunSpec } from '@diffq/contract';
 import { loadModelRuntime, ShardSampler } from '@diffq/worker';
 import * as tf from '@tensorflow/tfjs';
-import { E2E_DB, runDiffq, smallModel, spawnWorker, type TestEnv, testEnv, waitFor } from './harness.ts';
+import { useTestEnv, waitFor } from './harness.ts';
 
 const MICRO_BATCHES = 200;
 
@@ -16,35 +15,12 @@ function sample(text: string, name: string): number {
 }
 
 describe(`worker memory over ${MICRO_BATCHES} micro-batches`, () => {
-  let env: TestEnv;
-  let model: string;
-
-  before(async () => {
-    env = await testEnv(E2E_DB.memory, 'memory');
-    model = await smallModel(env.dir);
-  });
-  after(() => env.cleanup());
+  const env = useTestEnv('memory');
 
   it('keeps the worker process RSS and its tensor count flat', { timeout: 300_000 }, async () => {
     // 40 shards × 5 micro-batches of 5 seeds = 200 micro-batches.
-    const launched = await runDiffq([
-      'launch',
-      ...env.flags,
-      '--store',
-      `file://${join(env.dir, 'runs')}`,
-      '--model',
-      model,
-      '--seeds',
-      `0-${MICRO_BATCHES * 5 - 1}`,
-      '--shard-size',
-      '25',
-      '--steps',
-      '4',
-      '--run-id',
-      'memory',
-    ]);
-    assert.equal(launched.code, 0, launched.err);
-    const worker = spawnWorker(env, model, ['--batch-size', '5', '--threads', '1', '--metrics-port', '0', '--exit-when-idle']);
+    await env.launch({ runId: 'memory', seeds: `0-${MICRO_BATCHES * 5 - 1}`, shardSize: 25 });
+    const worker = env.spawnWorker({ batchSize: 5, exitWhenIdle: true, args: ['--metrics-port', '0'] });
     const metricsPort = () => Number(/on port (\d+)/.exec(worker.log())?.[1] ?? 0);
     await waitFor('the metrics port', () => metricsPort() > 0, 120_000);
     const port = metricsPort();
@@ -84,11 +60,11 @@ describe(`worker memory over ${MICRO_BATCHES} micro-batches`, () => {
   });
 
   it('leaves the tfjs engine with as many tensors as before each micro-batch', { timeout: 300_000 }, async () => {
-    const runtime = await loadModelRuntime({ uri: model, engine: 'tfjs' });
+    const runtime = await loadModelRuntime({ uri: env.model, engine: 'tfjs' });
     const sampler = new ShardSampler(runtime, 1);
     const spec = parseRunSpec({
       runId: 'tensors',
-      model: { uri: model, id: runtime.id, digest: runtime.digest },
+      model: { uri: env.model, id: runtime.id, digest: runtime.digest },
       sampler: { kind: 'ddpm', respacing: '2' },
       seeds: `0-${MICRO_BATCHES - 1}`,
       seedCount: MICRO_BATCHES,

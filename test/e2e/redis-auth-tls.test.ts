@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { keys } from '@diffq/contract';
-import { openStore } from '@diffq/storage';
-import { startWorker } from '@diffq/worker';
 import { Redis } from 'ioredis';
-import { E2E_DB, runDiffq, smallModel, type TestEnv, testEnv, waitFor } from './harness.ts';
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
+import { freePort } from '../fixtures/free-port.ts';
+import { runDiffq, useTestEnv, waitFor } from './harness.ts';
 
 /** A CA and a server certificate for 127.0.0.1, made with openssl. */
 function certificates(dir: string): { ca: string; cert: string; key: string } {
@@ -45,16 +35,14 @@ function certificates(dir: string): { ca: string; cert: string; key: string } {
 }
 
 describe('a Redis that wants a password, over plain TCP and over TLS (rediss://)', () => {
-  let env: TestEnv;
+  const env = useTestEnv('tls');
   let server: ChildProcess;
   let plainPort: number;
   let tlsPort: number;
   let ca: string;
-  let model: string;
 
   before(async () => {
     // Its own redis-server on loopback, with a password and TLS.
-    env = await testEnv(E2E_DB.tls, 'tls');
     const tls = certificates(env.dir);
     ca = tls.ca;
     [plainPort, tlsPort] = [await freePort(), await freePort()];
@@ -84,6 +72,7 @@ describe('a Redis that wants a password, over plain TCP and over TLS (rediss://)
       ],
       { stdio: 'ignore' },
     );
+    env.onCleanup(() => server.kill('SIGTERM'));
     await waitFor(
       'redis-server to listen',
       async () => {
@@ -106,11 +95,6 @@ describe('a Redis that wants a password, over plain TCP and over TLS (rediss://)
       },
       20_000,
     );
-    model = await smallModel(env.dir);
-  });
-  after(async () => {
-    server.kill('SIGTERM');
-    await env.cleanup();
   });
 
   it('refuses a wrong password with the URL redacted', async () => {
@@ -122,41 +106,15 @@ describe('a Redis that wants a password, over plain TCP and over TLS (rediss://)
 
   it('launches and samples a run through rediss:// with the CA given by flag, env and config file', { timeout: 180_000 }, async () => {
     const url = `rediss://:s3cret@127.0.0.1:${tlsPort}/3`;
-    const storeUrl = `file://${join(env.dir, 'runs')}`;
-    const launched = await runDiffq([
-      'launch',
-      '--redis',
-      url,
-      '--redis-tls-ca',
-      ca,
-      '--prefix',
-      'tls',
-      '--store',
-      storeUrl,
-      '--model',
-      model,
-      '--seeds',
-      '0-49',
-      '--shard-size',
-      '25',
-      '--steps',
-      '2',
-      '--run-id',
-      'over-tls',
-    ]);
-    assert.equal(launched.code, 0, launched.err);
-
-    const worker = await startWorker({
-      redis: { url, tlsCaFile: ca },
-      prefix: 'tls',
-      model,
-      batchSize: 25,
-      threads: 1,
-      exitWhenIdle: true,
-      log: () => {},
+    await env.launch({
+      runId: 'over-tls',
+      seeds: '0-49',
+      shardSize: 25,
+      steps: 2,
+      global: ['--redis', url, '--redis-tls-ca', ca, '--prefix', 'tls'],
     });
-    await worker.done;
-    assert.ok(await openStore(storeUrl).exists(keys.report('over-tls')));
+    await env.sampleInProcess({ redis: { url, tlsCaFile: ca }, prefix: 'tls', batchSize: 25 });
+    assert.ok(await env.store().exists(keys.report('over-tls')));
 
     Object.assign(process.env, { DIFFQ_REDIS_URL: url, DIFFQ_REDIS_TLS_CA: ca, DIFFQ_PREFIX: 'tls' });
     try {

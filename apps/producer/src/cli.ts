@@ -109,7 +109,8 @@ const resume: Handler = async (producer, argv, io) => {
   if (argv.json) json(io, result);
   else {
     const swept = result.swept.length > 0 ? `; ${result.swept.length} abandoned temporary files removed` : '';
-    if (result.complete) io.out(`run ${result.runId} is complete (${result.stored} shards stored, report written); nothing to resume${swept}\n`);
+    if (result.complete)
+      io.out(`run ${result.runId} is complete (${result.stored} shards stored, report written); nothing to resume${swept}\n`);
     else
       io.out(
         `resumed ${result.runId}: ${result.stored} shards stored (kept), ${result.missing} missing → ${result.added} enqueued, ${result.retried} failed retried, ${result.alreadyQueued} already queued${result.finalizeQueued ? '; finalize re-queued' : ''}${swept}\n`,
@@ -300,7 +301,11 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
       'time one denoiser forward pass of a model directory: median ms after warm-up, engine and provider',
       (y) =>
         y
-          .option('model', { type: 'string', demandOption: true, describe: 'model directory (model.json + weights.safetensors) or s3:// URI' })
+          .option('model', {
+            type: 'string',
+            demandOption: true,
+            describe: 'model directory (model.json + weights.safetensors) or s3:// URI',
+          })
           .option('batch', { type: 'number', default: 16, describe: 'samples per forward pass' })
           .option('engine', { choices: ['auto', 'onnx', 'tfjs'], default: 'auto', describe: 'denoiser engine' })
           .option('onnx-provider', { choices: ['cpu', 'cuda'], default: 'cpu', describe: 'onnx execution provider' })

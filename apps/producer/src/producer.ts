@@ -3,8 +3,8 @@
  * unreachable), the FlowProducer, a Queue per name and a store per URL. Every command gets one.
  */
 import { FINALIZE_QUEUE_NAME } from '@diffq/contract';
-import { type ObjectStore, openStore } from '@diffq/storage';
 import { assertReachable, openRedis, runsKey, type Settings } from '@diffq/queue';
+import { type ObjectStore, openStore } from '@diffq/storage';
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 

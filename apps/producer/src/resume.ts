@@ -7,8 +7,8 @@
  * that killed workers left in the run are swept on the way (sweepRun).
  */
 import { finalizeJobId, keys, parseSeeds, sampleQueueName, shardCount, shardJobId, shardSeeds } from '@diffq/contract';
-import { isShardDone, sweepRun } from '@diffq/storage';
 import { cancelledKey } from '@diffq/queue';
+import { isShardDone, sweepRun } from '@diffq/storage';
 import { enqueueShards } from './enqueue.ts';
 import type { Producer } from './producer.ts';
 import { type LocatedRun, storedShards } from './run-state.ts';

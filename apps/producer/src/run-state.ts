@@ -4,8 +4,8 @@
  * flushed, or the run was cancelled): `diffq resume` puts exactly those back.
  */
 import { finalizeJobId, keys, type RunSpec, type ShardMeta, sampleQueueName, shardCount, shardJobId } from '@diffq/contract';
-import { type ObjectStore, readManifest, readShardMeta } from '@diffq/storage';
 import { cancelledKey } from '@diffq/queue';
+import { type ObjectStore, readManifest, readShardMeta } from '@diffq/storage';
 import type { Producer } from './producer.ts';
 
 export interface LocatedRun {

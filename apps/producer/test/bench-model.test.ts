@@ -44,7 +44,11 @@ describe('diffq bench-model', () => {
   const bad: { name: string; args: () => string[]; says: RegExp }[] = [
     { name: 'a zero batch', args: () => ['--model', model, '--batch', '0'], says: /--batch is 0; accepted: an integer ≥ 1/ },
     { name: 'a fractional repeat', args: () => ['--model', model, '--repeat', '2.5'], says: /--repeat is 2.5; accepted: an integer ≥ 1/ },
-    { name: 'an unknown engine', args: () => ['--model', model, '--engine', 'fast'], says: /Argument: engine, Given: "fast", Choices: "auto", "onnx", "tfjs"/ },
+    {
+      name: 'an unknown engine',
+      args: () => ['--model', model, '--engine', 'fast'],
+      says: /Argument: engine, Given: "fast", Choices: "auto", "onnx", "tfjs"/,
+    },
     { name: 'no model', args: () => ['--batch', '2'], says: /Missing required argument: model/ },
     { name: 'a directory without a model', args: () => ['--model', dir], says: /--model .*: no model.json there/ },
     { name: 'a misspelt flag', args: () => ['--model', model, '--repeats', '3'], says: /Unknown argument: repeats/ },

@@ -47,7 +47,23 @@ describe('diffq demo (Redis db 6)', () => {
   it('launches, samples in-process and reports a run, then says where its contact sheet is', { timeout: 120_000 }, async () => {
     const model = await writeRandomModel(join(dir, 'conditional'), { numClasses: 5 });
     const store = `file://${join(dir, 'runs')}`;
-    const run = await runDiffq(['demo', '--redis', REDIS_URL, '--prefix', PREFIX, '--store', store, '--model', model, '--seeds', '0-29', '--steps', '2', '--engine', 'onnx']);
+    const run = await runDiffq([
+      'demo',
+      '--redis',
+      REDIS_URL,
+      '--prefix',
+      PREFIX,
+      '--store',
+      store,
+      '--model',
+      model,
+      '--seeds',
+      '0-29',
+      '--steps',
+      '2',
+      '--engine',
+      'onnx',
+    ]);
     assert.equal(run.code, 0, run.err);
     assert.match(run.out, /sampler {3}ddim, respacing "2", eta 0; guidance classifier_free 1/);
     const grid = run.out.match(/contact sheet of the first samples: (.*grid\.png)\n/)?.[1] ?? '';

@@ -43,7 +43,10 @@ describe('diffq launch as a fresh process (Redis db 6)', () => {
 
   it('launches 50,000 seeds without loading tfjs, onnxruntime or the AWS SDK', async (t) => {
     const forbidden = forbidImports(dir, ['@tensorflow/', 'onnxruntime', '@aws-sdk/']);
-    const run = await diffq(['launch', ...global, '--model', model, '--seeds', '0-49999', '--steps', '50', '--run-id', 'big', '--json'], forbidden);
+    const run = await diffq(
+      ['launch', ...global, '--model', model, '--seeds', '0-49999', '--steps', '50', '--run-id', 'big', '--json'],
+      forbidden,
+    );
     assert.equal(run.code, 0, run.err);
     const result = JSON.parse(run.out);
     assert.deepEqual({ shards: result.shards, added: result.added }, { shards: 196, added: 197 });

@@ -4,9 +4,9 @@
  * (finishes the running shard within --shutdown-grace, else releases it to the queue).
  */
 
+import { checkRedisUrl, DEFAULT_LOCKS, SettingSources, settingsFrom, withSettings } from '@diffq/queue';
 import yargs from 'yargs';
 import { ENGINES, type EngineChoice, PROVIDERS } from './model-runtime.ts';
-import { checkRedisUrl, DEFAULT_LOCKS, SettingSources, settingsFrom, withSettings } from '@diffq/queue';
 import { startWorker } from './worker.ts';
 
 function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {

@@ -99,13 +99,21 @@ describe('file store', () => {
     };
     for (const path of Object.values(leftovers)) writeFileSync(path, 'partial');
     const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
-    for (const path of [leftovers.oldShard, leftovers.oldManifest, leftovers.otherRun, leftovers.notOurs, join(root, 'r', 'shards', '0.npz')])
+    for (const path of [
+      leftovers.oldShard,
+      leftovers.oldManifest,
+      leftovers.otherRun,
+      leftovers.notOurs,
+      join(root, 'r', 'shards', '0.npz'),
+    ])
       utimesSync(path, tenMinutesAgo, tenMinutesAgo);
 
     const swept = await store.sweepTemporary('r/', 5 * 60_000);
     assert.deepEqual(swept, [pathToFileURL(leftovers.oldShard).href, pathToFileURL(leftovers.oldManifest).href].sort());
     assert.deepEqual(
-      Object.entries(leftovers).filter(([, path]) => existsSync(path)).map(([name]) => name),
+      Object.entries(leftovers)
+        .filter(([, path]) => existsSync(path))
+        .map(([name]) => name),
       ['fresh', 'otherRun', 'notOurs'],
     );
     assert.deepEqual(await store.list(''), ['other/shards/0.npz', 'r/shards/0.npz']);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { isTransientStoreError, type ObjectStore, openStore, PermanentStoreError, TransientStoreError } from '@diffq/storage';
+import { freePort } from '../../../test/fixtures/free-port.ts';
 import { objectStoreBehaviour } from './object-store-suite.ts';
 import { type S3rverProcess, startS3rver } from './s3rver-fixture.ts';
 
@@ -16,14 +16,6 @@ function open(url: string, s3: Record<string, unknown> = {}): ObjectStore {
   const store = openStore(url, { s3: { endpoint, credentials, ...s3 }, env: {} });
   opened.push(store);
   return store;
-}
-
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 before(async () => {
@@ -63,7 +55,7 @@ describe('S3 store (s3rver)', () => {
 
   it('calls an unreachable endpoint a transient fault, so the job is retried', async () => {
     const store = openStore(`s3://${BUCKET}/x`, {
-      s3: { endpoint: `http://127.0.0.1:${await closedPort()}`, credentials, maxAttempts: 1 },
+      s3: { endpoint: `http://127.0.0.1:${await freePort()}`, credentials, maxAttempts: 1 },
       env: {},
     });
     opened.push(store);
