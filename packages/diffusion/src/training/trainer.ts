@@ -42,7 +42,7 @@ export interface TrainerSettings {
   seed: number;
 }
 
-export interface StepReport {
+export interface TrainStepReport {
   /** Updates done after this one (1-based). */
   step: number;
   /** Mean loss of the minibatch. */
@@ -218,7 +218,7 @@ export class DiffusionTrainer {
   }
 
   /** One optimisation step on the minibatch of step `this.step`. */
-  trainStep(): StepReport {
+  trainStep(): TrainStepReport {
     const { settings: s, process: p } = this;
     const draw = this.#draw(this.#step);
     const keys = [...this.#state.params.keys()];
