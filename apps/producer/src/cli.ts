@@ -291,7 +291,7 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           .option('seeds', { type: 'string', default: '0-99' })
           .option('sampler', { choices: ['ddpm', 'ddim'], default: 'ddim' })
           .option('steps', { type: 'number', default: 50 })
-          .option('guidance-scale', { type: 'number', default: 1, describe: 'classifier-free guidance w, for a model with a null label' })
+          .option('guidance-scale', { type: 'number', default: 3, describe: 'classifier-free guidance w, for a model with a null label' })
           .option('batch-size', { type: 'number', default: 25 })
           .option('engine', { choices: ['auto', 'onnx', 'tfjs'], default: 'auto' }),
       pick(demo),
