@@ -41,7 +41,7 @@ function cudaUnavailableReason(): string | undefined {
     return `onnxruntime-node ships no CUDA provider for ${process.platform}/${process.arch}`;
   const binDir = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', 'linux', 'x64');
   if (existsSync(join(binDir, CUDA_PROVIDER_LIBRARY))) return undefined;
-  return `${CUDA_PROVIDER_LIBRARY} is not installed (npm ci ran with onnxruntime-node-install=skip; a GPU node installs with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci)`;
+  return `${CUDA_PROVIDER_LIBRARY} is not installed (npm ci ran with onnxruntime-node-install=skip; a GPU node installs with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --allow-scripts=onnxruntime-node)`;
 }
 
 /** How the session reads its inputs: the names and element types the graph declares. */
