@@ -65,7 +65,7 @@ describe('diffq demo (Redis db 6)', () => {
       'onnx',
     ]);
     assert.equal(run.code, 0, run.err);
-    assert.match(run.out, /sampler {3}ddim, respacing "2", eta 0; guidance classifier_free 1/);
+    assert.match(run.out, /sampler {3}ddim, respacing "2", eta 0; guidance classifier_free 3/);
     const grid = run.out.match(/contact sheet of the first samples: (.*grid\.png)\n/)?.[1] ?? '';
     assert.ok(existsSync(grid), `the contact sheet ${grid} exists`);
     const report = JSON.parse(readFileSync(join(grid, '..', 'report.json'), 'utf8'));
