@@ -21,20 +21,23 @@ export function progressBar(fraction: number, width = 30): string {
   return `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}]`;
 }
 
-/** Samples per second between two polls, smoothed (EMA) so the figure does not jump per shard. */
+/**
+ * Samples per second over a sliding window of polls. Samples arrive a whole shard at a time, so a
+ * per-poll rate (even smoothed) swings between zero and a burst; the gain across a window several
+ * shards long does not. Until the window has filled, the rate is the gain since watching began.
+ */
 export class LiveRate {
-  private last?: { t: number; samples: number };
-  rate: number | null = null;
+  private readonly points: { t: number; samples: number }[] = [];
 
-  constructor(private readonly smoothing = 0.3) {}
+  constructor(private readonly windowMs = 60_000) {}
 
   update(t: number, samples: number): number | null {
-    if (this.last && t > this.last.t) {
-      const instant = ((samples - this.last.samples) * 1000) / (t - this.last.t);
-      this.rate = this.rate === null ? instant : this.smoothing * instant + (1 - this.smoothing) * this.rate;
-    }
-    this.last = { t, samples };
-    return this.rate;
+    this.points.push({ t, samples });
+    // Keep one point at or beyond the window's start as the anchor the gain is measured from.
+    while (this.points.length > 2 && t - this.points[1].t >= this.windowMs) this.points.shift();
+    const first = this.points[0];
+    if (t <= first.t) return null;
+    return ((samples - first.samples) * 1000) / (t - first.t);
   }
 }
 
