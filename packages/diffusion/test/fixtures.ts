@@ -65,6 +65,22 @@ export const UNET_8: UNetArgs = {
 };
 
 /** The noisy classifier for UNET_8 images: attention pool, 16 channels per head, 5 classes. */
+/** Small, with every part training must differentiate: labels, up/down ResBlocks, strided and 1×1 convs, attention. */
+export const UNET_TRAINABLE: UNetArgs = {
+  image_size: 8,
+  in_channels: 1,
+  num_channels: 32,
+  channel_mult: '1,2',
+  num_res_blocks: 1,
+  attention_resolutions: '4',
+  num_head_channels: 32,
+  use_scale_shift_norm: true,
+  resblock_updown: true,
+  use_new_attention_order: true,
+  class_cond: true,
+  num_classes: 3,
+};
+
 export const CLASSIFIER_8: ClassifierArgs = {
   image_size: 8,
   classifier_width: 32,

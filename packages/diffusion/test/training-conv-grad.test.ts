@@ -4,6 +4,7 @@ import { createUNet, parseUNetConfig, randomStateDict, unetForward, unetParamete
 import * as tf from '@tensorflow/tfjs';
 import { TFJS_LAYER_OPS, withLayerOps } from '../src/nn/layers.ts';
 import { PORTABLE_LAYER_OPS, portableConv2d, portableEmbedding } from '../src/training/portable-ops.ts';
+import { UNET_TRAINABLE } from './fixtures.ts';
 
 // The cpu backend has tfjs's own Conv2DBackpropFilter / UnsortedSegmentSum to compare against.
 await tf.setBackend('cpu');
@@ -73,19 +74,7 @@ describe('the embedding lookup whose gradient runs on wasm', () => {
 
 describe('a UNet differentiated with the portable ops', () => {
   it("has tfjs's own parameter gradients (cpu), through strided, 1×1 and up/down convs and the label embedding", () => {
-    const config = parseUNetConfig({
-      image_size: 8,
-      in_channels: 1,
-      num_channels: 32,
-      channel_mult: '1,2',
-      num_res_blocks: 1,
-      attention_resolutions: '4',
-      num_head_channels: 32,
-      use_scale_shift_norm: true,
-      resblock_updown: true,
-      class_cond: true,
-      num_classes: 3,
-    });
+    const config = parseUNetConfig(UNET_TRAINABLE);
     const unet = createUNet(config, randomStateDict(unetParameterShapes(config), 11));
     const keys = [...unet.params.keys()];
     const x = seeded([2, 1, 8, 8], 12) as tf.Tensor4D;

@@ -21,25 +21,12 @@ import {
   uploadParams,
 } from '@diffq/diffusion';
 import * as tf from '@tensorflow/tfjs';
+import { UNET_TRAINABLE } from './fixtures.ts';
 
 await initBackend();
 
-/** Small, with the parts training must differentiate: labels, up/down ResBlocks, strided and 1×1 convs, attention. */
 const SPEC: ModelSpec = {
-  model: {
-    image_size: 8,
-    in_channels: 1,
-    num_channels: 32,
-    channel_mult: '1,2',
-    num_res_blocks: 1,
-    attention_resolutions: '4',
-    num_head_channels: 32,
-    use_scale_shift_norm: true,
-    resblock_updown: true,
-    use_new_attention_order: true,
-    class_cond: true,
-    num_classes: 3,
-  },
+  model: UNET_TRAINABLE,
   diffusion: { steps: 100, noise_schedule: 'cosine', input_perturbation: 0.1 },
   nullLabel: 2,
 };
