@@ -5,6 +5,7 @@
 const BENCHES: Record<string, () => Promise<void>> = {
   unet: async () => (await import('./unet.ts')).benchUnet(),
   engines: async () => (await import('./engines.ts')).benchEngines(),
+  stats: async () => (await import('./stats.ts')).benchStats(),
 };
 
 const names = process.argv.slice(2);

@@ -42,7 +42,7 @@ export async function enqueueShards(
     opts: { ...SHARD_JOB_OPTIONS, ...priority, jobId: shardJobId(spec.runId, shardIndex) },
   }));
   const queue = await producer.queue(queueName);
-  const finalizeQueue = await producer.queue(FINALIZE_QUEUE_NAME);
+  const finalizeQueue = await producer.finalizeQueue();
   const before = await Promise.all([
     finalizeQueue.getJobState(finalizeJobId(spec.runId)),
     ...children.map((c) => queue.getJobState(c.opts?.jobId as string)),

@@ -2,7 +2,7 @@
  * What a worker keeps between jobs: one ObjectStore per store URL and the manifest (with its parsed
  * seed list) of the last few runs, so a 50,000-seed run is read and parsed once, not once per shard.
  */
-import { parseSeeds, type RunSpec } from '@diffq/contract';
+import { keys, parseSeeds, type RunSpec } from '@diffq/contract';
 import { type ObjectStore, openStore, readManifest } from '@diffq/storage';
 
 export interface RunContext {
@@ -38,9 +38,7 @@ export class RunContexts {
       const store = this.store(storeUrl);
       entry = readManifest(store, runId).then((spec) => {
         if (spec === undefined)
-          throw new ManifestMissing(
-            `run ${runId} has no manifest at ${store.urlOf(`${runId}/manifest.json`)}; launch it with diffq launch`,
-          );
+          throw new ManifestMissing(`run ${runId} has no manifest at ${store.urlOf(keys.manifest(runId))}; launch it with diffq launch`);
         return { spec, seeds: parseSeeds(spec.seeds) };
       });
       // A failed read is not cached: the next job tries again (the fault may have been transient).

@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.ts';
 import { discretizedGaussianLogLikelihood } from '../src/losses/discretized-gaussian.ts';
 import { normalKl } from '../src/losses/normal-kl.ts';
-import { lossTerms, perturbedXt, type TrainingBatch, trainingLosses } from '../src/losses/training-loss.ts';
-import { testProcess } from './sampling-test-network.ts';
+import { engineTrainingLosses, lossTerms, perturbedXt, type TrainingBatch, trainingLosses } from '../src/losses/training-loss.ts';
+import { TestNetwork, testProcess } from './sampling-test-network.ts';
 
 await initBackend();
 
@@ -116,5 +116,17 @@ describe('DDPM-IP training loss', () => {
     tf.dispose([value, grads[w.name]]);
     assert.equal(tf.memory().numTensors, before);
     tf.dispose([b.xStart, b.noise, b.perturbNoise, w]);
+  });
+
+  it('leaves no tensors behind when an engine output does not fit the process', async () => {
+    const b = batch(50);
+    const before = tf.memory().numTensors;
+    // a network without variance channels for a learned-variance process
+    await assert.rejects(
+      engineTrainingLosses(testProcess({ learn_sigma: true }), new TestNetwork(false), b),
+      /model output has 3 channels/,
+    );
+    assert.equal(tf.memory().numTensors, before);
+    tf.dispose([b.xStart, b.noise, b.perturbNoise]);
   });
 });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.ts';
 import type { Shape4 } from '../src/rng/noise-source.ts';
+import { SeedNoiseSource } from '../src/rng/seed-noise.ts';
 import { sampleDdim } from '../src/sampling/ddim.ts';
 import { sampleDdpm } from '../src/sampling/ddpm.ts';
 import { generate } from '../src/sampling/generate.ts';
@@ -184,6 +185,23 @@ describe('sampling loops', () => {
       /label 3 is not a class below the null label 3/,
     );
     await assert.rejects(sampleDdpm({ ...base, labels: Int32Array.from([0]) }), /labels has 1 entries; the batch has 2 samples/);
+  });
+
+  it('leaves no tensors behind when the noise source refuses the shape', async () => {
+    const before = tf.memory().numTensors;
+    await assert.rejects(
+      sampleDdpm({
+        engine: new TestNetwork(false),
+        process: testProcess(),
+        noise: new SeedNoiseSource([1]),
+        shape,
+        labels,
+        guidance: { type: 'classifier', condFn: recordingCondFn([]), labels },
+        clipDenoised: true,
+      }),
+      /asks for 2 samples but the batch has 1 seeds/,
+    );
+    assert.equal(tf.memory().numTensors, before);
   });
 });
 

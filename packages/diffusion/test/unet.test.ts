@@ -9,6 +9,7 @@ import {
   readSafetensors,
   type TfjsEngine,
   unetForward,
+  unetParameterCount,
   unetParameterShapes,
 } from '@diffq/diffusion';
 import * as tf from '@tensorflow/tfjs';
@@ -71,6 +72,36 @@ describe('UNetModel', () => {
     } finally {
       engine.dispose();
     }
+  });
+
+  it("has as many parameters as the reference UNetModel for the README's configurations", () => {
+    // Counts of guided-diffusion's own UNetModel (PyTorch, sum of p.numel()) for the same flags.
+    const ddpmIpCifar10 = parseUNetConfig({
+      image_size: 32,
+      num_channels: 128,
+      num_res_blocks: 3,
+      channel_mult: '1,2,2,2',
+      attention_resolutions: '16,8',
+      num_heads: 4,
+      num_head_channels: 32,
+      use_scale_shift_norm: true,
+      resblock_updown: true,
+      use_new_attention_order: true,
+      learn_sigma: true,
+    });
+    const benchCifarSize = parseUNetConfig({
+      image_size: 32,
+      num_channels: 64,
+      num_res_blocks: 2,
+      channel_mult: '1,2,2,2',
+      attention_resolutions: '16',
+      num_head_channels: 32,
+      use_scale_shift_norm: true,
+      resblock_updown: true,
+      use_new_attention_order: true,
+      learn_sigma: true,
+    });
+    assert.deepEqual([unetParameterCount(ddpmIpCifar10), unetParameterCount(benchCifarSize)], [57_094_662, 10_734_790]);
   });
 
   it('returns [N, out_channels, H, W] in the PyTorch layout', async () => {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { cacheDir } from './cache-dir.ts';
 import { fileDigest } from './file-digest.ts';
 import { openStore } from './open-store.ts';
+import { sha256Hex } from './run-objects.ts';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_FILE = 'weights.safetensors';
@@ -50,7 +51,7 @@ export async function fetchModel(uri: string, flag = '--model'): Promise<LocalMo
         `${flag} ${uri}: no ${json === undefined ? MODEL_JSON : WEIGHTS_FILE} there; a model directory holds ${MODEL_JSON} and ${WEIGHTS_FILE}`,
       );
     }
-    const digest = createHash('sha256').update(weights).digest('hex');
+    const digest = sha256Hex(weights);
     const dir = join(cacheDir(), 'models', createHash('sha1').update(uri).digest('hex').slice(0, 16), digest.slice(0, 16));
     await mkdir(dir, { recursive: true });
     // Temp + rename, so a crashed download never leaves a truncated model behind.

@@ -103,11 +103,13 @@ export function trainingLosses(p: DiffusionProcess, denoise: DenoiseFn, batch: T
 export async function engineTrainingLosses(p: DiffusionProcess, engine: DenoiserEngine, batch: TrainingBatch): Promise<TrainingLosses> {
   const xT = perturbedXt(p, batch.xStart, batch.t, batch.noise, batch.perturbNoise);
   const timesteps = timestepsTensor(p, batch.t);
+  let modelOutput: tf.Tensor4D | undefined;
   try {
-    const modelOutput = await engine.forward(xT, timesteps, batch.y);
+    modelOutput = await engine.forward(xT, timesteps, batch.y);
     return { xT, modelOutput, ...lossTerms(p, batch, xT, modelOutput) };
   } catch (e) {
-    xT.dispose();
+    // e.g. an output whose channel count does not match the process: lossTerms throws after the forward.
+    tf.dispose([xT, modelOutput].filter((v): v is tf.Tensor4D => v !== undefined));
     throw e;
   } finally {
     timesteps.dispose();

@@ -83,9 +83,10 @@ export async function sampleLoop(o: SampleOptions, update: SamplerUpdate): Promi
   const p = o.process;
   const S = p.numTimesteps;
   const n = o.shape[0];
+  // x_T first: a noise source that refuses the shape then throws before the labels exist.
+  let x = o.noise.initial(o.shape);
   const labels = o.labels ? tf.tensor1d(o.labels, 'int32') : undefined;
   const classLabels = guidance.type === 'classifier' ? tf.tensor1d(guidance.labels, 'int32') : undefined;
-  let x = o.noise.initial(o.shape);
   try {
     for (let i = 0; i < S; i++) {
       const t = batchTimesteps(S - 1 - i, n);
