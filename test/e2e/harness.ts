@@ -18,6 +18,7 @@ import { Redis } from 'ioredis';
 import { type S3rverProcess, startS3rver } from '../../packages/storage/test/s3rver-fixture.ts';
 import { writeRandomModel } from '../fixtures/random-model.ts';
 import { type CliResult, runDiffq } from '../fixtures/run-diffq.ts';
+import { testRedisUrl } from '../fixtures/test-redis.ts';
 
 export { type CliResult, runDiffq } from '../fixtures/run-diffq.ts';
 
@@ -114,7 +115,7 @@ export class TestEnv {
   constructor(readonly name: keyof typeof E2E_DB) {
     this.db = E2E_DB[name];
     this.prefix = `e2e-${name}`;
-    this.redisUrl = `redis://127.0.0.1:6379/${this.db}`;
+    this.redisUrl = testRedisUrl(this.db);
     this.flags = ['--redis', this.redisUrl, '--prefix', this.prefix];
   }
 

@@ -1,5 +1,5 @@
 /**
- * One golden case directory (../shared/golden/README.md): case.json plus tensors.safetensors,
+ * One golden case directory (test/golden/cases/README.md): case.json plus tensors.safetensors,
  * loaded as plain typed arrays so that any engine can be checked against it.
  */
 import { readFileSync } from 'node:fs';

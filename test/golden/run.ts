@@ -15,7 +15,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { engine: { type: 'string', default: 'tfjs' }, only: { type: 'string' }, verbose: { type: 'boolean', default: false } },
 });
-const dir = resolve(positionals[0] ?? '../shared/golden');
+const dir = resolve(positionals[0] ?? 'test/golden/cases');
 if (!existsSync(dir)) {
   console.error(`golden: directory ${dir} does not exist`);
   process.exit(2);
@@ -32,6 +32,12 @@ const cases = readdirSync(dir, { withFileTypes: true })
   .map((d) => d.name)
   .filter((n) => !values.only || n.includes(values.only))
   .sort();
+// A run that checks nothing must not read as a pass (an empty folder, an --only that matches nothing).
+if (cases.length === 0) {
+  console.error(`golden: no case in ${dir}${values.only ? ` matches --only "${values.only}"` : ''}; nothing was checked`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 
 let passed = 0;
 let failed = 0;

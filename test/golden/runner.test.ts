@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readSafetensors, type TensorToWrite, writeSafetensors } from '@diffq/diffusion';
 
-const GOLDEN = join(import.meta.dirname, '../../../shared/golden');
+const GOLDEN = join(import.meta.dirname, 'cases');
 const dir = mkdtempSync(join(tmpdir(), 'diffq-golden-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -58,5 +58,35 @@ describe('the golden runner', () => {
     assert.notEqual(status, 0);
     assert.match(lines.at(-2) ?? '', /^FAIL mystery mystery_kind not implemented: kind mystery_kind has no runner/);
     assert.equal(lines.at(-1), '0 passed, 1 failed');
+  });
+  it('fails a run that executes no case: an empty folder, or an --only that matches nothing', () => {
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    const none = runGolden(empty);
+    assert.notEqual(none.status, 0);
+    assert.equal(none.lines.at(-1), '0 passed, 1 failed');
+
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'run.ts'), GOLDEN, '--only', 'no-case-has-this-name'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /no case in .* matches --only "no-case-has-this-name"/);
+  });
+
+  it('is pointed at the vendored cases by default, never outside the repository', () => {
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'run.ts'), '--only', 'schedule_linear_1000_r25'],
+      {
+        encoding: 'utf8',
+        cwd: join(import.meta.dirname, '..', '..'),
+      },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /golden: .*test\/golden\/cases/);
   });
 });

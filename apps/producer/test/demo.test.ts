@@ -6,10 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { writeRandomModel } from '../../../test/fixtures/random-model.ts';
 import { runDiffq } from '../../../test/fixtures/run-diffq.ts';
+import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
 import { DEFAULT_MODEL_DIR, demoLaunchFlags } from '../src/demo.ts';
 import { Producer } from '../src/producer.ts';
 
-const REDIS_URL = 'redis://127.0.0.1:6379/6';
+const REDIS_URL = testRedisUrl(6);
 const PREFIX = 'demo-test';
 
 describe('diffq demo (Redis db 6)', () => {

@@ -7,8 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { FORBIDDEN, forbidImports } from '../../../test/fixtures/forbid-imports.ts';
 import { writeRandomModel } from '../../../test/fixtures/random-model.ts';
+import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
 
-const REDIS_URL = 'redis://127.0.0.1:6379/6';
+const REDIS_URL = testRedisUrl(6);
 const BIN = join(import.meta.dirname, '..', 'bin', 'diffq.js');
 
 /** `diffq <args>` as its own process, as a user runs it; resolves with its exit code and output. */

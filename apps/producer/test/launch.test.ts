@@ -8,6 +8,7 @@ import { FINALIZE_QUEUE_NAME } from '@diffq/contract';
 import { ABANDONED_WRITE_MS, TEMP_FILE_MARK } from '@diffq/storage';
 import { Redis } from 'ioredis';
 import { writeRandomModel } from '../../../test/fixtures/random-model.ts';
+import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
 import { cancelRun } from '../src/cancel.ts';
 import { createExporter } from '../src/exporter.ts';
 import { launchRun } from '../src/launch.ts';
@@ -15,7 +16,7 @@ import { Producer } from '../src/producer.ts';
 import { resumeRun } from '../src/resume.ts';
 import { locateRun, runStatus } from '../src/run-state.ts';
 
-const REDIS_URL = 'redis://127.0.0.1:6379/6';
+const REDIS_URL = testRedisUrl(6);
 
 describe('launching runs (Redis db 6)', () => {
   let redis: Redis;

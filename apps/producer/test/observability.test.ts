@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createWorkerMetrics } from '@diffq/worker';
+import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
 import { createExporter } from '../src/exporter.ts';
 import { Producer } from '../src/producer.ts';
 
@@ -16,7 +17,7 @@ function referencedMetrics(file: string): Set<string> {
 
 describe('dashboards and autoscalers', () => {
   it('refer only to metrics the worker and the exporter export', async () => {
-    const producer = new Producer({ redis: { url: 'redis://127.0.0.1:6379/6' }, prefix: 'unused', store: 'file://./runs' });
+    const producer = new Producer({ redis: { url: testRedisUrl(6) }, prefix: 'unused', store: 'file://./runs' });
     const exported = new Set([
       ...createWorkerMetrics({ tensorCount: () => 0 })
         .registry.getMetricsAsArray()

@@ -11,13 +11,14 @@ import type * as tf from '@tensorflow/tfjs';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { writeRandomModel } from '../../../test/fixtures/random-model.ts';
+import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
 import { loadModelRuntime, type ModelRuntime } from '../src/model-runtime.ts';
 import { RunContexts } from '../src/run-context.ts';
 import { processShardJob } from '../src/shard-job.ts';
 import { ShardSampler } from '../src/shard-sampler.ts';
 
 const LOCK_MS = 1000;
-const REDIS_URL = 'redis://127.0.0.1:6379/7';
+const REDIS_URL = testRedisUrl(7);
 
 /** Holds the thread like a synchronous backend (tfjs-wasm) computing a big forward pass would. */
 function blockingEngine(inner: DenoiserEngine, blockMs: number): DenoiserEngine {

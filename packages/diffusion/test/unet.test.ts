@@ -17,7 +17,7 @@ import { forwardData, randomTfjsEngine, UNET_16 } from './fixtures.ts';
 
 await initBackend();
 
-const GOLDEN = new URL('../../../../shared/golden/', import.meta.url);
+const GOLDEN = new URL('../../../test/golden/cases/', import.meta.url);
 
 /** A seed's own input: x uniform in [-1, 1) from the seed alone, t and y derived from the seed. */
 function sampleInput(seed: number, shape: number[]): { x: Float32Array; t: number; y: number } {

@@ -10,7 +10,7 @@ import { forwardData, relativeL2, UNET_8 } from '../../diffusion/test/fixtures.t
 
 await initBackend();
 
-const GOLDEN = process.env.DIFFQ_GOLDEN ?? fileURLToPath(new URL('../../../../shared/golden/', import.meta.url));
+const GOLDEN = process.env.DIFFQ_GOLDEN ?? fileURLToPath(new URL('../../../test/golden/cases/', import.meta.url));
 const unetCases = existsSync(GOLDEN)
   ? readdirSync(GOLDEN).filter((d) => d.startsWith('unet_') && existsSync(join(GOLDEN, d, 'case.json')))
   : [];
