@@ -1,6 +1,7 @@
 export * from './backend.ts';
 export * from './engine/engine.ts';
 export * from './engine/tfjs-engine.ts';
+export * from './features/feature-network.ts';
 export * from './losses/index.ts';
 export * from './model/load.ts';
 export * from './model/model-directory.ts';
