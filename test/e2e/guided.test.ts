@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { decodeNpz, decodePng } from '@diffq/codecs';
 import { keys } from '@diffq/contract';
 import { getJson } from '@diffq/storage';
-import { decodeNpz, decodePng } from '@diffq/worker';
 import { writeRandomClassifier } from '../fixtures/random-model.ts';
 import { readStoredRun, smallModel, useTestEnv } from './harness.ts';
 

@@ -13,7 +13,7 @@ import {
   SeedNoiseSource,
   TfjsEngine,
 } from '@diffq/diffusion';
-import type { RasterImage } from '@diffq/worker';
+import type { RasterImage } from '@diffq/codecs';
 
 export interface SheetOptions {
   model: string;
@@ -63,7 +63,7 @@ export async function sampleSheet(o: SheetOptions): Promise<{ seconds: number }>
       sampler: { kind: 'ddim', eta: 0, clipDenoised: true },
     });
     // The worker's PNG and grid code writes run contact sheets; imported here only when used.
-    const { contactSheet, encodePng, imageOf } = await import('@diffq/worker');
+    const { contactSheet, encodePng, imageOf } = await import('@diffq/codecs');
     const tiles = Array.from({ length: n }, (_, i) => imageOf(images, i, size, size, c as 1 | 3 | 4));
     await writeFile(o.out, encodePng(enlarge(contactSheet(tiles, { columns: o.columns, pad: 2, background: 128 }), o.scale ?? 1)));
   } finally {

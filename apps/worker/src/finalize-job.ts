@@ -4,6 +4,8 @@
  * grid.png (a contact sheet of the first samples), from the stored shards only: a retried finalize
  * writes the same counts and the same grid.
  */
+
+import { contactSheet, decodeNpz, encodePng, imageOf, type RasterImage } from '@diffq/codecs';
 import {
   type FinalizeJob,
   keys,
@@ -16,9 +18,6 @@ import {
 } from '@diffq/contract';
 import { type ObjectStore, PermanentStoreError, putJson, readShardMeta, sweepRun } from '@diffq/storage';
 import { type Job, UnrecoverableError } from 'bullmq';
-import { contactSheet } from './grid.ts';
-import { decodeNpz } from './npz.ts';
-import { encodePng, imageOf, type RasterImage } from './png.ts';
 import { ManifestMissing, type RunContexts } from './run-context.ts';
 
 /** Samples on the contact sheet. */

@@ -5,10 +5,9 @@
  * redone with the same bytes.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { encodeNpz, encodePng, imageOf, int64Array, npyArray } from '@diffq/codecs';
 import { keys, type RunSpec, SHARD_META_FORMAT, type ShardMeta } from '@diffq/contract';
 import { type ObjectStore, sha256Hex, writeShardMeta } from '@diffq/storage';
-import { encodeNpz, int64Array, npyArray } from './npz.ts';
-import { encodePng, imageOf } from './png.ts';
 import type { SampledShard } from './shard-sampler.ts';
 
 /** The npz of a shard: arr_0 uint8 [N, H, W, C], arr_1 int64 labels [N] (zeros when unconditional), seeds int64 [N]. */

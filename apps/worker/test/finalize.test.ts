@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { decodePng } from '@diffq/codecs';
 import { keys, type RunSpec, shardSeeds } from '@diffq/contract';
 import { ABANDONED_WRITE_MS, getJson, type ObjectStore, openStore, TEMP_FILE_MARK, writeManifest } from '@diffq/storage';
 import { finalizeRun } from '../src/finalize-job.ts';
-import { decodePng } from '../src/png.ts';
 import { writeShard } from '../src/shard-output.ts';
 
 describe('the finalizer', () => {

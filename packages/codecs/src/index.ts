@@ -1,0 +1,3 @@
+export * from './grid.ts';
+export * from './npz.ts';
+export * from './png.ts';
