@@ -28,10 +28,13 @@ const WORKER_BIN = join(REPO, 'apps', 'worker', 'bin', 'diffq-worker.js');
 
 /**
  * Redis databases by test file. 0 is left to people and 6–7 to the apps' unit tests; each e2e file
- * owns one of 4–5 and 8–15, flushes it (FLUSHDB, never FLUSHALL) before and after, and uses its own
+ * owns one of 1–5 and 8–15, flushes it (FLUSHDB, never FLUSHALL) before and after, and uses its own
  * key prefix, so test files can run side by side on one Redis.
  */
 export const E2E_DB = {
+  budget: 1,
+  precision: 2,
+  statistics: 3,
   guided: 4,
   transient: 5,
   shutdown: 8,
@@ -45,7 +48,7 @@ export const E2E_DB = {
 } as const;
 
 /** Short locks, so a dead worker's shard comes back in seconds instead of ~90 s. */
-export const FAST_LOCKS = ['--lock-duration', '3000', '--stalled-interval', '1000'];
+export const FAST_LOCKS = ['--lock-duration', '3s', '--stalled-interval', '1s'];
 
 /** The e2e model: 8×8 RGB, 32 channels, one res block, attention at 8, random weights. */
 export async function smallModel(dir: string, options: { numClasses?: number | null } = {}): Promise<string> {

@@ -38,7 +38,22 @@ describe('malformed launches and job payloads', () => {
     {
       name: 'an unknown sampler',
       args: () => ['--model', model, '--seeds', '0-9', '--sampler', 'euler'],
-      says: /--sampler "euler": accepted: ddpm, ddim/,
+      says: /--sampler "euler": accepted: ddpm, ddim, dpm\+\+2m, dpm\+\+3m, unipc/,
+    },
+    {
+      name: 'a solver time grid that does not exist',
+      args: () => ['--model', model, '--seeds', '0-9', '--sampler', 'dpm++2m', '--skip-type', 'karras'],
+      says: /--skip-type "karras": accepted: time_uniform, logSNR, time_quadratic/,
+    },
+    {
+      name: 'a solver flag given to DDIM',
+      args: () => ['--model', model, '--seeds', '0-9', '--sampler', 'ddim', '--unipc-variant', 'bh2'],
+      says: /--unipc-variant applies to the ODE solvers only/,
+    },
+    {
+      name: 'fewer solver steps than the order',
+      args: () => ['--model', model, '--seeds', '0-9', '--sampler', 'dpm++3m', '--steps', '2'],
+      says: /--steps is 2; accepted: an integer ≥ 3 for dpm\+\+3m/,
     },
     {
       name: 'one sampling step',
@@ -149,7 +164,7 @@ describe('malformed launches and job payloads', () => {
     });
     after(() => worker.close('now'));
 
-    const good = () => ({ runId: 'real', modelId, shardIndex: 0, seeds: Array.from({ length: 10 }, (_, i) => i), storeUrl });
+    const good = () => ({ runId: 'real', modelId, shardIndex: 0, seedCheck: { first: 0, last: 9, count: 10 }, storeUrl });
     const payloads: { name: string; data: () => unknown; says: RegExp }[] = [
       { name: 'an empty payload', data: () => ({}), says: /Invalid shard job:.*runId is required/s },
       {
@@ -159,11 +174,16 @@ describe('malformed launches and job payloads', () => {
       },
       { name: 'a negative shard index', data: () => ({ ...good(), shardIndex: -1 }), says: /shardIndex must be an integer ≥ 0/ },
       {
-        name: 'seeds out of order',
-        data: () => ({ ...good(), seeds: [3, 2] }),
-        says: /seeds\[1\] must be greater than the seed before it/,
+        name: 'a seed check whose last seed comes before its first',
+        data: () => ({ ...good(), seedCheck: { first: 3, last: 2, count: 2 } }),
+        says: /seedCheck\.count must be at most last − first \+ 1 = 0/,
       },
-      { name: 'no seeds', data: () => ({ ...good(), seeds: [] }), says: /seeds must hold at least 1 item/ },
+      {
+        name: 'no seeds',
+        data: () => ({ ...good(), seedCheck: { first: 0, last: 9, count: 0 } }),
+        says: /seedCheck\.count must be an integer from 1/,
+      },
+      { name: 'the seeds themselves', data: () => ({ ...good(), seeds: [0, 1] }), says: /unknown field "seeds"/ },
       {
         name: 'a store URL of another scheme',
         data: () => ({ ...good(), storeUrl: 'ftp://host/runs' }),
@@ -177,9 +197,9 @@ describe('malformed launches and job payloads', () => {
       },
       { name: 'a run that was never launched', data: () => ({ ...good(), runId: 'ghost' }), says: /run ghost has no manifest/ },
       {
-        name: 'seeds that are not the shard of the run',
-        data: () => ({ ...good(), seeds: [100, 101] }),
-        says: /are not shard 0 of run real/,
+        name: 'a seed check that is not the shard of the run',
+        data: () => ({ ...good(), seedCheck: { first: 100, last: 101, count: 2 } }),
+        says: /its seed check \(2 seeds, 100 to 101\) does not describe shard 0 of run real \(10 seeds, 0 to 9\)/,
       },
       { name: 'a shard index past the run', data: () => ({ ...good(), shardIndex: 7 }), says: /shardIndex must be an integer from 0 to 1/ },
     ];

@@ -16,7 +16,7 @@ describe('a worker sent SIGTERM while it samples a shard', () => {
   }
 
   it('finishes the shard when it fits in the grace period', { timeout: 180_000 }, async () => {
-    const { worker, queue } = await busyWorker('finishes', '120');
+    const { worker, queue } = await busyWorker('finishes', '120s');
     worker.child.kill('SIGTERM');
     assert.equal(await worker.exited, 0, worker.log());
     assert.equal(await queue.getJobState('finishes.shard.0'), 'completed');
@@ -24,7 +24,7 @@ describe('a worker sent SIGTERM while it samples a shard', () => {
   });
 
   it('releases the shard to the queue, without using an attempt, when it does not', { timeout: 180_000 }, async () => {
-    const { worker, queue } = await busyWorker('released', '0.2');
+    const { worker, queue } = await busyWorker('released', '200ms');
     worker.child.kill('SIGTERM');
     assert.equal(await worker.exited, 0, worker.log());
     const job = await queue.getJob('released.shard.0');

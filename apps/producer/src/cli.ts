@@ -1,17 +1,16 @@
 /**
- * The `diffq` command line: launch, status, watch, cancel, resume, report, runs, exporter, demo,
- * bench-model.
+ * The `diffq` command line: launch, status, watch, cancel, resume, report, runs, workers, exporter,
+ * dashboard, demo, bench-model.
  * Exit codes: 0 done, 1 failed (Redis, store, a run that did not finish), 2 invalid arguments.
  * Command modules are imported when their command runs: the model, tfjs and S3 libraries cost
  * seconds to load and `diffq status` needs none of them.
  */
 import { createRequire } from 'node:module';
-import { MAX_PRIORITY } from '@diffq/contract';
-import { checkRedisUrl, SettingSources, type Settings, settingsFrom, withSettings } from '@diffq/queue';
+import { MAX_PRIORITY, UsageError } from '@diffq/contract';
+import { checkRedisUrl, parseDuration, SettingSources, type Settings, settingsFrom, withSettings } from '@diffq/queue';
 import type { Argv } from 'yargs';
 import type { LaunchFlags } from './launch-flags.ts';
 import { Producer } from './producer.ts';
-import { UsageError } from './usage-error.ts';
 
 // yargs' CommonJS build is a single file; its ESM build is some thirty modules, each a round trip
 // through tsx's loader thread — about 0.1 s of every command's start.
@@ -46,6 +45,12 @@ const launch: Handler = async (producer, argv, io) => {
     steps: argv.steps as number | undefined,
     respacing: argv.respacing === undefined ? undefined : String(argv.respacing),
     eta: argv.eta as number | undefined,
+    skipType: argv.skipType as string | undefined,
+    unipcVariant: argv.unipcVariant as string | undefined,
+    unipcOrder: argv.unipcOrder as number | undefined,
+    denoiseToZero: argv.denoiseToZero as boolean | undefined,
+    dynamicThreshold: argv.dynamicThreshold as number | undefined,
+    dynamicThresholdMax: argv.dynamicThresholdMax as number | undefined,
     guidanceScale: argv.guidanceScale as number | undefined,
     classifier: argv.classifier as string | undefined,
     classifierScale: argv.classifierScale as number | undefined,
@@ -54,6 +59,9 @@ const launch: Handler = async (producer, argv, io) => {
     format: argv.format as string | undefined,
     store: producer.settings.store,
     priority: argv.priority as number | undefined,
+    stats: argv.stats === undefined ? undefined : String(argv.stats),
+    features: argv.features as string | undefined,
+    ref: argv.ref === undefined ? undefined : String(argv.ref),
   };
   const { launchRun } = await import('./launch.ts');
   const result = await launchRun(producer, flags);
@@ -79,14 +87,23 @@ const status: Handler = async (producer, argv, io) => {
   return 0;
 };
 
+/** `--interval 2s`; a bare number is read as seconds, as before durations carried their unit. */
+function watchInterval(value: string, io: Io): number {
+  let interval: ReturnType<typeof parseDuration>;
+  try {
+    interval = parseDuration(value, { flag: 'interval', bareUnit: 's', minMs: 50, maxMs: 3_600_000 });
+  } catch (error) {
+    throw new UsageError([(error as Error).message]);
+  }
+  if (interval.deprecation) io.err(`diffq watch: warning: ${interval.deprecation}\n`);
+  return interval.ms;
+}
+
 const watch: Handler = async (producer, argv, io) => {
   const { locateRun, runPhase } = await import('./run-state.ts');
   const { watchRun } = await import('./watch.ts');
-  const s = await watchRun(producer, await locateRun(producer, argv.run as string), {
-    write: io.out,
-    tty: io.tty,
-    intervalMs: (argv.interval as number) * 1000,
-  });
+  const intervalMs = watchInterval(argv.interval as string, io);
+  const s = await watchRun(producer, await locateRun(producer, argv.run as string), { write: io.out, tty: io.tty, intervalMs });
   return runPhase(s) === 'complete' ? 0 : 1;
 };
 
@@ -157,6 +174,41 @@ const exporter: Handler = async (producer, argv, io) => {
   return 0;
 };
 
+const workers: Handler = async (producer, argv, io) => {
+  const { formatWorkers, liveWorkers } = await import('./workers.ts');
+  const fleet = await liveWorkers(await producer.redis(), producer.prefix);
+  if (argv.json) json(io, fleet);
+  else io.out(`${formatWorkers(fleet)}\n`);
+  return 0;
+};
+
+const dashboard: Handler = async (producer, argv, io) => {
+  const { checkToken } = await import('./dashboard/action-guard.ts');
+  const { startDashboard } = await import('./dashboard/server.ts');
+  const port = argv.port as number;
+  if (!(Number.isInteger(port) && port >= 0 && port < 65536))
+    throw new UsageError([`--port is ${port}; accepted: an integer from 0 to 65535`]);
+  let token: string | undefined;
+  let intervalMs: number;
+  try {
+    // Read here rather than as the flag's default, which --help would print.
+    token = checkToken((argv.token as string | undefined) ?? process.env.DIFFQ_DASHBOARD_TOKEN);
+    intervalMs = parseDuration(argv.interval as string, { flag: 'interval', bareUnit: 's', minMs: 200, maxMs: 60_000 }).ms;
+  } catch (error) {
+    throw new UsageError([(error as Error).message]);
+  }
+  const server = await startDashboard(producer, { port, host: argv.host as string, token, intervalMs });
+  io.err(
+    `diffq dashboard: ${server.url}/ (also /queues, /metrics, /healthz); ${token ? 'actions need the token (sign in at /login)' : 'read-only: give --token or DIFFQ_DASHBOARD_TOKEN to enable actions'}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await server.close();
+  return 0;
+};
+
 const demo: Handler = async (producer, argv, io) => {
   const { runDemo } = await import('./demo.ts');
   return runDemo(producer, {
@@ -169,6 +221,7 @@ const demo: Handler = async (producer, argv, io) => {
     engine: argv.engine as 'auto' | 'onnx' | 'tfjs',
     write: io.out,
     tty: io.tty,
+    redisServer: argv.redisServer as string,
   });
 };
 
@@ -237,10 +290,25 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
             type: 'string',
             describe: 'run id (default: run-<date>-<time>-<hex>); launching the same id again adds nothing',
           })
-          .option('sampler', { type: 'string', describe: 'ddpm | ddim (default ddpm)' })
-          .option('steps', { type: 'number', describe: 'sampling steps, evenly spaced (same as --respacing N)' })
+          .option('sampler', { type: 'string', describe: 'ddpm | ddim | dpm++2m | dpm++3m | unipc (default ddpm)' })
+          .option('steps', {
+            type: 'number',
+            describe: 'ddpm/ddim: sampling steps, evenly spaced (same as --respacing N); ODE solvers: solver steps (default 20)',
+          })
           .option('respacing', { type: 'string', describe: 'guided-diffusion timestep_respacing: "250", "10,15,20" or "ddim50"' })
           .option('eta', { type: 'number', describe: 'DDIM eta, 0 (deterministic) to 1; ddim only' })
+          .option('skip-type', {
+            type: 'string',
+            describe: 'ODE solvers: time grid time_uniform | logSNR | time_quadratic (default time_uniform)',
+          })
+          .option('unipc-variant', { type: 'string', describe: 'unipc: B(h) variant bh1 | bh2 (default bh2)' })
+          .option('unipc-order', { type: 'number', describe: 'unipc: multistep order 1, 2 or 3 (default 2)' })
+          .option('denoise-to-zero', { type: 'boolean', describe: 'ODE solvers: one more evaluation at t_0, returning its x̂_0' })
+          .option('dynamic-threshold', {
+            type: 'number',
+            describe: 'ODE solvers: dynamic thresholding of x̂_0 at this quantile, e.g. 0.995',
+          })
+          .option('dynamic-threshold-max', { type: 'number', describe: 'ODE solvers: the threshold floor (default 1)' })
           .option('guidance-scale', {
             type: 'number',
             describe: 'classifier-free guidance weight w ≥ 0 (class-conditional model with a null label)',
@@ -254,6 +322,18 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           .option('shard-size', { type: 'number', describe: 'seeds per shard job, 1 to 65536 (default 256)' })
           .option('format', { type: 'string', describe: 'npz | png | both: npz shards, plus one PNG per seed with png/both (default npz)' })
           .option('priority', { type: 'number', describe: `BullMQ priority, 0 (none) or 1 (first) to ${MAX_PRIORITY}` })
+          .option('stats', {
+            type: 'string',
+            describe: 'evaluation statistics written to report.json: fid,sfid,is,pr,accuracy (comma-separated)',
+          })
+          .option('features', {
+            type: 'string',
+            describe: 'feature network directory or s3:// URI for --stats (default: the model.json evaluation block)',
+          })
+          .option('ref', {
+            type: 'string',
+            describe: 'reference statistics for fid/sfid/pr: a stats .npz (path or s3://) or the id of a finished run',
+          })
           .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
       pick(launch),
     )
@@ -261,7 +341,7 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
     .command(
       'watch <run>',
       'progress bar with live throughput until the run ends',
-      (y) => runArg(y).option('interval', { type: 'number', default: 1, describe: 'seconds between updates' }),
+      (y) => runArg(y).option('interval', { type: 'string', default: '1s', describe: 'time between updates, e.g. 1s or 500ms' }),
       pick(watch),
     )
     .command('cancel <run>', 'remove queued shards, stop running ones; stored shards are kept', (y) => runArg(y), pick(cancel))
@@ -283,6 +363,27 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
       pick(exporter),
     )
     .command(
+      'workers',
+      'live workers from their heartbeats: model, engine, batch size, samples/s, shard, last seen',
+      (y) => y.option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
+      pick(workers),
+    )
+    .command(
+      'dashboard',
+      'web dashboard of runs and workers, with bull-board at /queues, /metrics and /healthz',
+      (y) =>
+        y
+          .option('port', { type: 'number', default: 3000, describe: 'port of the dashboard (0 picks a free one)' })
+          .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind; 0.0.0.0 shows it to the network' })
+          .option('token', {
+            type: 'string',
+            describe:
+              'enables actions (retry, clean, delete, cancel) for requests that carry it, at least 16 characters (env DIFFQ_DASHBOARD_TOKEN); without it the dashboard is read-only',
+          })
+          .option('interval', { type: 'string', default: '2s', describe: 'time between live updates, e.g. 2s or 500ms' }),
+      pick(dashboard),
+    )
+    .command(
       'demo',
       'launch a small run of the shipped MNIST model, sample it in-process, print the report (npm start)',
       (y) =>
@@ -293,7 +394,12 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           .option('steps', { type: 'number', default: 50 })
           .option('guidance-scale', { type: 'number', default: 3, describe: 'classifier-free guidance w, for a model with a null label' })
           .option('batch-size', { type: 'number', default: 25 })
-          .option('engine', { choices: ['auto', 'onnx', 'tfjs'], default: 'auto' }),
+          .option('engine', { choices: ['auto', 'onnx', 'tfjs'], default: 'auto' })
+          .option('redis-server', {
+            type: 'string',
+            default: 'redis-server',
+            describe: 'program started as a private Redis when nothing answers at a loopback --redis',
+          }),
       pick(demo),
     )
     .command(
@@ -313,7 +419,10 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
       pick(benchModel),
     )
-    .demandCommand(1, 'give a command: launch, status, watch, cancel, resume, report, runs, exporter, demo or bench-model')
+    .demandCommand(
+      1,
+      'give a command: launch, status, watch, cancel, resume, report, runs, workers, exporter, dashboard, demo or bench-model',
+    )
     .strict()
     .help()
     .exitProcess(false)

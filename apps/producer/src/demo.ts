@@ -1,18 +1,21 @@
 /**
  * `diffq demo` (what `npm start` runs): the whole pipeline on one machine with the embedded
  * defaults — launch a run of the shipped MNIST model (models/mnist) on the default store, sample it
- * with an in-process worker that exits when the queue is idle, then print the report and where the
- * contact sheet is. It runs both ends in one process, so it is the one producer command that loads
+ * with two in-process workers that exit when the queue is idle, then print the report and where the
+ * contact sheet is. When nothing answers at the configured (loopback) Redis and redis-server is
+ * installed, the demo runs its own private one for its length. It runs both ends in one process, so it is the one producer command that loads
  * the worker (on demand: no other command pays for tfjs and onnxruntime).
  */
-import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { keys } from '@diffq/contract';
+import { keys, newRunId } from '@diffq/contract';
+import type { RunningWorker } from '@diffq/worker';
 import { launchRun } from './launch.ts';
 import type { LaunchFlags } from './launch-flags.ts';
 import { denoiserFacts } from './model-facts.ts';
-import type { Producer } from './producer.ts';
+import { isLoopbackRedis, type PrivateRedis, redisServerInstalled, startPrivateRedis } from './private-redis.ts';
+import { Producer } from './producer.ts';
 import { formatReport, readReport } from './report.ts';
 import { locateRun } from './run-state.ts';
 import { watchRun } from './watch.ts';
@@ -32,16 +35,12 @@ export interface DemoOptions {
   engine?: 'auto' | 'onnx' | 'tfjs';
   write: (text: string) => void;
   tty: boolean;
+  /** The redis-server command for a private server when none answers (default: from PATH). */
+  redisServer?: string;
 }
 
 /** Seeds per shard: a few shards, so the progress bar moves while the demo samples. */
 export const DEMO_SHARD_SIZE = 25;
-
-/** demo-YYYYMMDD-HHMMSS-xxxx (UTC), so two demos in the same second are two runs. */
-function demoRunId(now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15).toLowerCase();
-  return `demo-${stamp}-${randomBytes(2).toString('hex')}`;
-}
 
 /** The launch flags of the demo: balanced labels and guidance when the model is made for them. */
 export async function demoLaunchFlags(producer: Producer, options: DemoOptions, now = new Date()): Promise<LaunchFlags> {
@@ -50,7 +49,7 @@ export async function demoLaunchFlags(producer: Producer, options: DemoOptions, 
   return {
     model,
     seeds: options.seeds,
-    runId: demoRunId(now),
+    runId: newRunId('demo', now),
     sampler: options.sampler,
     steps: options.steps,
     guidanceScale: facts.nullLabel !== null ? options.guidanceScale : undefined,
@@ -60,15 +59,60 @@ export async function demoLaunchFlags(producer: Producer, options: DemoOptions, 
   };
 }
 
-export async function runDemo(producer: Producer, options: DemoOptions): Promise<number> {
-  const { write } = options;
+/** How the demo reaches Redis: the configured server, or a private one it started and must stop. */
+interface DemoRedis {
+  producer: Producer;
+  /** Set when the demo started its own redis-server. */
+  privateRedis?: PrivateRedis;
+}
+
+/**
+ * The configured Redis when it answers; otherwise, for a loopback URL on a machine with redis-server
+ * installed, a private server for the length of the demo. Anything else ends with how to get Redis.
+ */
+async function demoRedis(producer: Producer, write: (text: string) => void, redisServer: string): Promise<DemoRedis> {
   try {
     await producer.redis();
+    return { producer };
   } catch (error) {
-    throw new Error(
-      `needs a Redis server: ${(error as Error).message}.\nStart one on this machine (redis-server, or docker run -p 6379:6379 redis:7), or point --redis at one.`,
-    );
+    const url = producer.settings.redis.url;
+    if (!isLoopbackRedis(url) || !redisServerInstalled(redisServer)) {
+      throw new Error(
+        `needs a Redis server: ${(error as Error).message}.\nStart one on this machine (redis-server; Debian: apt-get install redis-server), or point --redis / DIFFQ_REDIS_URL at one.`,
+      );
+    }
+    const privateRedis = await startPrivateRedis(redisServer);
+    write(`nothing answers at ${url}: started a private redis-server on ${privateRedis.url} (no persistence; stopped at the end)\n`);
+    return { producer: new Producer({ ...producer.settings, redis: { url: privateRedis.url } }), privateRedis };
   }
+}
+
+/** Two in-process workers share the run, so the report shows the work distributed. */
+export const DEMO_WORKERS = 2;
+
+export async function runDemo(configured: Producer, options: DemoOptions): Promise<number> {
+  const { write } = options;
+  const { producer, privateRedis } = await demoRedis(configured, write, options.redisServer ?? 'redis-server');
+  const workers: RunningWorker[] = [];
+  const interrupted = async () => {
+    write("\ninterrupted: stopping the workers and the demo's Redis\n");
+    await Promise.allSettled(workers.map((w) => w.close('now')));
+    await privateRedis?.stop();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  try {
+    return await demoRun(producer, options, workers);
+  } finally {
+    process.off('SIGINT', interrupted);
+    await Promise.allSettled(workers.map((w) => w.close('now')));
+    if (producer !== configured) await producer.close();
+    await privateRedis?.stop();
+  }
+}
+
+async function demoRun(producer: Producer, options: DemoOptions, workers: RunningWorker[]): Promise<number> {
+  const { write } = options;
   const flags = await demoLaunchFlags(producer, options);
   const launched = await launchRun(producer, flags);
   const guidance = flags.guidanceScale === undefined ? 'no guidance' : `classifier-free guidance w=${flags.guidanceScale}`;
@@ -76,20 +120,27 @@ export async function runDemo(producer: Producer, options: DemoOptions): Promise
     `launched ${launched.runId}: ${launched.seeds} seeds of ${flags.model} (${flags.sampler} ${flags.steps} steps, ${guidance}, labels ${flags.labels ?? 'none'}) in ${launched.shards} shards on ${launched.queue}, store ${launched.storeUrl}\n`,
   );
   const { startWorker } = await import('@diffq/worker');
-  const worker = await startWorker({
-    redis: producer.settings.redis,
-    prefix: producer.prefix,
-    model: flags.model,
-    engine: options.engine,
-    batchSize: options.batchSize,
-    exitWhenIdle: true,
-    log: () => {},
-  });
-  write(`worker: ${worker.model.why}\n`);
+  for (let k = 1; k <= DEMO_WORKERS; k++) {
+    workers.push(
+      await startWorker({
+        redis: producer.settings.redis,
+        prefix: producer.prefix,
+        model: flags.model,
+        engine: options.engine,
+        batchSize: options.batchSize,
+        // One core each: the two workers together use the machine the way one would.
+        threads: 1,
+        workerId: `demo-worker-${k}@${hostname()}`,
+        exitWhenIdle: true,
+        log: () => {},
+      }),
+    );
+  }
+  write(`workers: ${workers.map((w) => w.id).join(', ')}; ${workers[0].model.why}\n`);
   const run = await locateRun(producer, launched.runId);
   const watching = new AbortController();
   const watch = watchRun(producer, run, { write, tty: options.tty, signal: watching.signal, intervalMs: 500 });
-  await worker.done;
+  await Promise.all(workers.map((w) => w.done));
   watching.abort();
   await watch;
   const report = await readReport(run);

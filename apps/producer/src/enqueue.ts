@@ -7,12 +7,12 @@ import {
   FINALIZE_QUEUE_NAME,
   finalizeJobId,
   parseFinalizeJob,
-  parseSeeds,
   parseShardJob,
   type RunSpec,
+  SeedList,
   sampleQueueName,
   shardJobId,
-  shardSeeds,
+  shardSeedCheck,
 } from '@diffq/contract';
 import { FINALIZE_JOB_OPTIONS, SHARD_JOB_OPTIONS } from '@diffq/queue';
 import type { FlowJob } from 'bullmq';
@@ -24,7 +24,7 @@ export async function enqueueShards(
   spec: RunSpec,
   storeUrl: string,
   shardIndices: readonly number[],
-  seeds = parseSeeds(spec.seeds),
+  seeds = SeedList.parse(spec.seeds),
 ): Promise<number> {
   const queueName = sampleQueueName(spec.model.id);
   const priority = spec.priority > 0 ? { priority: spec.priority } : {};
@@ -36,18 +36,23 @@ export async function enqueueShards(
       runId: spec.runId,
       modelId: spec.model.id,
       shardIndex,
-      seeds: shardSeeds(seeds, spec.shardSize, shardIndex),
+      seedCheck: shardSeedCheck(seeds, spec.shardSize, shardIndex),
       storeUrl,
     }),
     opts: { ...SHARD_JOB_OPTIONS, ...priority, jobId: shardJobId(spec.runId, shardIndex) },
   }));
   const queue = await producer.queue(queueName);
   const finalizeQueue = await producer.finalizeQueue();
-  const before = await Promise.all([
-    finalizeQueue.getJobState(finalizeJobId(spec.runId)),
-    ...children.map((c) => queue.getJobState(c.opts?.jobId as string)),
-  ]);
-  const added = before.filter((state) => state === 'unknown').length;
+  // A job is new when its hash does not exist: BullMQ's own test for a duplicate job id. One
+  // pipelined EXISTS per job costs Redis a key lookup, where getJobState runs a script per job.
+  const pipeline = (await producer.redis()).pipeline();
+  pipeline.exists(finalizeQueue.toKey(finalizeJobId(spec.runId)));
+  for (const c of children) pipeline.exists(queue.toKey(c.opts?.jobId as string));
+  const before = (await pipeline.exec()) ?? [];
+  const added = before.filter(([error, exists]) => {
+    if (error) throw error;
+    return exists === 0;
+  }).length;
   if (added === 0) return 0;
   await (await producer.flow()).add({
     name: 'finalize',

@@ -8,10 +8,11 @@
 import type { RunSpec } from '@diffq/contract';
 import { FINALIZE_QUEUE_NAME, sampleQueueName } from '@diffq/contract';
 import { type MetricsServer, serveMetrics } from '@diffq/queue';
-import { readManifest } from '@diffq/storage';
+import { doneShards, readManifest } from '@diffq/storage';
 import { Gauge, Registry } from 'prom-client';
 import type { Producer, RunEntry } from './producer.ts';
-import { shardLength, storedShards } from './run-state.ts';
+import { liveFid, shardLength } from './run-state.ts';
+import { liveWorkers, workersPerModel } from './workers.ts';
 
 export const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed', 'waiting-children'] as const;
 
@@ -68,6 +69,18 @@ export function createExporter(producer: Producer, options: ExporterOptions = {}
     labelNames: ['run', 'model'],
     registers: [registry],
   });
+  const workersLive = new Gauge({
+    name: 'diffq_workers_live',
+    help: 'Workers whose heartbeat has not expired, by the model they serve (0 for the model of a recent run that has none).',
+    labelNames: ['model'],
+    registers: [registry],
+  });
+  const runFid = new Gauge({
+    name: 'diffq_run_fid',
+    help: 'FID of the samples a run has stored so far against its reference (runs launched with --stats fid; recomputed at most every 5 s).',
+    labelNames: ['run', 'model'],
+    registers: [registry],
+  });
   const scrapeErrors = new Gauge({
     name: 'diffq_exporter_scrape_errors',
     help: 'Errors during the last collection (Redis or store unreachable).',
@@ -95,6 +108,7 @@ export function createExporter(producer: Producer, options: ExporterOptions = {}
     runTotal.reset();
     runProgress.reset();
     runThroughput.reset();
+    workersLive.reset();
     let runs: RunEntry[] = [];
     try {
       runs = await runsOf();
@@ -121,8 +135,8 @@ export function createExporter(producer: Producer, options: ExporterOptions = {}
           if (!spec) continue;
           manifests.set(run.runId, spec);
         }
-        const stored = await storedShards(store, spec);
-        const done = [...stored].reduce((s, i) => s + shardLength(spec as RunSpec, i), 0);
+        const stored = await doneShards(store, spec);
+        const done = [...stored.keys()].reduce((s, i) => s + shardLength(spec as RunSpec, i), 0);
         const labels = { run: run.runId, model: run.modelId };
         runDone.set(labels, done);
         runTotal.set(labels, spec.seedCount);
@@ -131,9 +145,18 @@ export function createExporter(producer: Producer, options: ExporterOptions = {}
         const before = previous.get(run.runId);
         if (before && now > before.t) runThroughput.set(labels, ((done - before.done) * 1000) / (now - before.t));
         previous.set(run.runId, { t: now, done });
+        const fid = await liveFid.update(store, spec, stored);
+        if (fid) runFid.set(labels, fid.fid);
       } catch {
         errors++;
       }
+    }
+    try {
+      const counts = workersPerModel((await liveWorkers(await producer.redis(), producer.prefix)).workers);
+      for (const run of runs) if (!counts.has(run.modelId)) counts.set(run.modelId, 0);
+      for (const [model, count] of counts) workersLive.set({ model }, count);
+    } catch {
+      errors++;
     }
     scrapeErrors.set(errors);
     scrapeSeconds.set((performance.now() - start) / 1000);

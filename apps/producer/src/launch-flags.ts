@@ -10,29 +10,25 @@ import {
   InvalidPayload,
   MAX_PRIORITY,
   MAX_SHARD_SIZE,
+  newRunId,
   parseRunSpec,
   type RunSpec,
   type RunSpecInput,
   StoreUrlSchema,
+  UsageError,
 } from '@diffq/contract';
-import { spaceTimesteps } from '@diffq/diffusion/config';
 import type { ClassifierFacts, DenoiserFacts } from './model-facts.ts';
-import { UsageError } from './usage-error.ts';
+import { checkSamplerAgainstModel, checkSamplerFlags, type SamplerFlags, samplerSpec } from './sampler-flags.ts';
+import { checkStatisticsFlags, type StatisticsFacts, type StatisticsFlags, statisticsSpec } from './statistics-flags.ts';
 
-export { UsageError } from './usage-error.ts';
-
-export const SAMPLERS = ['ddpm', 'ddim'] as const;
 export const FORMATS = ['npz', 'png', 'both'] as const;
 
-export interface LaunchFlags {
+/** The sampler flags (--sampler, --steps, --respacing, --eta, the solvers') are sampler-flags.ts's, the statistics flags (--stats, --features, --ref) statistics-flags.ts's. */
+export interface LaunchFlags extends SamplerFlags, StatisticsFlags {
   model: string;
   modelId?: string;
   seeds?: string;
   runId?: string;
-  sampler?: string;
-  steps?: number;
-  respacing?: string;
-  eta?: number;
   guidanceScale?: number;
   classifier?: string;
   classifierScale?: number;
@@ -64,20 +60,7 @@ export function checkLaunchFlags(f: LaunchFlags): string[] {
   }
   if (f.runId !== undefined && !ID_PATTERN.test(String(f.runId))) problems.push(`--run-id "${f.runId}" must be ${ID_RULE}`);
   if (f.modelId !== undefined && !ID_PATTERN.test(String(f.modelId))) problems.push(`--model-id "${f.modelId}" must be ${ID_RULE}`);
-  const sampler = f.sampler ?? 'ddpm';
-  if (!(SAMPLERS as readonly string[]).includes(sampler)) problems.push(`--sampler "${sampler}": accepted: ${SAMPLERS.join(', ')}`);
-  if (f.steps !== undefined && f.respacing !== undefined)
-    problems.push(`--steps ${f.steps} and --respacing "${f.respacing}" both set the sampling steps; give one of them`);
-  if (f.steps !== undefined && !(Number.isInteger(f.steps) && f.steps >= 2))
-    problems.push(`--steps is ${f.steps}; accepted: an integer ≥ 2 (and at most the model's diffusion steps)`);
-  if (f.respacing !== undefined && !/^(ddim\d+|\d+(,\d+)*)$/.test(String(f.respacing))) {
-    problems.push(`--respacing "${f.respacing}": accepted: step counts such as "250" or "10,15,20" (sections), or "ddim50" (DDIM stride)`);
-  }
-  if (f.eta !== undefined) {
-    if (!isNumber(f.eta) || f.eta < 0 || f.eta > 1) problems.push(`--eta is ${f.eta}; accepted: a number from 0 to 1`);
-    else if (sampler === 'ddpm' && f.eta !== 0)
-      problems.push(`--eta ${f.eta} applies to --sampler ddim only (the ddpm sampler has no eta)`);
-  }
+  problems.push(...checkSamplerFlags(f));
   if (f.guidanceScale !== undefined && (!isNumber(f.guidanceScale) || f.guidanceScale < 0)) {
     problems.push(`--guidance-scale is ${f.guidanceScale}; accepted: a number ≥ 0 (the classifier-free guidance weight w)`);
   }
@@ -106,23 +89,14 @@ export function checkLaunchFlags(f: LaunchFlags): string[] {
   if (f.priority !== undefined && !(Number.isInteger(f.priority) && f.priority >= 0 && f.priority <= MAX_PRIORITY)) {
     problems.push(`--priority is ${f.priority}; accepted: an integer from 0 (none) to ${MAX_PRIORITY} (1 runs first)`);
   }
+  problems.push(...checkStatisticsFlags(f));
   return problems;
 }
 
 /** The checks against the model (and classifier): steps, respacing, labels, guidance. */
 export function checkAgainstModel(f: LaunchFlags, model: DenoiserFacts, classifier?: ClassifierFacts): string[] {
   const problems: string[] = [];
-  if (f.steps !== undefined && f.steps > model.steps)
-    problems.push(`--steps is ${f.steps}; accepted: 2 to ${model.steps}, the model's diffusion steps`);
-  const respacing = respacingOf(f);
-  if (f.respacing !== undefined) {
-    try {
-      const kept = spaceTimesteps(model.steps, respacing);
-      if (kept.length < 2) problems.push(`--respacing "${respacing}" keeps ${kept.length} step; a sampler needs at least 2`);
-    } catch (error) {
-      problems.push(`--respacing: ${(error as Error).message}`);
-    }
-  }
+  problems.push(...checkSamplerAgainstModel(f, model.steps));
   if (f.guidanceScale !== undefined) {
     if (model.numClasses === null)
       problems.push(`--guidance-scale needs a class-conditional model; ${model.uri} is unconditional (model.class_cond false)`);
@@ -151,34 +125,21 @@ export function checkAgainstModel(f: LaunchFlags, model: DenoiserFacts, classifi
   return problems;
 }
 
-function respacingOf(f: LaunchFlags): string {
-  return f.steps !== undefined ? String(f.steps) : (f.respacing ?? '');
-}
-
-/** The generated run id: run-YYYYMMDD-HHMMSS-xxxx (UTC, 4 random hex digits). */
-export function generatedRunId(now: Date, random: () => number = Math.random): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const tail = Math.floor(random() * 0x10000)
-    .toString(16)
-    .padStart(4, '0');
-  return `run-${stamp}-${tail}`;
-}
-
 /** Builds and validates the manifest; contract errors are re-phrased per flag. */
 export function buildRunSpec(
   f: LaunchFlags,
   model: DenoiserFacts,
   classifier: ClassifierFacts | undefined,
-  meta: { now: Date; codeVersion: string },
+  meta: { now: Date; codeVersion: string; statistics?: StatisticsFacts },
 ): RunSpec {
   const labels =
     f.labels === undefined || f.labels === 'random' || f.labels === 'balanced'
       ? { policy: (f.labels ?? 'random') as 'random' | 'balanced' }
       : { policy: 'fixed' as const, classIndex: Number(f.labels) };
   const input: RunSpecInput = {
-    runId: f.runId ?? generatedRunId(meta.now),
+    runId: f.runId ?? newRunId('run', meta.now),
     model: { uri: model.uri, id: model.id, digest: model.digest },
-    sampler: { kind: (f.sampler ?? 'ddpm') as 'ddpm' | 'ddim', respacing: respacingOf(f), eta: f.eta ?? 0, clipDenoised: true },
+    sampler: samplerSpec(f),
     guidance:
       f.guidanceScale !== undefined
         ? { kind: 'classifier_free', scale: f.guidanceScale }
@@ -193,6 +154,7 @@ export function buildRunSpec(
     createdAt: meta.now.toISOString(),
     codeVersion: meta.codeVersion,
     priority: f.priority,
+    statistics: meta.statistics ? statisticsSpec(meta.statistics) : undefined,
   };
   try {
     return parseRunSpec(input);

@@ -4,12 +4,13 @@
  * to re-enqueue what the store lacks), a different spec is an error.
  */
 import { readFileSync } from 'node:fs';
-import { type RunSpec, shardCount } from '@diffq/contract';
+import { drawableClasses, type RunSpec, sampleQueueName, shardCount, UsageError } from '@diffq/contract';
 import { readManifest, writeManifest } from '@diffq/storage';
 import { enqueueShards } from './enqueue.ts';
-import { buildRunSpec, checkAgainstModel, checkLaunchFlags, type LaunchFlags, UsageError } from './launch-flags.ts';
+import { buildRunSpec, checkAgainstModel, checkLaunchFlags, type LaunchFlags } from './launch-flags.ts';
 import { type ClassifierFacts, classifierFacts, type DenoiserFacts, denoiserFacts } from './model-facts.ts';
 import type { Producer } from './producer.ts';
+import { checkStatistics, gatherStatisticsFacts } from './statistics-flags.ts';
 
 export interface LaunchResult {
   runId: string;
@@ -45,9 +46,15 @@ export async function planLaunch(flags: LaunchFlags, now = new Date()): Promise<
   } catch (error) {
     throw new UsageError([(error as Error).message]);
   }
-  const modelProblems = checkAgainstModel(flags, model, classifier);
+  const statistics = await gatherStatisticsFacts(flags, model.evaluation, flags.store);
+  const images = { imageSize: model.imageSize, channels: model.channels, classes: classifier ? classifier.numClasses : drawableClasses(model) };
+  const modelProblems = [
+    ...checkAgainstModel(flags, model, classifier),
+    ...statistics.problems,
+    ...(statistics.facts ? checkStatistics(statistics.facts, images) : []),
+  ];
   if (modelProblems.length > 0) throw new UsageError(modelProblems);
-  return buildRunSpec(flags, model, classifier, { now, codeVersion: CODE_VERSION });
+  return buildRunSpec(flags, model, classifier, { now, codeVersion: CODE_VERSION, statistics: statistics.facts });
 }
 
 export async function launchRun(producer: Producer, flags: LaunchFlags, now = new Date()): Promise<LaunchResult> {
@@ -58,7 +65,7 @@ export async function launchRun(producer: Producer, flags: LaunchFlags, now = ne
   const result = {
     runId: spec.runId,
     modelId: spec.model.id,
-    queue: `sample.${spec.model.id}`,
+    queue: sampleQueueName(spec.model.id),
     storeUrl: store.url,
     seeds: spec.seedCount,
     shards: shardCount(spec),

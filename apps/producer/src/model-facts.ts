@@ -7,7 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseClassifierConfig, parseDiffusionConfig, parseModelJson, parseUNetConfig } from '@diffq/diffusion/config';
 import { defaultModelId } from '@diffq/queue';
-import { fetchModel, MODEL_JSON } from '@diffq/storage';
+import { MODEL_JSON } from '@diffq/contract';
+import { fetchModel } from '@diffq/storage';
+import { type EvaluationDefaults, resolveBeside } from './statistics-flags.ts';
 
 export interface DenoiserFacts {
   /** As the manifest records it: an absolute path or an s3:// URI. */
@@ -20,6 +22,10 @@ export interface DenoiserFacts {
   nullLabel: number | null;
   /** T, the base diffusion steps. */
   steps: number;
+  /** Image channels (1 grey, 3 RGB). */
+  channels: number;
+  /** model.json `evaluation`, its paths resolved against the model directory: the --stats defaults. */
+  evaluation?: EvaluationDefaults;
 }
 
 export interface ClassifierFacts {
@@ -48,14 +54,24 @@ export async function denoiserFacts(uri: string, modelId?: string): Promise<Deno
   }
   const unet = parseUNetConfig(json.model, `--model ${uri}: model.json model`);
   const diffusion = parseDiffusionConfig(json.diffusion, `--model ${uri}: model.json diffusion`);
+  const base = uri.startsWith('s3://') ? uri : local.dir;
+  const evaluation = json.evaluation;
   return {
-    uri: uri.startsWith('s3://') ? uri : local.dir,
+    uri: base,
     id: modelId ?? defaultModelId(local.digest),
     digest: local.digest,
     imageSize: unet.imageSize,
     numClasses: unet.numClasses,
     nullLabel: json.guidance.null_label,
     steps: diffusion.steps,
+    channels: unet.inChannels,
+    ...(evaluation && {
+      evaluation: {
+        features: resolveBeside(base, evaluation.features),
+        ...(evaluation.reference && { reference: resolveBeside(base, evaluation.reference) }),
+        ...(evaluation.floor && { floor: resolveBeside(base, evaluation.floor) }),
+      },
+    }),
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { FINALIZE_QUEUE_NAME } from '@diffq/contract';
 import { assertReachable, openRedis, runsKey, type Settings } from '@diffq/queue';
-import { type ObjectStore, openStore } from '@diffq/storage';
+import { type ObjectStore, StoreCache } from '@diffq/storage';
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -22,7 +22,7 @@ export class Producer {
   private client?: Redis;
   private flowProducer?: FlowProducer;
   private readonly queues = new Map<string, Queue>();
-  private readonly stores = new Map<string, ObjectStore>();
+  private readonly stores = new StoreCache();
 
   constructor(readonly settings: Settings) {}
 
@@ -64,12 +64,7 @@ export class Producer {
   }
 
   store(url = this.settings.store): ObjectStore {
-    let store = this.stores.get(url);
-    if (!store) {
-      store = openStore(url);
-      this.stores.set(url, store);
-    }
-    return store;
+    return this.stores.get(url);
   }
 
   async registerRun(entry: RunEntry): Promise<void> {
@@ -91,9 +86,8 @@ export class Producer {
   async close(): Promise<void> {
     await this.flowProducer?.close();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
-    for (const store of this.stores.values()) store.close();
+    this.stores.close();
     if (this.client) await this.client.quit().catch(() => this.client?.disconnect());
     this.queues.clear();
-    this.stores.clear();
   }
 }

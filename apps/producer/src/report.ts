@@ -1,5 +1,5 @@
 /** `diffq report <run>`: report.json as the finalizer wrote it, or a readable summary of it. */
-import { keys, type RunReport } from '@diffq/contract';
+import { describeSampler, keys, type RunReport, type RunStatistics } from '@diffq/contract';
 import { getJson } from '@diffq/storage';
 import { formatDuration, type LocatedRun } from './run-state.ts';
 
@@ -12,7 +12,7 @@ export function formatReport(r: RunReport, storeUrl: string): string {
   const lines = [
     `run ${r.runId}: ${r.counts.samples} samples in ${r.counts.shards} shards (${r.seeds})`,
     `  model     ${r.model.id} (${r.model.uri})`,
-    `  sampler   ${r.sampler.kind}${r.sampler.respacing ? `, respacing "${r.sampler.respacing}"` : ', all steps'}${r.sampler.kind === 'ddim' ? `, eta ${r.sampler.eta}` : ''}; guidance ${r.guidance.kind}${'scale' in r.guidance ? ` ${r.guidance.scale}` : ''}`,
+    `  sampler   ${describeSampler(r.sampler)}; guidance ${r.guidance.kind}${'scale' in r.guidance ? ` ${r.guidance.scale}` : ''}`,
     `  wall      ${formatDuration(t.wallSeconds)} (${t.firstShardStartedAt} → ${t.lastShardFinishedAt}), ${t.samplesPerSecond.toFixed(2)} samples/s`,
     `  phases    ${Object.entries(t.phaseSeconds)
       .map(([phase, s]) => `${phase} ${s.toFixed(1)} s`)
@@ -24,5 +24,32 @@ export function formatReport(r: RunReport, storeUrl: string): string {
     `  files     ${storeUrl.replace(/\/$/, '')}/${r.runId}/ (shards/*.npz, report.json, grid.png${r.output === 'npz' ? '' : ', png/'})`,
   ];
   if (r.labelCounts) lines.push(`  labels    ${Object.keys(r.labelCounts).length} classes used`);
+  if (r.statistics) lines.push(...formatStatistics(r.statistics));
   return lines.join('\n');
+}
+
+/** The statistics block of `diffq report`: each number with what it was measured against. */
+export function formatStatistics(s: RunStatistics): string[] {
+  const n = (x: number, digits = 4) => x.toPrecision(digits);
+  const lines = [
+    `  features  ${s.featureNetwork.architecture} (${s.featureNetwork.featureDim}-d, preprocess ${s.featureNetwork.preprocess}) ${s.featureNetwork.uri}; ${s.samples} samples`,
+  ];
+  if (s.reference) lines.push(`  reference ${s.reference.uri}`);
+  if (s.fid !== undefined) {
+    lines.push(`  FID       ${n(s.fid, 6)}${s.floor ? ` (floor ${n(s.floor.fid, 6)}: training data against the reference)` : ''}`);
+  }
+  if (s.sfid !== undefined) lines.push(`  sFID      ${n(s.sfid, 6)}`);
+  if (s.inceptionScore) {
+    const is = s.inceptionScore;
+    lines.push(`  IS        ${n(is.mean)} ± ${n(is.std, 2)} (${is.splits} split${is.splits === 1 ? '' : 's'} of up to ${is.splitSize})`);
+  }
+  if (s.precisionRecall) {
+    const pr = s.precisionRecall;
+    lines.push(
+      `  precision ${n(pr.precision)}, recall ${n(pr.recall)} (k = ${pr.k}; first ${pr.samples} samples against ${pr.referenceSamples} reference rows)`,
+    );
+  }
+  if (s.accuracy)
+    lines.push(`  accuracy  ${(100 * s.accuracy.accuracy).toFixed(2)}% of ${s.accuracy.samples} samples are classified as the class asked`);
+  return lines;
 }

@@ -6,12 +6,12 @@
  * lost everything: nothing is taken from Redis that the store does not also hold. Temporary files
  * that killed workers left in the run are swept on the way (sweepRun).
  */
-import { finalizeJobId, keys, parseSeeds, sampleQueueName, shardCount, shardJobId, shardSeeds } from '@diffq/contract';
+import { finalizeJobId, keys, sampleQueueName, shardCount, shardJobId } from '@diffq/contract';
 import { cancelledKey } from '@diffq/queue';
-import { isShardDone, sweepRun } from '@diffq/storage';
+import { doneShards, sweepRun } from '@diffq/storage';
 import { enqueueShards } from './enqueue.ts';
 import type { Producer } from './producer.ts';
-import { type LocatedRun, storedShards } from './run-state.ts';
+import type { LocatedRun } from './run-state.ts';
 
 export interface ResumeResult {
   runId: string;
@@ -31,7 +31,7 @@ export interface ResumeResult {
 }
 
 export interface ResumeOptions {
-  /** Check each stored shard's npz against its sha256 (reads every npz) instead of trusting the listing. */
+  /** Check each stored shard's files against their sha256 (reads them all) instead of trusting the listing. */
   verify?: boolean;
 }
 
@@ -41,13 +41,7 @@ export async function resumeRun(producer: Producer, run: LocatedRun, options: Re
   const redis = await producer.redis();
   await redis.del(cancelledKey(producer.prefix, spec.runId));
   const swept = await sweepRun(store, spec.runId);
-  let stored = await storedShards(store, spec);
-  if (options.verify) {
-    const seeds = parseSeeds(spec.seeds);
-    const verified = new Set<number>();
-    for (const i of stored) if (await isShardDone(store, spec.runId, i, shardSeeds(seeds, spec.shardSize, i))) verified.add(i);
-    stored = verified;
-  }
+  const stored = new Set((await doneShards(store, spec, { verify: options.verify })).keys());
   const missing = Array.from({ length: total }, (_, i) => i).filter((i) => !stored.has(i));
   const queue = await producer.queue(sampleQueueName(spec.model.id));
   const finalizeQueue = await producer.finalizeQueue();

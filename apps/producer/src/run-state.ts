@@ -5,8 +5,12 @@
  */
 import { finalizeJobId, keys, type RunSpec, type ShardMeta, sampleQueueName, shardCount, shardJobId } from '@diffq/contract';
 import { cancelledKey } from '@diffq/queue';
-import { type ObjectStore, readManifest, readShardMeta } from '@diffq/storage';
+import { doneShards, type ObjectStore, readManifest } from '@diffq/storage';
+import { LiveFid, type LiveFidValue } from './live-fid.ts';
 import type { Producer } from './producer.ts';
+
+/** One per process: `diffq watch` and the exporter reuse the moments already read. */
+export const liveFid = new LiveFid();
 
 export interface LocatedRun {
   spec: RunSpec;
@@ -25,16 +29,6 @@ export async function locateRun(producer: Producer, runId: string): Promise<Loca
 /** Seeds in shard `index`: shardSize, except the last shard. */
 export function shardLength(spec: RunSpec, index: number): number {
   return Math.min(spec.shardSize, spec.seedCount - index * spec.shardSize);
-}
-
-/** Shards whose .json and .npz are both in the store (without reading them). */
-export async function storedShards(store: ObjectStore, spec: RunSpec): Promise<Set<number>> {
-  const listed = new Set(await store.list(keys.shards(spec.runId)));
-  const done = new Set<number>();
-  for (let i = 0; i < shardCount(spec); i++) {
-    if (listed.has(keys.shardMeta(spec.runId, i)) && listed.has(keys.shardNpz(spec.runId, i))) done.add(i);
-  }
-  return done;
 }
 
 export type ShardState = 'done' | 'active' | 'waiting' | 'delayed' | 'failed' | 'lost';
@@ -56,6 +50,9 @@ export interface RunStatus {
   cancelled: boolean;
   /** The first failed shards and why. */
   failures: { shardIndex: number; reason: string }[];
+  /** FID of the shards stored so far (runs launched with --stats fid), or null; fidError says why it could not be computed. */
+  fid: LiveFidValue | null;
+  fidError?: string;
 }
 
 const THROUGHPUT_WINDOW_MS = 5 * 60_000;
@@ -92,12 +89,13 @@ export function recentThroughput(
   return span > 0 ? samples / span : null;
 }
 
-export async function runStatus(producer: Producer, run: LocatedRun, now = Date.now()): Promise<RunStatus> {
+export async function runStatus(producer: Producer, run: LocatedRun, now = Date.now(), fids: LiveFid = liveFid): Promise<RunStatus> {
   const { spec, store } = run;
   const total = shardCount(spec);
   const queueName = sampleQueueName(spec.model.id);
   const queue = await producer.queue(queueName);
-  const done = await storedShards(store, spec);
+  const doneMetas = await doneShards(store, spec);
+  const done = new Set(doneMetas.keys());
   const pending = Array.from({ length: total }, (_, i) => i).filter((i) => !done.has(i));
   const states = await mapLimit(pending, 64, (i) => queue.getJobState(shardJobId(spec.runId, i)));
   const shards: RunStatus['shards'] = { total, done: done.size, active: 0, waiting: 0, delayed: 0, failed: 0, lost: 0 };
@@ -117,9 +115,7 @@ export async function runStatus(producer: Producer, run: LocatedRun, now = Date.
       reason: (await queue.getJob(shardJobId(spec.runId, shardIndex)))?.failedReason ?? 'unknown',
     })),
   );
-  const metas = (await mapLimit([...done], 32, (i) => readShardMeta(store, spec.runId, i).catch(() => undefined))).filter(
-    (m): m is ShardMeta => m !== undefined,
-  );
+  const metas = [...doneMetas.values()];
   const samplesDone = [...done].reduce((s, i) => s + shardLength(spec, i), 0);
   const throughput = recentThroughput(metas, now, done.size === total);
   const redis = await producer.redis();
@@ -128,6 +124,13 @@ export async function runStatus(producer: Producer, run: LocatedRun, now = Date.
     store.exists(keys.report(spec.runId)),
     redis.exists(cancelledKey(producer.prefix, spec.runId)).then((n) => n === 1),
   ]);
+  let fid: LiveFidValue | null = null;
+  let fidError: string | undefined;
+  try {
+    fid = await fids.update(store, spec, doneMetas);
+  } catch (error) {
+    fidError = (error as Error).message;
+  }
   const remaining = spec.seedCount - samplesDone;
   return {
     runId: spec.runId,
@@ -143,6 +146,8 @@ export async function runStatus(producer: Producer, run: LocatedRun, now = Date.
     reportWritten,
     cancelled,
     failures,
+    fid,
+    ...(fidError === undefined ? {} : { fidError }),
   };
 }
 
@@ -176,6 +181,8 @@ export function formatStatus(s: RunStatus): string {
     `  speed     ${s.throughput === null ? '—' : `${s.throughput.toFixed(2)} samples/s`}, ETA ${formatDuration(s.etaSeconds)}`,
     `  finalize  ${s.finalize}${s.reportWritten ? ', report.json written' : ''}`,
   ];
+  if (s.fid) lines.push(`  FID       ${s.fid.fid.toPrecision(6)} over the ${s.fid.samples} samples stored so far`);
+  if (s.fidError) lines.push(`  FID       not available: ${s.fidError}`);
   for (const f of s.failures) lines.push(`  failed    shard ${f.shardIndex}: ${f.reason}`);
   return lines.join('\n');
 }

@@ -49,7 +49,8 @@ export function progressLine(s: RunStatus, rate: number | null): string {
   return (
     `${progressBar(fraction)} ${(100 * fraction).toFixed(1).padStart(5)}%  ${s.samples.done}/${s.samples.total} samples  ` +
     `${speed === null ? '—' : speed.toFixed(1)} samples/s  ETA ${formatDuration(eta)}  ` +
-    `shards ${s.shards.done}✓ ${s.shards.active}▶ ${s.shards.waiting + s.shards.delayed}… ${s.shards.failed}✗  ${runPhase(s)}`
+    `shards ${s.shards.done}✓ ${s.shards.active}▶ ${s.shards.waiting + s.shards.delayed}… ${s.shards.failed}✗  ` +
+    `${s.fid ? `FID ${s.fid.fid.toPrecision(4)}  ` : ''}${runPhase(s)}`
   );
 }
 

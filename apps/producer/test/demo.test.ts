@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
+import { freePort } from '../../../test/fixtures/free-port.ts';
 import { writeRandomModel } from '../../../test/fixtures/random-model.ts';
 import { runDiffq } from '../../../test/fixtures/run-diffq.ts';
 import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
@@ -77,10 +78,50 @@ describe('diffq demo (Redis db 6)', () => {
     assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `balanced labels: ${JSON.stringify(report.labelCounts)}`);
   });
 
-  it('says it needs Redis, and how to get one, when none answers', async () => {
-    const run = await runDiffq(['demo', '--redis', 'redis://127.0.0.1:1', '--store', `file://${join(dir, 'runs')}`]);
+  it('says it needs Redis, and how to get one, when none answers and redis-server is not installed', async () => {
+    const run = await runDiffq([
+      'demo',
+      '--redis',
+      'redis://127.0.0.1:1',
+      '--redis-server',
+      join(dir, 'no-such-redis-server'),
+      '--store',
+      `file://${join(dir, 'runs')}`,
+    ]);
     assert.equal(run.code, 1);
     assert.match(run.err, /diffq demo: needs a Redis server: cannot reach Redis at redis:\/\/127\.0\.0\.1:1: connect ECONNREFUSED/);
-    assert.match(run.err, /redis-server/);
+    assert.match(run.err, /apt-get install redis-server/);
+  });
+
+  it('runs its own private Redis when none answers but redis-server is installed, with two workers, and stops it', {
+    timeout: 120_000,
+  }, async () => {
+    const model = await writeRandomModel(join(dir, 'private-redis'), { numClasses: 3 });
+    const port = await freePort();
+    const run = await runDiffq([
+      'demo',
+      '--redis',
+      `redis://127.0.0.1:${port}`,
+      '--store',
+      `file://${join(dir, 'runs')}`,
+      '--model',
+      model,
+      '--seeds',
+      '0-99',
+      '--steps',
+      '2',
+      '--engine',
+      'onnx',
+    ]);
+    assert.equal(run.code, 0, run.err);
+    const started = run.out.match(/started a private redis-server on redis:\/\/127\.0\.0\.1:(\d+)/);
+    assert.ok(started, run.out);
+    const grid = run.out.match(/contact sheet of the first samples: (.*grid\.png)\n/)?.[1] ?? '';
+    const report = JSON.parse(readFileSync(join(grid, '..', 'report.json'), 'utf8'));
+    assert.equal(report.counts.samples, 100);
+    assert.deepEqual(Object.keys(report.workers).length, 2, `both workers sampled: ${JSON.stringify(report.workers)}`);
+    const probe = new Redis(`redis://127.0.0.1:${started[1]}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    await assert.rejects(probe.connect(), /ECONNREFUSED/, 'the private Redis is stopped at the end');
+    probe.disconnect();
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildRunSpec, checkAgainstModel, checkLaunchFlags, generatedRunId, type LaunchFlags } from '../src/launch-flags.ts';
+import { newRunId } from '@diffq/contract';
+import { buildRunSpec, checkAgainstModel, checkLaunchFlags, type LaunchFlags } from '../src/launch-flags.ts';
 import type { DenoiserFacts } from '../src/model-facts.ts';
 
 const base: LaunchFlags = { model: '/models/m', seeds: '0-99', store: 'file://./runs' };
@@ -12,6 +13,7 @@ const model: DenoiserFacts = {
   numClasses: null,
   nullLabel: null,
   steps: 1000,
+  channels: 3,
 };
 const classModel: DenoiserFacts = { ...model, numClasses: 11, nullLabel: 10 };
 
@@ -47,7 +49,7 @@ describe('launch flags', () => {
       now,
       codeVersion: 'diffq test',
     });
-    assert.equal(spec.sampler.respacing, '25');
+    assert.deepEqual(spec.sampler, { kind: 'ddpm', respacing: '25', eta: 0, clipDenoised: true });
     assert.deepEqual(spec.labels, { policy: 'fixed', classIndex: 3 });
     assert.deepEqual(spec.guidance, { kind: 'classifier_free', scale: 2 });
     assert.equal(spec.seedCount, 100);
@@ -57,12 +59,12 @@ describe('launch flags', () => {
   it('generates run ids that are valid and distinct', () => {
     const now = new Date('2025-03-04T05:06:07Z');
     assert.equal(
-      generatedRunId(now, () => 0.5),
+      newRunId('run', now, () => 0.5),
       'run-20250304-050607-8000',
     );
     assert.notEqual(
-      generatedRunId(now),
-      generatedRunId(now, () => 0.999),
+      newRunId('run', now),
+      newRunId('run', now, () => 0.999),
     );
   });
 });

@@ -2,18 +2,23 @@
  * The `diffq-train` command line.
  *   diffq-train --out models/mnist [--steps N] [--minutes M] [--batch-size B] [--lr X] [--resume] …
  *   diffq-train sample --model models/mnist --out sheet.png [--ddim-steps 50] [--guidance 1]
+ *   diffq-train classifier --out models/mnist-classifier [--steps N] [--batch-size B] [--lr X] …
  * Exit codes: 0 done, 1 failed, 2 invalid arguments.
  */
+
+import { UsageError } from '@diffq/contract';
 import yargs from 'yargs';
+import { CLASSIFIER_DEFAULTS, type ClassifierFlags, planClassifierTraining } from './classifier-flags.ts';
 import { planTraining, TRAIN_DEFAULTS, type TrainFlags } from './train-flags.ts';
-import { UsageError } from './usage-error.ts';
 
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Whether stderr is a terminal (then training shows a progress bar there). */
+  tty?: boolean;
 }
 
-const processIo: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+const processIo: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), tty: process.stderr.isTTY };
 
 function parser(argv: string[], io: Io, done: (code: number) => void) {
   return yargs(argv)
@@ -60,7 +65,11 @@ function parser(argv: string[], io: Io, done: (code: number) => void) {
           .option('attention-resolutions', { type: 'string', describe: 'resolutions with attention (default "7")' })
           .option('noise-schedule', { type: 'string', describe: 'linear or cosine (default cosine)' })
           .option('diffusion-steps', { type: 'number', describe: 'diffusion steps T (default 1000)' })
-          .option('input-perturbation', { type: 'number', describe: "DDPM-IP's γ (default 0.1)" }),
+          .option('input-perturbation', { type: 'number', describe: "DDPM-IP's γ (default 0.1)" })
+          .option('threads', {
+            type: 'number',
+            describe: 'gradient threads besides the main one: each takes a slice of every minibatch (default: one per further core)',
+          }),
       async (a) => done(await train(a, io)),
     )
     .command(
@@ -81,7 +90,79 @@ function parser(argv: string[], io: Io, done: (code: number) => void) {
           .option('scale', { type: 'number', default: 1, describe: 'enlarge the sheet k× (nearest neighbour)' }),
       async (a) => done(await sample(a, io)),
     )
+    .command(
+      'classifier',
+      'train the MNIST feature network (mnist-classifier) on the 8,000 training digits',
+      (y) =>
+        y
+          .option('out', { type: 'string', describe: 'model directory to write, e.g. models/mnist-classifier' })
+          .option('steps', { type: 'number', describe: `updates in all (default ${CLASSIFIER_DEFAULTS.steps})` })
+          .option('batch-size', { type: 'number', describe: `digits per update (default ${CLASSIFIER_DEFAULTS.batchSize})` })
+          .option('lr', { type: 'number', describe: `peak AdamW learning rate (default ${CLASSIFIER_DEFAULTS.lr})` })
+          .option('warmup-steps', {
+            type: 'number',
+            describe: `linear warm-up before the cosine decay (default ${CLASSIFIER_DEFAULTS.warmupSteps})`,
+          })
+          .option('weight-decay', { type: 'number', describe: `AdamW weight decay (default ${CLASSIFIER_DEFAULTS.weightDecay})` })
+          .option('ema-rate', { type: 'number', describe: `EMA decay of the saved weights (default ${CLASSIFIER_DEFAULTS.emaRate})` })
+          .option('max-shift', { type: 'number', describe: `random shift in pixels (default ${CLASSIFIER_DEFAULTS.maxShift})` })
+          .option('max-rotation', { type: 'number', describe: `random rotation in degrees (default ${CLASSIFIER_DEFAULTS.maxRotation})` })
+          .option('max-scale', { type: 'number', describe: `random scaling ±fraction (default ${CLASSIFIER_DEFAULTS.maxScale})` })
+          .option('seed', {
+            type: 'number',
+            describe: `seed of initialisation, order and distortions (default ${CLASSIFIER_DEFAULTS.seed})`,
+          })
+          .option('log-every', { type: 'number', describe: `log progress every k steps (default ${CLASSIFIER_DEFAULTS.logEvery})` })
+          .option('images', { type: 'number', describe: 'train on the first N training digits only (all 8,000 by default)' })
+          .option('stage-channels', {
+            type: 'string',
+            describe: `conv channels per stage (default "${CLASSIFIER_DEFAULTS.stageChannels}")`,
+          })
+          .option('convs-per-stage', { type: 'number', describe: `3×3 convs per stage (default ${CLASSIFIER_DEFAULTS.convsPerStage})` })
+          .option('hidden', { type: 'number', describe: `feature dimension (default ${CLASSIFIER_DEFAULTS.hidden})` }),
+      async (a) => done(await trainClassifier(a, argv, io)),
+    )
     .help();
+}
+
+async function trainClassifier(argv: Record<string, unknown>, args: string[], io: Io): Promise<number> {
+  const flagNames = [
+    'out',
+    'steps',
+    'batchSize',
+    'lr',
+    'warmupSteps',
+    'weightDecay',
+    'emaRate',
+    'maxShift',
+    'maxRotation',
+    'maxScale',
+    'seed',
+    'logEvery',
+    'images',
+    'stageChannels',
+    'convsPerStage',
+    'hidden',
+  ] as const;
+  const flags: ClassifierFlags = Object.fromEntries(flagNames.map((k) => [k, argv[k]]));
+  const plan = planClassifierTraining(flags);
+  const { initBackend, describeBackend } = await import('@diffq/diffusion');
+  const { runClassifierTraining } = await import('./classifier-run.ts');
+  io.err(`${describeBackend(await initBackend())}\n`);
+  const stop = new AbortController();
+  const onSignal = () => {
+    io.err('stopping after this step and saving…\n');
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await runClassifierTraining(plan, `diffq-train ${args.join(' ')}`, (line) => io.out(`${line}\n`), stop.signal);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 async function train(argv: Record<string, unknown>, io: Io): Promise<number> {
@@ -107,6 +188,7 @@ async function train(argv: Record<string, unknown>, io: Io): Promise<number> {
     noiseSchedule: argv.noiseSchedule as string | undefined,
     diffusionSteps: argv.diffusionSteps as number | undefined,
     inputPerturbation: argv.inputPerturbation as number | undefined,
+    threads: argv.threads as number | undefined,
   };
   const plan = planTraining(flags);
   const { initBackend, describeBackend } = await import('@diffq/diffusion');
@@ -120,7 +202,7 @@ async function train(argv: Record<string, unknown>, io: Io): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const summary = await runTraining(plan, (line) => io.out(`${line}\n`), stop.signal);
+    const summary = await runTraining(plan, (line) => io.out(`${line}\n`), stop.signal, io.tty ? (bar) => io.err(`\r${bar}`) : undefined);
     io.out(
       `done: step ${summary.step} (${summary.stepsRun} this run) in ${summary.seconds.toFixed(0)} s, stopped by ${summary.stoppedBy}` +
         `${summary.lastLoss === null ? '' : `, last loss ${summary.lastLoss.toFixed(4)}`}\n`,

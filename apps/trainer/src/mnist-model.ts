@@ -4,8 +4,9 @@
  * input perturbation. Sized so that it trains on two CPU cores in under an hour and its weights stay
  * a few megabytes.
  */
+
+import { MNIST_CLASSES, MNIST_SIDE } from '@diffq/datasets';
 import type { DiffusionArgs, UNetArgs } from '@diffq/diffusion';
-import { MNIST_CLASSES, MNIST_SIDE } from './mnist-data.ts';
 
 /** Labels 0–9 are digits; label 10 means "no class". */
 export const MNIST_NULL_LABEL = MNIST_CLASSES;

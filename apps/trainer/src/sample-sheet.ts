@@ -3,6 +3,7 @@
  * guidance towards the given digits, per-seed Philox noise, through the production generate().
  */
 import { writeFile } from 'node:fs/promises';
+import type { RasterImage } from '@diffq/codecs';
 import {
   createProcess,
   type Guidance,
@@ -13,7 +14,6 @@ import {
   SeedNoiseSource,
   TfjsEngine,
 } from '@diffq/diffusion';
-import type { RasterImage } from '@diffq/codecs';
 
 export interface SheetOptions {
   model: string;

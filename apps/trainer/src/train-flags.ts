@@ -2,10 +2,11 @@
  * `diffq-train` flags → what to train and how. Pure: every problem is collected and reported at
  * once (UsageError), each sentence naming the flag, the value given and the accepted range.
  */
+
+import { UsageError } from '@diffq/contract';
 import type { DiffusionArgs, TrainerSettings, UNetArgs } from '@diffq/diffusion';
 import { NOISE_SCHEDULES } from '@diffq/diffusion';
 import { MNIST_DIFFUSION, MNIST_UNET } from './mnist-model.ts';
-import { UsageError } from './usage-error.ts';
 
 /** The flags as the command line gives them (undefined: not given). */
 export interface TrainFlags {
@@ -30,6 +31,7 @@ export interface TrainFlags {
   noiseSchedule?: string;
   diffusionSteps?: number;
   inputPerturbation?: number;
+  threads?: number;
 }
 
 /** A checked training plan. */
@@ -44,6 +46,8 @@ export interface TrainPlan {
   checkpointMs: number;
   /** Use only the first N images (round-robin over classes); null for all. */
   images: number | null;
+  /** Gradient threads besides the main one (data parallelism); null: one per further core. */
+  threads: number | null;
   settings: TrainerSettings;
   /** For a fresh run: model.json's `model` and `diffusion`. Ignored on resume (the checkpoint fixes them). */
   model: UNetArgs;
@@ -104,6 +108,7 @@ export function planTraining(f: TrainFlags): TrainPlan {
   number('numResBlocks', f.numResBlocks, int(1, 8), 'an integer in [1, 8]');
   number('diffusionSteps', f.diffusionSteps, int(2, 100_000), 'an integer in [2, 100000]');
   number('inputPerturbation', f.inputPerturbation, (v) => v >= 0 && v <= 1, 'a number in [0, 1] (DDPM-IP: 0.1)');
+  number('threads', f.threads, int(0, 63), 'an integer in [0, 63] (gradient threads besides the main one; 0: one thread)');
   for (const [name, value] of [
     ['channelMult', f.channelMult],
     ['attentionResolutions', f.attentionResolutions],
@@ -145,6 +150,7 @@ export function planTraining(f: TrainFlags): TrainPlan {
     logEvery: f.logEvery ?? TRAIN_DEFAULTS.logEvery,
     checkpointMs: (f.checkpointMinutes ?? TRAIN_DEFAULTS.checkpointMinutes) * 60_000,
     images: f.images ?? null,
+    threads: f.threads ?? null,
     settings: {
       batchSize: f.batchSize ?? TRAIN_DEFAULTS.batchSize,
       lr: f.lr ?? TRAIN_DEFAULTS.lr,

@@ -3,10 +3,12 @@
  * or the wall-clock budget is reached (or SIGINT/SIGTERM), log the loss every k steps and save a
  * checkpoint every few minutes and at the end.
  */
+import { MNIST_SIDE, mnistDigits } from '@diffq/datasets';
 import { checkpointFiles, DiffusionTrainer, type ImageDataset, type ModelSpec } from '@diffq/diffusion';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint-dir.ts';
-import { loadMnist } from './mnist-data.ts';
+import { defaultGradientThreads, ThreadGradientPool } from './gradient-pool.ts';
 import { MNIST_NULL_LABEL } from './mnist-model.ts';
+import { formatProgress } from './progress-bar.ts';
 import type { TrainPlan } from './train-flags.ts';
 
 export type RunLog = (line: string) => void;
@@ -48,6 +50,23 @@ class LossWindow {
   }
 }
 
+/**
+ * The UNet's training digits: all 10,000 (the diffusion model learns the whole data set; only the
+ * feature network keeps the held-out digits unseen), or the first `limit` in round-robin class order.
+ */
+export async function unetTrainingDigits(limit?: number): Promise<ImageDataset> {
+  const digits = await mnistDigits('all');
+  const count = Math.min(limit ?? digits.count, digits.count);
+  const size = MNIST_SIDE * MNIST_SIDE;
+  // One channel: the NHWC bytes are also the trainer's [count, C, H, W] layout.
+  return {
+    pixels: digits.images.subarray(0, count * size),
+    labels: digits.labels.subarray(0, count),
+    imageShape: [1, MNIST_SIDE, MNIST_SIDE],
+    count,
+  };
+}
+
 function duration(ms: number): string {
   const s = Math.round(ms / 1000);
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
@@ -66,10 +85,36 @@ async function startTrainer(plan: TrainPlan, data: ImageDataset, log: RunLog): P
   return DiffusionTrainer.resume(saved.spec, data, settings, saved);
 }
 
-export async function runTraining(plan: TrainPlan, log: RunLog, signal?: AbortSignal): Promise<RunSummary> {
+/** Starts the gradient threads of a data-parallel run, or none (threads 0, or one core). */
+async function startPool(plan: TrainPlan, trainer: DiffusionTrainer, log: RunLog): Promise<ThreadGradientPool | undefined> {
+  const threads = Math.min(plan.threads ?? defaultGradientThreads(), plan.settings.batchSize - 1);
+  if (threads < 1) return undefined;
+  const pool = await ThreadGradientPool.start(threads, {
+    model: trainer.spec.model,
+    diffusion: trainer.spec.diffusion,
+    imageShape: trainer.data.imageShape,
+  });
+  log(`data-parallel: each minibatch of ${plan.settings.batchSize} split between this thread and ${threads} gradient thread(s)`);
+  return pool;
+}
+
+/**
+ * Trains until plan.steps, plan.budgetMs or the signal; `progress` (a terminal) gets the progress bar
+ * after every step, `log` a line every plan.logEvery steps.
+ */
+export async function runTraining(
+  plan: TrainPlan,
+  log: RunLog,
+  signal?: AbortSignal,
+  progress?: (bar: string) => void,
+): Promise<RunSummary> {
   const started = Date.now();
-  const data = await loadMnist(plan.images ?? undefined);
+  const data = await unetTrainingDigits(plan.images ?? undefined);
   const trainer = await startTrainer(plan, data, log);
+  const pool = await startPool(plan, trainer, log).catch((error) => {
+    trainer.dispose();
+    throw error;
+  });
   const firstStep = trainer.step;
   const save = async (why: string) => {
     const t0 = Date.now();
@@ -88,6 +133,7 @@ export async function runTraining(plan: TrainPlan, log: RunLog, signal?: AbortSi
     let lastSave = Date.now();
     let lastLoss: number | null = null;
     let stoppedBy: RunSummary['stoppedBy'] = 'steps';
+    let stepsPerSecond = 0;
     while (trainer.step < plan.steps) {
       if (plan.budgetMs !== null && Date.now() - started >= plan.budgetMs) {
         stoppedBy = 'minutes';
@@ -97,7 +143,10 @@ export async function runTraining(plan: TrainPlan, log: RunLog, signal?: AbortSi
         stoppedBy = 'signal';
         break;
       }
-      const r = trainer.trainStep();
+      const stepStart = Date.now();
+      const r = pool ? await trainer.trainStepParallel(pool) : trainer.trainStep();
+      stepsPerSecond =
+        stepsPerSecond === 0 ? 1000 / (Date.now() - stepStart) : 0.9 * stepsPerSecond + 100 / Math.max(1, Date.now() - stepStart);
       if (!Number.isFinite(r.loss)) {
         throw new Error(
           `loss is ${r.loss} at step ${r.step}; the last checkpoint in ${plan.out} is kept. Try a lower --lr or --grad-clip 1`,
@@ -105,6 +154,17 @@ export async function runTraining(plan: TrainPlan, log: RunLog, signal?: AbortSi
       }
       window.add(r.losses, r.t, trainer.process.numTimesteps);
       windowSteps += 1;
+      progress?.(
+        formatProgress({
+          step: r.step,
+          steps: plan.steps,
+          firstStep,
+          loss: lastLoss,
+          stepsPerSecond,
+          elapsedMs: Date.now() - started,
+          budgetMs: plan.budgetMs,
+        }),
+      );
       if (r.step % plan.logEvery === 0) {
         const secPerStep = (Date.now() - windowStart) / 1000 / windowSteps;
         lastLoss = window.mean();
@@ -125,6 +185,7 @@ export async function runTraining(plan: TrainPlan, log: RunLog, signal?: AbortSi
     await save(`stopped by ${stoppedBy}`);
     return { step: trainer.step, stepsRun: trainer.step - firstStep, lastLoss, stoppedBy, seconds: (Date.now() - started) / 1000 };
   } finally {
+    await pool?.close();
     trainer.dispose();
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { main, planTraining, UsageError } from '@diffq/trainer';
+import { UsageError } from '@diffq/contract';
+import { main, planTraining } from '@diffq/trainer';
 
 function problems(f: Parameters<typeof planTraining>[0]): string[] {
   try {
@@ -21,7 +22,17 @@ describe('diffq-train flags', () => {
   });
 
   it('names the flag, the value and the accepted range of each bad flag, all at once', () => {
-    const found = problems({ out: 'm', steps: 0, batchSize: 2.5, lr: 2, minutes: -1, emaRate: 1, classDropout: 1.5, numChannels: 48 });
+    const found = problems({
+      out: 'm',
+      steps: 0,
+      batchSize: 2.5,
+      lr: 2,
+      minutes: -1,
+      emaRate: 1,
+      classDropout: 1.5,
+      numChannels: 48,
+      threads: -1,
+    });
     const expected = [
       /^--steps is 0; accepted: an integer in \[1, 1000000000\]$/,
       /^--batch-size is 2.5; accepted: an integer in \[1, 1024\]$/,
@@ -30,6 +41,7 @@ describe('diffq-train flags', () => {
       /^--ema-rate is 1; accepted: a number in \[0, 1\)/,
       /^--class-dropout is 1.5; accepted: a probability in \[0, 1\]$/,
       /^--num-channels is 48; accepted: a multiple of 32 in \[32, 512\]$/,
+      /^--threads is -1; accepted: an integer in \[0, 63\]/,
     ];
     assert.equal(found.length, expected.length, found.join('\n'));
     for (const [i, re] of expected.entries()) assert.match(found[i], re);

@@ -17,8 +17,9 @@ describe('diffq-train', () => {
   it('writes a loadable model directory, then resumes it to the asked step count', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'diffq-train-'));
     try {
-      const first = await run(['--out', dir, '--images', '8', '--steps', '2', '--batch-size', '2', '--log-every', '1']);
+      const first = await run(['--out', dir, '--images', '8', '--steps', '2', '--batch-size', '2', '--log-every', '1', '--threads', '1']);
       assert.equal(first.code, 0, first.err);
+      assert.match(first.out, /data-parallel: each minibatch of 2 split between this thread and 1 gradient thread/);
       assert.match(first.out, /step 2 {2}loss \d+\.\d+/);
       const model = await readModelDirectory(dir);
       assert.equal(model.architecture, 'adm-unet');
@@ -28,7 +29,21 @@ describe('diffq-train', () => {
       assert.equal(json.model.num_classes, 11);
       assert.equal(json.diffusion.input_perturbation, 0.1);
 
-      const second = await run(['--out', dir, '--images', '8', '--steps', '3', '--batch-size', '2', '--log-every', '1', '--resume']);
+      const second = await run([
+        '--out',
+        dir,
+        '--images',
+        '8',
+        '--steps',
+        '3',
+        '--batch-size',
+        '2',
+        '--log-every',
+        '1',
+        '--resume',
+        '--threads',
+        '0',
+      ]);
       assert.equal(second.code, 0, second.err);
       assert.match(second.out, /resuming .* at step 2/);
       assert.match(second.out, /done: step 3 \(1 this run\)/);

@@ -4,10 +4,29 @@
  * (finishes the running shard within --shutdown-grace, else releases it to the queue).
  */
 
-import { checkRedisUrl, DEFAULT_LOCKS, SettingSources, settingsFrom, withSettings } from '@diffq/queue';
+import {
+  checkRedisUrl,
+  DEFAULT_LOCKS,
+  type DurationFlag,
+  formatDuration,
+  parseDuration,
+  SettingSources,
+  settingsFrom,
+  withSettings,
+} from '@diffq/queue';
 import yargs from 'yargs';
 import { ENGINES, type EngineChoice, PROVIDERS } from './model-runtime.ts';
 import { startWorker } from './worker.ts';
+
+/** Duration flags: a value with its unit; a bare number keeps the unit the flag had before (with a warning). */
+const DURATIONS = {
+  lockDuration: { flag: 'lock-duration', bareUnit: 'ms', minMs: 1, maxMs: 24 * 3_600_000 },
+  stalledInterval: { flag: 'stalled-interval', bareUnit: 'ms', minMs: 1, maxMs: 24 * 3_600_000 },
+  shutdownGrace: { flag: 'shutdown-grace', bareUnit: 's', minMs: 0, maxMs: 24 * 3_600_000 },
+} as const satisfies Record<string, DurationFlag>;
+
+/** The default grace a running shard gets after SIGTERM before it is released to the queue. */
+const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
 
 function positiveInt(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`--${name} is ${value}; accepted: an integer from 1 to ${max}`);
@@ -71,14 +90,14 @@ export async function main(args: string[]): Promise<number> {
       describe: 'exit once the queues have nothing waiting, delayed or running',
     })
     .option('lock-duration', {
-      type: 'number',
-      default: env('lock-duration', 'DIFFQ_LOCK_DURATION', DEFAULT_LOCKS.lockDuration),
-      describe: 'ms a shard lock lasts unrenewed (README: lock strategy)',
+      type: 'string',
+      default: String(env('lock-duration', 'DIFFQ_LOCK_DURATION', formatDuration(DEFAULT_LOCKS.lockDuration))),
+      describe: 'how long a shard lock lasts unrenewed, e.g. 60s (docs/operations.md: locks)',
     })
     .option('stalled-interval', {
-      type: 'number',
-      default: env('stalled-interval', 'DIFFQ_STALLED_INTERVAL', DEFAULT_LOCKS.stalledInterval),
-      describe: 'ms between stalled-job checks',
+      type: 'string',
+      default: String(env('stalled-interval', 'DIFFQ_STALLED_INTERVAL', formatDuration(DEFAULT_LOCKS.stalledInterval))),
+      describe: 'time between stalled-job checks, e.g. 30s',
     })
     .option('max-stalled-count', {
       type: 'number',
@@ -86,9 +105,9 @@ export async function main(args: string[]): Promise<number> {
       describe: 'lost locks a shard survives before it fails',
     })
     .option('shutdown-grace', {
-      type: 'number',
-      default: env('shutdown-grace', 'DIFFQ_SHUTDOWN_GRACE', 20),
-      describe: 'seconds a running shard may take to finish after SIGTERM before it is released',
+      type: 'string',
+      default: String(env('shutdown-grace', 'DIFFQ_SHUTDOWN_GRACE', formatDuration(DEFAULT_SHUTDOWN_GRACE_MS))),
+      describe: 'time a running shard may take to finish after SIGTERM before it is released, e.g. 20s',
     })
     .option('finalize', {
       type: 'boolean',
@@ -108,6 +127,9 @@ export async function main(args: string[]): Promise<number> {
     });
 
   let argv: Awaited<ReturnType<typeof parser.parseAsync>>;
+  let lockDuration: number;
+  let stalledInterval: number;
+  let shutdownGraceMs: number;
   try {
     argv = await parser.parseAsync();
     if (argv.help || argv.version) return 0;
@@ -115,8 +137,15 @@ export async function main(args: string[]): Promise<number> {
     checkRedisUrl(argv.redis);
     positiveInt('batch-size', argv.batchSize, 65536);
     if (argv.threads !== undefined) positiveInt('threads', argv.threads, 1024);
-    positiveInt('lock-duration', argv.lockDuration);
-    positiveInt('stalled-interval', argv.stalledInterval);
+    const durations = {
+      lockDuration: parseDuration(argv.lockDuration, DURATIONS.lockDuration),
+      stalledInterval: parseDuration(argv.stalledInterval, DURATIONS.stalledInterval),
+      shutdownGrace: parseDuration(argv.shutdownGrace, DURATIONS.shutdownGrace),
+    };
+    for (const d of Object.values(durations)) if (d.deprecation) process.stderr.write(`diffq-worker: warning: ${d.deprecation}\n`);
+    lockDuration = durations.lockDuration.ms;
+    stalledInterval = durations.stalledInterval.ms;
+    shutdownGraceMs = durations.shutdownGrace.ms;
     positiveInt('max-stalled-count', argv.maxStalledCount, 1000);
     if (argv.metricsPort !== undefined && !(Number.isInteger(argv.metricsPort) && argv.metricsPort >= 0 && argv.metricsPort < 65536)) {
       throw new Error(`--metrics-port is ${argv.metricsPort}; accepted: an integer from 0 to 65535`);
@@ -138,13 +167,13 @@ export async function main(args: string[]): Promise<number> {
       batchSize: argv.batchSize,
       metricsPort: argv.metricsPort,
       exitWhenIdle: argv.exitWhenIdle,
-      locks: { lockDuration: argv.lockDuration, stalledInterval: argv.stalledInterval, maxStalledCount: argv.maxStalledCount },
-      shutdownGraceMs: argv.shutdownGrace * 1000,
+      locks: { lockDuration, stalledInterval, maxStalledCount: argv.maxStalledCount },
+      shutdownGraceMs,
       finalize: argv.finalize,
       workerId: argv.workerId,
     });
     const stop = (signal: string) => {
-      process.stderr.write(`diffq-worker: ${signal}, shutting down (a running shard has ${argv.shutdownGrace} s to finish)\n`);
+      process.stderr.write(`diffq-worker: ${signal}, shutting down (a running shard has ${formatDuration(shutdownGraceMs)} to finish)\n`);
       void worker.close('shutdown');
     };
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -1,8 +1,8 @@
 /**
  * The finalize job (the flow parent of a run's shard jobs, run once they have all completed):
- * checks that the store holds every shard, then writes report.json (counts and timings) and
- * grid.png (a contact sheet of the first samples), from the stored shards only: a retried finalize
- * writes the same counts and the same grid.
+ * checks that the store holds every shard (shardDone), then writes grid.png (a contact sheet of the
+ * first samples), stats.npz (runs with statistics) and report.json last (counts, timings and the
+ * statistics), from the stored shards only: a retried finalize writes the same numbers.
  */
 
 import { contactSheet, decodeNpz, encodePng, imageOf, type RasterImage } from '@diffq/codecs';
@@ -13,47 +13,38 @@ import {
   REPORT_FORMAT,
   type RunReport,
   type RunSpec,
+  type RunStatistics,
   type ShardMeta,
   shardCount,
 } from '@diffq/contract';
-import { type ObjectStore, PermanentStoreError, putJson, readShardMeta, sweepRun } from '@diffq/storage';
+import { doneShards, type ObjectStore, PermanentStoreError, putJson, sweepRun } from '@diffq/storage';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { ManifestMissing, type RunContexts } from './run-context.ts';
+import { evaluateRun, writeRunStats } from './run-statistics.ts';
 
 /** Samples on the contact sheet. */
 export const GRID_SAMPLES = 64;
 
-/** Reads every shard's metadata; throws naming the shards the store does not hold. */
+/** Every shard's metadata, in shard order; throws naming the shards that are not done. */
 export async function readAllShardMetas(store: ObjectStore, spec: RunSpec): Promise<ShardMeta[]> {
   const count = shardCount(spec);
-  const listed = new Set(await store.list(keys.shards(spec.runId)));
-  const metas: ShardMeta[] = [];
-  const missing: number[] = [];
-  const batch = 32;
-  for (let start = 0; start < count; start += batch) {
-    const indices = Array.from({ length: Math.min(batch, count - start) }, (_, i) => start + i);
-    const read = await Promise.all(
-      indices.map((i) =>
-        listed.has(keys.shardMeta(spec.runId, i)) && listed.has(keys.shardNpz(spec.runId, i))
-          ? readShardMeta(store, spec.runId, i).catch(() => undefined)
-          : undefined,
-      ),
-    );
-    read.forEach((meta, k) => {
-      if (meta) metas.push(meta);
-      else missing.push(indices[k]);
-    });
-  }
+  const done = await doneShards(store, spec);
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
   if (missing.length > 0) {
     const shown = missing.slice(0, 10).join(', ') + (missing.length > 10 ? ', …' : '');
     throw new UnrecoverableError(
       `run ${spec.runId}: the store lacks ${missing.length} of ${count} shards (${shown}); run diffq resume ${spec.runId}`,
     );
   }
-  return metas;
+  return [...done.values()].sort((a, b) => a.shardIndex - b.shardIndex);
 }
 
-export function buildReport(spec: RunSpec, metas: readonly ShardMeta[], now = new Date()): RunReport {
+export function buildReport(
+  spec: RunSpec,
+  metas: readonly ShardMeta[],
+  statistics: RunStatistics | null = null,
+  now = new Date(),
+): RunReport {
   const started = metas.map((m) => Date.parse(m.startedAt));
   const finished = metas.map((m) => Date.parse(m.finishedAt));
   const first = Math.min(...started);
@@ -97,6 +88,7 @@ export function buildReport(spec: RunSpec, metas: readonly ShardMeta[], now = ne
     workers,
     engines: [...new Set(metas.map((m) => m.engine))].sort(),
     labelCounts: labelled ? labelCounts : null,
+    statistics,
     finalizedAt: now.toISOString(),
   };
 }
@@ -118,8 +110,10 @@ export async function gridOf(store: ObjectStore, spec: RunSpec, metas: readonly 
 /** Writes grid.png and report.json, and removes what killed writers left in the run (sweepRun). */
 export async function finalizeRun(store: ObjectStore, spec: RunSpec): Promise<{ report: RunReport; swept: string[] }> {
   const metas = await readAllShardMetas(store, spec);
-  const report = buildReport(spec, metas);
+  const evaluated = await evaluateRun(store, spec, metas);
+  const report = buildReport(spec, metas, evaluated?.statistics ?? null);
   await store.put(keys.grid(spec.runId), encodePng(await gridOf(store, spec, metas)), { contentType: 'image/png' });
+  if (evaluated) await writeRunStats(store, spec.runId, evaluated.stats);
   await putJson(store, keys.report(spec.runId), report);
   return { report, swept: await sweepRun(store, spec.runId) };
 }

@@ -5,7 +5,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Job outcomes as the worker sees them (README: metrics table). */
-export type JobOutcome = 'completed' | 'skipped' | 'retried' | 'failed' | 'rejected';
+export const JOB_OUTCOMES = ['completed', 'skipped', 'retried', 'failed', 'rejected'] as const;
+export type JobOutcome = (typeof JOB_OUTCOMES)[number];
 
 export interface WorkerMetrics {
   registry: Registry;
@@ -15,6 +16,10 @@ export interface WorkerMetrics {
   microBatchSize: Histogram<'model'>;
   shardSeconds: Histogram<'phase'>;
   modelLoadSeconds: Gauge<'model' | 'engine'>;
+  /** From a job's enqueueing to a worker taking it, first attempts only. */
+  queueWaitSeconds: Histogram<'queue'>;
+  /** The longest a denoiser step may hold the event loop under this worker's --lock-duration. */
+  stepBudgetSeconds: Gauge;
   busy: BusyClock;
 }
 
@@ -100,9 +105,21 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     }),
     shardSeconds: new Histogram({
       name: 'diffq_shard_phase_seconds',
-      help: 'Wall time of a shard job by phase: sample (all micro-batches), encode (npz and png), write (storage).',
+      help: 'Wall time of a shard job by phase: sample (all micro-batches), features (the feature network, runs with statistics), encode (npz and png), write (storage).',
       labelNames: ['phase'],
       buckets: [0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800],
+      registers: [registry],
+    }),
+    queueWaitSeconds: new Histogram({
+      name: 'diffq_queue_wait_seconds',
+      help: 'Seconds a job waited in its queue before a worker took it (first attempts; retries wait out their backoff).',
+      labelNames: ['queue'],
+      buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600],
+      registers: [registry],
+    }),
+    stepBudgetSeconds: new Gauge({
+      name: 'diffq_step_budget_seconds',
+      help: "The longest one denoiser step may take under this worker's --lock-duration (its lock budget); diffq_denoiser_step_seconds near it means shards are close to being taken away as stalled.",
       registers: [registry],
     }),
     modelLoadSeconds: new Gauge({

@@ -2,21 +2,23 @@ export type { EngineChoice } from '@diffq/onnx';
 
 /**
  * The model a worker serves: loaded once at start (DESIGN.md §4: one queue per model), with its
- * denoiser engine timed per forward pass, and the classifiers of classifier-guided runs loaded on
- * first use and kept.
+ * denoiser engine timed per forward pass, and the classifiers of classifier-guided runs and the
+ * feature networks of runs with statistics loaded on first use and kept.
  */
 import { performance } from 'node:perf_hooks';
+import type { SamplingPrecision } from '@diffq/contract';
 import {
   type ClassifierConfig,
   type CondFn,
   classifierGradient,
   type DenoiserDirectory,
   type DenoiserEngine,
+  type FeatureNetwork,
   initBackend,
   loadClassifier,
   readModelDirectory,
 } from '@diffq/diffusion';
-import { ENGINE_CHOICES, type EngineChoice, type ExecutionProvider, openModelEngine } from '@diffq/onnx';
+import { ENGINE_CHOICES, type EngineChoice, type ExecutionProvider, openFeatureNetwork, openModelEngine } from '@diffq/onnx';
 import { defaultModelId } from '@diffq/queue';
 import { fetchModel } from '@diffq/storage';
 import type * as tf from '@tensorflow/tfjs';
@@ -49,7 +51,11 @@ export interface ModelRuntime {
   loadSeconds: number;
   /** Which engine was opened and why (onnx, or tfjs and the reason onnx was passed over). */
   why: string;
+  /** What the denoiser computes in; a run keeps one (run-precision.ts). */
+  precision: SamplingPrecision;
   classifier(ref: ClassifierRef): Promise<LoadedClassifier>;
+  /** The feature network of a run with statistics (manifest statistics.features), opened once per directory. */
+  featureNetwork(ref: ClassifierRef): Promise<FeatureNetwork>;
   dispose(): void;
 }
 
@@ -90,6 +96,11 @@ export interface LoadModelOptions {
   /** onnx on cpu: threads per forward pass (default all cores). */
   threads?: number;
   metrics?: WorkerMetrics;
+  /**
+   * Opens the denoiser instead of onnx/tfjs. bench/scale.ts runs many workers on two cores with a
+   * denoiser that sleeps as long as a forward pass would take.
+   */
+  denoiser?: (directory: DenoiserDirectory) => Promise<{ engine: DenoiserEngine; why: string; precision?: SamplingPrecision }>;
 }
 
 export async function loadModelRuntime(options: LoadModelOptions): Promise<ModelRuntime> {
@@ -102,13 +113,17 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
     );
   }
   const id = options.modelId ?? defaultModelId(local.digest);
-  const opened = await openModelEngine({
-    modelDir: local.dir,
-    directory,
-    engine: options.engine ?? 'auto',
-    provider: options.provider,
-    threads: options.threads,
-  });
+  // Engines exchange tfjs tensors, so the backend is up whichever opens the denoiser.
+  await initBackend();
+  const opened = options.denoiser
+    ? await options.denoiser(directory)
+    : await openModelEngine({
+        modelDir: local.dir,
+        directory,
+        engine: options.engine ?? 'auto',
+        provider: options.provider,
+        threads: options.threads,
+      });
   const inner = opened.engine;
   const stepSeconds = options.metrics?.stepSeconds.labels({ model: id, engine: inner.description });
   const engine = new TimedEngine(inner, (s) => stepSeconds?.observe(s));
@@ -131,6 +146,15 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
     return { loaded, dispose: () => net.dispose() };
   };
 
+  const featureNetworks = new Map<string, Promise<FeatureNetwork>>();
+  const openFeatureRef = async (ref: ClassifierRef) => {
+    const source = await fetchModel(ref.uri, '--features');
+    if (source.digest !== ref.digest) {
+      throw new Error(`feature network ${ref.uri} has weights sha256 ${source.digest}; the run was launched with ${ref.digest}`);
+    }
+    return openFeatureNetwork(source.dir, { threads: options.threads, provider: options.provider });
+  };
+
   return {
     id,
     uri: options.uri,
@@ -139,6 +163,8 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
     engine,
     loadSeconds,
     why: opened.why,
+    // A substitute denoiser (benchmarks) that names no precision computes in float32.
+    precision: opened.precision ?? 'float32',
     async classifier(ref) {
       let entry = classifiers.get(ref.digest);
       if (!entry) {
@@ -148,9 +174,20 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
       }
       return (await entry).loaded;
     },
+    featureNetwork(ref) {
+      const key = `${ref.uri}\n${ref.digest}`;
+      let entry = featureNetworks.get(key);
+      if (!entry) {
+        entry = openFeatureRef(ref);
+        featureNetworks.set(key, entry);
+        entry.catch(() => featureNetworks.delete(key));
+      }
+      return entry;
+    },
     dispose() {
       engine.dispose();
       for (const entry of classifiers.values()) entry.then((c) => c.dispose()).catch(() => {});
+      for (const entry of featureNetworks.values()) entry.then((n) => n.dispose()).catch(() => {});
     },
   };
 }

@@ -2,13 +2,13 @@
  * What a worker keeps between jobs: one ObjectStore per store URL and the manifest (with its parsed
  * seed list) of the last few runs, so a 50,000-seed run is read and parsed once, not once per shard.
  */
-import { keys, parseSeeds, type RunSpec } from '@diffq/contract';
-import { type ObjectStore, openStore, readManifest } from '@diffq/storage';
+import { keys, type RunSpec, SeedList } from '@diffq/contract';
+import { type ObjectStore, readManifest, StoreCache } from '@diffq/storage';
 
 export interface RunContext {
   spec: RunSpec;
-  /** parseSeeds(spec.seeds): sorted, unique. */
-  seeds: number[];
+  /** spec.seeds as ranges: the one source of every shard's seeds (shardSeeds). */
+  seeds: SeedList;
 }
 
 export class ManifestMissing extends Error {
@@ -16,18 +16,13 @@ export class ManifestMissing extends Error {
 }
 
 export class RunContexts {
-  private readonly stores = new Map<string, ObjectStore>();
+  private readonly stores = new StoreCache();
   private readonly runs = new Map<string, Promise<RunContext>>();
 
   constructor(private readonly maxRuns = 8) {}
 
   store(url: string): ObjectStore {
-    let store = this.stores.get(url);
-    if (!store) {
-      store = openStore(url);
-      this.stores.set(url, store);
-    }
-    return store;
+    return this.stores.get(url);
   }
 
   /** The run's manifest; throws ManifestMissing when the store has none (the run was never launched there). */
@@ -39,7 +34,7 @@ export class RunContexts {
       entry = readManifest(store, runId).then((spec) => {
         if (spec === undefined)
           throw new ManifestMissing(`run ${runId} has no manifest at ${store.urlOf(keys.manifest(runId))}; launch it with diffq launch`);
-        return { spec, seeds: parseSeeds(spec.seeds) };
+        return { spec, seeds: SeedList.parse(spec.seeds) };
       });
       // A failed read is not cached: the next job tries again (the fault may have been transient).
       entry.catch(() => this.runs.delete(key));
@@ -50,8 +45,7 @@ export class RunContexts {
   }
 
   close(): void {
-    for (const store of this.stores.values()) store.close();
-    this.stores.clear();
+    this.stores.close();
     this.runs.clear();
   }
 }

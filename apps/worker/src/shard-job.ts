@@ -7,12 +7,14 @@
  * - a plain error (retried with backoff): a transient storage fault, anything unexpected;
  * - WaitingError after moveToWait (released, no attempt used): the worker is shutting down.
  */
-import { parseShardJob, type ShardJob, shardSeeds } from '@diffq/contract';
-import { isShardDone, PermanentStoreError } from '@diffq/storage';
+import { matchesSeedCheck, parseShardJob, type ShardJob, shardSeeds } from '@diffq/contract';
+import { PermanentStoreError, shardDone } from '@diffq/storage';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { WorkerMetrics } from './metrics.ts';
 import type { ModelRuntime } from './model-runtime.ts';
-import { ManifestMissing, type RunContexts } from './run-context.ts';
+import { ManifestMissing, type RunContext, type RunContexts } from './run-context.ts';
+import type { RunPrecision } from './run-precision.ts';
+import { extractShardFeatures } from './shard-features.ts';
 import { writeShard } from './shard-output.ts';
 import { SamplingAborted, type ShardSampler } from './shard-sampler.ts';
 
@@ -25,6 +27,8 @@ export interface ShardJobDeps {
   runs: RunContexts;
   worker: { id: string; batchSize: number };
   metrics?: WorkerMetrics;
+  /** Refuses a run fixed to another precision than this worker's (run-precision.ts). */
+  precision?: RunPrecision;
   /** Whether `diffq cancel` was called on the run. */
   isCancelled(runId: string): Promise<boolean>;
   /** ms between two checks of the cancel flag while a shard samples. */
@@ -43,8 +47,15 @@ function unrecoverable(error: unknown): never {
   throw new UnrecoverableError((error as Error).message);
 }
 
+interface Admitted {
+  data: ShardJob;
+  context: RunContext;
+  /** The shard's seeds, cut from the manifest (their one source) and checked against the job's seedCheck. */
+  seeds: number[];
+}
+
 /** Checks what the payload schema cannot: the model, the manifest and the seeds. */
-async function admit(job: Job, deps: ShardJobDeps): Promise<{ data: ShardJob; context: Awaited<ReturnType<RunContexts['run']>> }> {
+async function admit(job: Job, deps: ShardJobDeps): Promise<Admitted> {
   let data: ShardJob;
   try {
     data = parseShardJob(job.data);
@@ -56,7 +67,7 @@ async function admit(job: Job, deps: ShardJobDeps): Promise<{ data: ShardJob; co
       new Error(`shard job ${job.id} is for model ${data.modelId}; this worker serves ${deps.model.id} (queue ${job.queueName})`),
     );
   }
-  let context: Awaited<ReturnType<RunContexts['run']>>;
+  let context: RunContext;
   try {
     context = await deps.runs.run(data.storeUrl, data.runId);
   } catch (error) {
@@ -72,20 +83,21 @@ async function admit(job: Job, deps: ShardJobDeps): Promise<{ data: ShardJob; co
       ),
     );
   }
-  let expected: number[];
+  let seeds: number[];
   try {
-    expected = shardSeeds(context.seeds, spec.shardSize, data.shardIndex);
+    seeds = shardSeeds(context.seeds, spec.shardSize, data.shardIndex);
   } catch (error) {
     unrecoverable(error);
   }
-  if (expected.length !== data.seeds.length || expected.some((s, i) => s !== data.seeds[i])) {
+  const check = data.seedCheck;
+  if (!matchesSeedCheck(seeds, check)) {
     unrecoverable(
       new Error(
-        `shard job ${job.id}: its seeds (${data.seeds.length}, from ${data.seeds[0]}) are not shard ${data.shardIndex} of run ${spec.runId} (${expected.length}, from ${expected[0]})`,
+        `shard job ${job.id}: its seed check (${check.count} seeds, ${check.first} to ${check.last}) does not describe shard ${data.shardIndex} of run ${spec.runId} (${seeds.length} seeds, ${seeds[0]} to ${seeds.at(-1)})`,
       ),
     );
   }
-  return { data, context };
+  return { data, context, seeds };
 }
 
 export async function processShardJob(
@@ -95,10 +107,11 @@ export async function processShardJob(
   deps: ShardJobDeps,
 ): Promise<ShardResult> {
   const startedAt = new Date();
-  const { data, context } = await admit(job, deps);
+  const { data, context, seeds } = await admit(job, deps);
   const { spec } = context;
   if (await deps.isCancelled(spec.runId)) unrecoverable(new Error(`run ${spec.runId} was cancelled`));
   const store = deps.runs.store(data.storeUrl);
+  await deps.precision?.admit(store, spec.runId);
 
   const aborter = new AbortController();
   const onAbort = () => aborter.abort(signal?.reason);
@@ -110,30 +123,45 @@ export async function processShardJob(
     );
   }, deps.cancelPollMs ?? 2000);
   try {
-    if (await isShardDone(store, spec.runId, data.shardIndex, data.seeds)) {
-      return { runId: spec.runId, shardIndex: data.shardIndex, samples: data.seeds.length, skipped: true };
+    if (await shardDone(store, spec, data.shardIndex, { verify: true, seeds })) {
+      return { runId: spec.runId, shardIndex: data.shardIndex, samples: seeds.length, skipped: true };
     }
+    // Opened before sampling, so a run whose feature network cannot be loaded fails before the work.
+    const network = spec.statistics ? await deps.model.featureNetwork(spec.statistics.features) : undefined;
     const sampleStart = performance.now();
-    const shard = await deps.sampler.sample(spec, data.seeds, aborter.signal);
+    const shard = await deps.sampler.sample(spec, seeds, aborter.signal);
     const sampleSeconds = (performance.now() - sampleStart) / 1000;
     deps.metrics?.shardSeconds.observe({ phase: 'sample' }, sampleSeconds);
+    const timings: Record<string, number> = { sample: sampleSeconds };
+    let features: Awaited<ReturnType<typeof extractShardFeatures>> | undefined;
+    if (network && spec.statistics) {
+      const featureStart = performance.now();
+      features = await extractShardFeatures(network, shard, seeds, spec.statistics, {
+        batchSize: deps.worker.batchSize,
+        signal: aborter.signal,
+      });
+      timings.features = (performance.now() - featureStart) / 1000;
+      deps.metrics?.shardSeconds.observe({ phase: 'features' }, timings.features);
+    }
     const meta = await writeShard(
       {
         store,
         spec,
         shardIndex: data.shardIndex,
-        seeds: data.seeds,
+        seeds,
         worker: deps.worker,
         engine: deps.model.engine.description,
+        precision: deps.model.precision,
         startedAt,
-        timings: { sample: sampleSeconds },
+        timings,
       },
       shard,
+      features,
     );
     deps.metrics?.shardSeconds.observe({ phase: 'encode' }, meta.timings.encode);
     deps.metrics?.shardSeconds.observe({ phase: 'write' }, meta.timings.write);
-    deps.metrics?.samples.inc({ model: deps.model.id }, data.seeds.length);
-    return { runId: spec.runId, shardIndex: data.shardIndex, samples: data.seeds.length, skipped: false };
+    deps.metrics?.samples.inc({ model: deps.model.id }, seeds.length);
+    return { runId: spec.runId, shardIndex: data.shardIndex, samples: seeds.length, skipped: false };
   } catch (error) {
     if (error instanceof SamplingAborted) {
       const reason = aborter.signal.reason;

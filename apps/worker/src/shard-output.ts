@@ -1,13 +1,13 @@
 /**
  * Writes a sampled shard (DESIGN.md §3): the PNGs first (if the run asks for them), then the npz,
- * then the shard's .json last. Each put is atomic, and the .json names the npz's sha256, so a crash
- * anywhere leaves a shard that is simply not done (no .json, or one that does not match) and is
- * redone with the same bytes.
+ * then the features npz (a run with statistics), then the shard's .json last. Each put is atomic,
+ * and the .json names the sha256 of the npz and of the features, so a crash anywhere leaves a shard
+ * that is simply not done (storage's shardDone) and is redone with the same bytes.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { encodeNpz, encodePng, imageOf, int64Array, npyArray } from '@diffq/codecs';
-import { keys, type RunSpec, SHARD_META_FORMAT, type ShardMeta } from '@diffq/contract';
-import { type ObjectStore, sha256Hex, writeShardMeta } from '@diffq/storage';
+import { keys, type RunSpec, SHARD_META_FORMAT, type SamplingPrecision, type ShardMeta } from '@diffq/contract';
+import { encodeShardFeatures, type ObjectStore, type ShardFeatures, sha256Hex, writeShardMeta } from '@diffq/storage';
 import type { SampledShard } from './shard-sampler.ts';
 
 /** The npz of a shard: arr_0 uint8 [N, H, W, C], arr_1 int64 labels [N] (zeros when unconditional), seeds int64 [N]. */
@@ -28,15 +28,17 @@ export interface ShardWriteContext {
   seeds: readonly number[];
   worker: { id: string; batchSize: number };
   engine: string;
+  precision: SamplingPrecision;
   startedAt: Date;
-  /** Seconds of the phases before writing (e.g. load, sample). */
+  /** Seconds of the phases before writing (sample, and features for a run with statistics). */
   timings: Record<string, number>;
 }
 
-export async function writeShard(ctx: ShardWriteContext, shard: SampledShard): Promise<ShardMeta> {
+export async function writeShard(ctx: ShardWriteContext, shard: SampledShard, features?: ShardFeatures): Promise<ShardMeta> {
   const { store, spec, shardIndex, seeds } = ctx;
   const encodeStart = performance.now();
   const npz = shardNpz(shard, seeds);
+  const featuresNpz = features ? encodeShardFeatures(features) : undefined;
   const encodeSeconds = (performance.now() - encodeStart) / 1000;
   const writeStart = performance.now();
   let pngSeconds = 0;
@@ -52,6 +54,7 @@ export async function writeShard(ctx: ShardWriteContext, shard: SampledShard): P
     }
   }
   await store.put(keys.shardNpz(spec.runId, shardIndex), npz, { contentType: 'application/octet-stream' });
+  if (featuresNpz) await store.put(keys.features(spec.runId, shardIndex), featuresNpz, { contentType: 'application/octet-stream' });
   const meta: ShardMeta = {
     format: SHARD_META_FORMAT,
     runId: spec.runId,
@@ -60,8 +63,10 @@ export async function writeShard(ctx: ShardWriteContext, shard: SampledShard): P
     labels: shard.labels,
     npzSha256: sha256Hex(npz),
     npzBytes: npz.byteLength,
+    ...(featuresNpz ? { features: { sha256: sha256Hex(featuresNpz), bytes: featuresNpz.byteLength } } : {}),
     worker: ctx.worker,
     engine: ctx.engine,
+    precision: ctx.precision,
     startedAt: ctx.startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     timings: {

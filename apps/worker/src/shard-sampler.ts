@@ -5,7 +5,7 @@
  * BullMQ's lock renewal and the metrics server keep running during a long shard.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { drawableClasses, type RunSpec } from '@diffq/contract';
+import { drawableClasses, type RunSpec, type SamplerSpec, solverOrder } from '@diffq/contract';
 import {
   createProcess,
   type DiffusionConfig,
@@ -15,10 +15,12 @@ import {
   type LabelPolicy,
   labelsFor,
   parseDiffusionConfig,
+  type SamplerSettings,
   SeedNoiseSource,
 } from '@diffq/diffusion';
 import type { WorkerMetrics } from './metrics.ts';
 import type { ModelRuntime } from './model-runtime.ts';
+import type { StepBudget } from './step-budget.ts';
 
 export interface SampledShard {
   /** [N, H, W, C] uint8, C order, in seed order. */
@@ -31,6 +33,28 @@ export interface SampledShard {
 /** Raised inside the sampling loop when the job's AbortSignal fires (shutdown, lost lock, cancel). */
 export class SamplingAborted extends Error {
   override readonly name = 'SamplingAborted';
+}
+
+/** The run spec's sampler as the sampling loops take it. */
+export function samplerSettings(s: SamplerSpec): SamplerSettings {
+  switch (s.kind) {
+    case 'ddpm':
+      return { kind: 'ddpm', clipDenoised: s.clipDenoised };
+    case 'ddim':
+      return { kind: 'ddim', eta: s.eta, clipDenoised: s.clipDenoised };
+    case 'dpm++2m':
+    case 'dpm++3m':
+    case 'unipc': {
+      const common = {
+        order: solverOrder(s),
+        steps: s.steps,
+        skipType: s.skipType,
+        denoiseToZero: s.denoiseToZero,
+        dynamicThreshold: s.dynamicThreshold,
+      };
+      return s.kind === 'unipc' ? { kind: 'unipc', variant: s.variant, ...common } : { kind: 'dpm-solver++', ...common };
+    }
+  }
 }
 
 function labelPolicy(spec: RunSpec): LabelPolicy {
@@ -46,6 +70,8 @@ export class ShardSampler {
     private readonly model: ModelRuntime,
     private readonly batchSize: number,
     private readonly metrics?: WorkerMetrics,
+    /** Shrinks the micro-batch of runs whose guided step would outlast the lock budget. */
+    private readonly budget?: StepBudget,
   ) {
     this.diffusion = parseDiffusionConfig(model.directory.diffusion, 'model.json.diffusion');
   }
@@ -84,15 +110,14 @@ export class ShardSampler {
   async sample(spec: RunSpec, seeds: readonly number[], signal?: AbortSignal): Promise<SampledShard> {
     const { unet } = this.model.directory;
     const [h, w, c] = [unet.imageSize, unet.imageSize, unet.inChannels];
-    const process = this.process(spec.sampler.respacing);
-    const sampler =
-      spec.sampler.kind === 'ddpm'
-        ? ({ kind: 'ddpm', clipDenoised: spec.sampler.clipDenoised } as const)
-        : ({ kind: 'ddim', eta: spec.sampler.eta, clipDenoised: spec.sampler.clipDenoised } as const);
+    // The ODE solvers read the base schedule; DDPM and DDIM step through the respaced one.
+    const process = this.process('respacing' in spec.sampler ? spec.sampler.respacing : '');
+    const sampler = samplerSettings(spec.sampler);
     const allLabels = await this.labels(spec, seeds);
+    const microBatch = this.budget ? await this.budget.microBatch(spec.runId, spec.guidance) : this.batchSize;
     const images = new Uint8Array(seeds.length * h * w * c);
-    for (let start = 0; start < seeds.length; start += this.batchSize) {
-      const batch = seeds.slice(start, start + this.batchSize);
+    for (let start = 0; start < seeds.length; start += microBatch) {
+      const batch = seeds.slice(start, start + microBatch);
       const labels = allLabels?.subarray(start, start + batch.length) ?? null;
       this.metrics?.microBatchSize.observe({ model: this.model.id }, batch.length);
       const generated = await generate({

@@ -19,11 +19,14 @@ import * as tf from '@tensorflow/tfjs';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { processFinalizeJob } from './finalize-job.ts';
-import { createWorkerMetrics, type JobOutcome, type WorkerMetrics } from './metrics.ts';
-import { type EngineChoice, loadModelRuntime, type ModelRuntime } from './model-runtime.ts';
+import { type Heartbeat, providerOf, startHeartbeat } from './heartbeat.ts';
+import { createWorkerMetrics, JOB_OUTCOMES, type JobOutcome, type WorkerMetrics } from './metrics.ts';
+import { type EngineChoice, type LoadModelOptions, loadModelRuntime, type ModelRuntime } from './model-runtime.ts';
 import { RunContexts } from './run-context.ts';
+import { RunPrecision } from './run-precision.ts';
 import { ABORT, processShardJob, type ShardResult } from './shard-job.ts';
 import { ShardSampler } from './shard-sampler.ts';
+import { StepBudget } from './step-budget.ts';
 
 export interface WorkerSettings {
   redis: RedisSettings;
@@ -54,6 +57,10 @@ export interface WorkerSettings {
   /** ms between cancel-flag checks during a shard. */
   cancelPollMs?: number;
   log?: (line: string) => void;
+  /** Seconds a heartbeat lives unrenewed (default 15): a dead worker leaves `diffq workers` within it. */
+  heartbeatTtlSeconds?: number;
+  /** Opens the denoiser instead of onnx/tfjs (LoadModelOptions.denoiser: benchmarks). */
+  denoiser?: LoadModelOptions['denoiser'];
 }
 
 export interface RunningWorker {
@@ -73,34 +80,6 @@ function outcomeOf(job: Job | undefined, error: Error): JobOutcome {
   return job && job.attemptsMade < attempts ? 'retried' : 'failed';
 }
 
-/**
- * The longest uninterrupted computation is one forward pass of one micro-batch; it must stay well
- * inside the lock (README: lock strategy), or healthy shards would be taken away as stalled.
- */
-async function warmUp(model: ModelRuntime, batchSize: number, locks: LockSettings, log: (line: string) => void): Promise<number> {
-  const { unet } = model.directory;
-  const x = tf.zeros([batchSize, unet.inChannels, unet.imageSize, unet.imageSize]) as tf.Tensor4D;
-  const t = tf.fill([batchSize], 500) as tf.Tensor1D;
-  const y = unet.numClasses === null ? undefined : (tf.zeros([batchSize], 'int32') as tf.Tensor1D);
-  const start = performance.now();
-  try {
-    const out = await model.engine.forward(x, t, y);
-    await out.data();
-    out.dispose();
-  } finally {
-    tf.dispose([x, t, ...(y ? [y] : [])]);
-  }
-  const seconds = (performance.now() - start) / 1000;
-  log(`warm-up forward pass of batch ${batchSize}: ${seconds.toFixed(3)} s (lock duration ${locks.lockDuration / 1000} s)`);
-  if (seconds * 1000 > locks.lockDuration / 3) {
-    throw new Error(
-      `one forward pass of --batch-size ${batchSize} takes ${seconds.toFixed(1)} s, more than a third of --lock-duration ${locks.lockDuration} ms; ` +
-        'lower --batch-size or raise --lock-duration, or BullMQ would take healthy shards away as stalled',
-    );
-  }
-  return seconds;
-}
-
 export async function startWorker(settings: WorkerSettings): Promise<RunningWorker> {
   const log = settings.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const id = settings.workerId ?? `${hostname()}:${process.pid}`;
@@ -113,16 +92,24 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
     provider: settings.provider,
     threads: settings.threads,
     metrics,
+    denoiser: settings.denoiser,
   });
   log(
     `worker ${id}: model ${model.id} (${model.uri}, sha256 ${model.digest.slice(0, 12)}…) loaded in ${model.loadSeconds.toFixed(2)} s; ${model.why}`,
   );
-  await warmUp(model, settings.batchSize, locks, log);
+  // The lock budget: an unguided step of --batch-size must fit at start; guided runs are checked on their first shard.
+  const budget = new StepBudget(model, settings.batchSize, locks.lockDuration, log);
+  await budget.checkAtStart();
 
   const connection: Redis = openRedis(settings.redis, 'worker');
   const queueName = sampleQueueName(model.id);
   const runs = new RunContexts();
-  const sampler = new ShardSampler(model, settings.batchSize, metrics);
+  const sampler = new ShardSampler(model, settings.batchSize, metrics, budget);
+  const precision = new RunPrecision(connection, settings.prefix, {
+    precision: model.precision,
+    engine: model.engine.description,
+    worker: id,
+  });
   const isCancelled = async (runId: string) => (await connection.exists(cancelledKey(settings.prefix, runId))) === 1;
 
   const sampleWorker = new Worker(
@@ -137,6 +124,7 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
           metrics,
           worker: { id, batchSize: settings.batchSize },
           isCancelled,
+          precision,
           cancelPollMs: settings.cancelPollMs,
         });
       } finally {
@@ -178,6 +166,30 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
     });
     w.on('error', (error) => log(`worker ${id} (${w.name}): ${error.message}`));
   }
+  const heartbeat: Heartbeat = await startHeartbeat(sampleWorker, {
+    redis: connection,
+    prefix: settings.prefix,
+    identity: {
+      id,
+      host: hostname(),
+      pid: process.pid,
+      model: model.id,
+      engine: model.engine.name,
+      provider: providerOf(model.engine.description),
+      precision: model.precision,
+      batchSize: settings.batchSize,
+    },
+    busyRatio: () => metrics.busy.ratio(),
+    ttlSeconds: settings.heartbeatTtlSeconds,
+    log,
+  });
+  metrics.stepBudgetSeconds.set(budget.budgetSeconds);
+  // Every outcome from the start, at 0: a failure ratio over a queue that never failed is 0, not absent.
+  for (const w of workers) for (const outcome of JOB_OUTCOMES) metrics.jobs.inc({ queue: w.name, outcome }, 0);
+  sampleWorker.on('active', (job) => {
+    if (job.attemptsMade === 0)
+      metrics.queueWaitSeconds.observe({ queue: queueName }, Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp) / 1000);
+  });
 
   const queues = [
     new Queue(queueName, { connection, prefix: settings.prefix }),
@@ -202,6 +214,7 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
       } finally {
         clearTimeout(release);
       }
+      await heartbeat.stop();
       await Promise.all(queues.map((q) => q.close()));
       await server?.close();
       runs.close();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { decodePng } from '@diffq/codecs';
-import { keys, type RunSpec, shardSeeds } from '@diffq/contract';
+import { keys, type RunSpec, SeedList, shardSeeds } from '@diffq/contract';
 import { ABANDONED_WRITE_MS, getJson, type ObjectStore, openStore, TEMP_FILE_MARK, writeManifest } from '@diffq/storage';
 import { finalizeRun } from '../src/finalize-job.ts';
 import { writeShard } from '../src/shard-output.ts';
@@ -30,10 +30,10 @@ describe('the finalizer', () => {
     });
     // Two stored shards of 3 gray 4×4 images each, pixel value = seed.
     for (const shardIndex of [0, 1]) {
-      const seeds = shardSeeds([0, 1, 2, 3, 4, 5], 3, shardIndex);
+      const seeds = shardSeeds(SeedList.parse('0-5'), 3, shardIndex);
       const images = new Uint8Array(seeds.flatMap((seed) => Array(16).fill(seed)));
       const worker = { id: 'w', batchSize: 3 };
-      const context = { store, spec, shardIndex, seeds, worker, engine: 'test', startedAt: new Date(), timings: { sample: 1 } };
+      const context = { store, spec, shardIndex, seeds, worker, engine: 'test', precision: 'float32' as const, startedAt: new Date(), timings: { sample: 1 } };
       await writeShard(context, { images, imageShape: [3, 4, 4, 1], labels: null });
     }
   });

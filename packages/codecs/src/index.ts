@@ -1,3 +1,4 @@
 export * from './grid.ts';
 export * from './npz.ts';
 export * from './png.ts';
+export * from './stats-npz.ts';

@@ -1,15 +1,17 @@
 /**
- * .npz as numpy.savez writes it: an uncompressed (stored) zip of `.npy` files. A shard is written
- * with fixed zip timestamps so that a retried job produces the same bytes (DESIGN.md §3), and is
- * read back by numpy.load and by guided-diffusion's evaluator (`np.load(path)["arr_0"]`).
+ * .npz as numpy writes it: a zip of `.npy` files, stored (numpy.savez) or deflate-compressed
+ * (numpy.savez_compressed); the zip container is fflate's. A shard is written stored, with fixed zip
+ * timestamps so that a retried job produces the same bytes (DESIGN.md §3), and is read back by
+ * numpy.load and by guided-diffusion's evaluator (`np.load(path)["arr_0"]`).
  *
  * NPY 1.0: magic "\x93NUMPY", version 1.0, uint16 LE header length, then a Python dict literal
  * padded with spaces and a newline so that the data starts at a multiple of 64 bytes.
  */
+import { unzipSync, type Zippable, zipSync } from 'fflate';
 
-export type NpyDtype = 'uint8' | 'int32' | 'int64' | 'float32';
+export type NpyDtype = 'uint8' | 'int32' | 'int64' | 'float32' | 'float64';
 
-export type NpyData = Uint8Array | Int32Array | BigInt64Array | Float32Array;
+export type NpyData = Uint8Array | Int32Array | BigInt64Array | Float32Array | Float64Array;
 
 export interface NpyArray {
   dtype: NpyDtype;
@@ -18,8 +20,8 @@ export interface NpyArray {
   data: NpyData;
 }
 
-const DESCR: Record<NpyDtype, string> = { uint8: '|u1', int32: '<i4', int64: '<i8', float32: '<f4' };
-const ITEMSIZE: Record<NpyDtype, number> = { uint8: 1, int32: 4, int64: 8, float32: 4 };
+const DESCR: Record<NpyDtype, string> = { uint8: '|u1', int32: '<i4', int64: '<i8', float32: '<f4', float64: '<f8' };
+const ITEMSIZE: Record<NpyDtype, number> = { uint8: 1, int32: 4, int64: 8, float32: 4, float64: 8 };
 
 export class NpzError extends Error {}
 
@@ -27,6 +29,7 @@ function dtypeOf(data: NpyData): NpyDtype {
   if (data instanceof Uint8Array) return 'uint8';
   if (data instanceof Int32Array) return 'int32';
   if (data instanceof BigInt64Array) return 'int64';
+  if (data instanceof Float64Array) return 'float64';
   return 'float32';
 }
 
@@ -100,7 +103,9 @@ export function decodeNpy(bytes: Uint8Array, name = 'npy'): NpyArray {
         ? new Int32Array(body.buffer)
         : dtype === 'int64'
           ? new BigInt64Array(body.buffer)
-          : new Float32Array(body.buffer);
+          : dtype === 'float32'
+            ? new Float32Array(body.buffer)
+            : new Float64Array(body.buffer);
   return { dtype, shape, data };
 }
 
@@ -121,117 +126,71 @@ export function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-// MS-DOS date of 1980-01-01 00:00, the zip epoch: fixed so that identical arrays give identical bytes.
-const DOS_TIME = 0;
-const DOS_DATE = (0 << 9) | (1 << 5) | 1;
-const LOCAL_SIG = 0x04034b50;
-const CENTRAL_SIG = 0x02014b50;
-const END_SIG = 0x06054b50;
+// 1980-01-01 00:00 local time, the zip epoch: fixed so that identical arrays give identical bytes.
+const ZIP_EPOCH = new Date(1980, 0, 1);
 
-/** Zip of `<name>.npy` members, stored (no compression), in the given order. Members must stay under 4 GiB. */
-export function encodeNpz(arrays: Record<string, NpyArray>): Uint8Array {
-  const members = Object.entries(arrays).map(([name, array]) => {
+export interface EncodeNpzOptions {
+  /** Deflate the members as numpy.savez_compressed does (level 6); default stored, as numpy.savez. */
+  compress?: boolean;
+}
+
+/** Zip of `<name>.npy` members in the given order. The whole file must stay under 4 GiB (no zip64). */
+export function encodeNpz(arrays: Record<string, NpyArray>, options: EncodeNpzOptions = {}): Uint8Array {
+  const members: Zippable = {};
+  let bytes = 0;
+  for (const [name, array] of Object.entries(arrays)) {
     const data = encodeNpy(array);
-    return { name: Buffer.from(`${name}.npy`, 'utf8'), data, crc: crc32(data), offset: 0 };
-  });
-  const localSize = members.reduce((s, m) => s + 30 + m.name.length + m.data.length, 0);
-  const centralSize = members.reduce((s, m) => s + 46 + m.name.length, 0);
-  if (localSize + centralSize + 22 > 0xffffffff) throw new NpzError('npz larger than 4 GiB; use smaller shards');
-  const out = new Uint8Array(localSize + centralSize + 22);
-  const view = new DataView(out.buffer);
-  let p = 0;
-  for (const m of members) {
-    m.offset = p;
-    view.setUint32(p, LOCAL_SIG, true);
-    view.setUint16(p + 4, 20, true); // version needed: 2.0
-    view.setUint16(p + 6, 0, true); // flags
-    view.setUint16(p + 8, 0, true); // method: stored
-    view.setUint16(p + 10, DOS_TIME, true);
-    view.setUint16(p + 12, DOS_DATE, true);
-    view.setUint32(p + 14, m.crc, true);
-    view.setUint32(p + 18, m.data.length, true);
-    view.setUint32(p + 22, m.data.length, true);
-    view.setUint16(p + 26, m.name.length, true);
-    view.setUint16(p + 28, 0, true);
-    out.set(m.name, p + 30);
-    out.set(m.data, p + 30 + m.name.length);
-    p += 30 + m.name.length + m.data.length;
+    bytes += data.length;
+    members[`${name}.npy`] = data;
   }
-  const centralStart = p;
-  for (const m of members) {
-    view.setUint32(p, CENTRAL_SIG, true);
-    view.setUint16(p + 4, 20, true); // made by
-    view.setUint16(p + 6, 20, true); // needed
-    view.setUint16(p + 8, 0, true);
-    view.setUint16(p + 10, 0, true);
-    view.setUint16(p + 12, DOS_TIME, true);
-    view.setUint16(p + 14, DOS_DATE, true);
-    view.setUint32(p + 16, m.crc, true);
-    view.setUint32(p + 20, m.data.length, true);
-    view.setUint32(p + 24, m.data.length, true);
-    view.setUint16(p + 28, m.name.length, true);
-    // extra, comment, disk, internal attrs: 0; external attrs: 0
-    view.setUint32(p + 42, m.offset, true);
-    out.set(m.name, p + 46);
-    p += 46 + m.name.length;
-  }
-  view.setUint32(p, END_SIG, true);
-  view.setUint16(p + 8, members.length, true);
-  view.setUint16(p + 10, members.length, true);
-  view.setUint32(p + 12, p - centralStart, true);
-  view.setUint32(p + 16, centralStart, true);
-  return out;
+  if (bytes > 0xfffffff0) throw new NpzError(`npz members hold ${bytes} bytes, over the 4 GiB a zip without zip64 holds; use smaller shards`);
+  return zipSync(members, { level: options.compress ? 6 : 0, mtime: ZIP_EPOCH });
 }
 
 /**
- * Reads an npz written by encodeNpz or by numpy.savez (stored members, optional zip64 sizes in the
- * local header's extra field); compressed members (savez_compressed) are rejected by name.
+ * Reads an npz written by encodeNpz, numpy.savez or numpy.savez_compressed (stored or deflated
+ * members, zip64 sizes). Every member is checked against the CRC-32 its zip entry names, which
+ * fflate does not do, so a corrupted stored shard is refused instead of read as wrong pixels.
  */
 export function decodeNpz(bytes: Uint8Array): Record<string, NpyArray> {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let end = -1;
-  for (let p = bytes.length - 22; p >= Math.max(0, bytes.length - 22 - 0xffff); p--) {
-    if (view.getUint32(p, true) === END_SIG) {
-      end = p;
-      break;
-    }
+  let members: Record<string, Uint8Array>;
+  try {
+    members = unzipSync(bytes);
+  } catch (error) {
+    throw new NpzError(`not a readable zip/npz file (${(error as Error).message})`);
   }
-  if (end < 0) throw new NpzError('not a zip file (no end-of-central-directory record)');
-  const count = view.getUint16(end + 10, true);
-  let p = view.getUint32(end + 16, true);
+  const checksums = memberChecksums(bytes);
   const out: Record<string, NpyArray> = {};
-  for (let i = 0; i < count; i++) {
-    if (view.getUint32(p, true) !== CENTRAL_SIG) throw new NpzError(`zip central directory entry ${i} is corrupt`);
-    const method = view.getUint16(p + 10, true);
-    const crc = view.getUint32(p + 16, true);
-    let size = view.getUint32(p + 24, true);
-    const nameLen = view.getUint16(p + 28, true);
-    const extraLen = view.getUint16(p + 30, true);
-    const commentLen = view.getUint16(p + 32, true);
-    let local = view.getUint32(p + 42, true);
-    const name = Buffer.from(bytes.subarray(p + 46, p + 46 + nameLen)).toString('utf8');
-    // zip64: sizes/offset saturated at 0xffffffff live in extra field 0x0001, in this order.
-    let q = p + 46 + nameLen;
-    while (q < p + 46 + nameLen + extraLen) {
-      const id = view.getUint16(q, true);
-      const len = view.getUint16(q + 2, true);
-      if (id === 1) {
-        let r = q + 4;
-        if (view.getUint32(p + 24, true) === 0xffffffff) {
-          size = Number(view.getBigUint64(r, true));
-          r += 8;
-        }
-        if (view.getUint32(p + 20, true) === 0xffffffff) r += 8;
-        if (view.getUint32(p + 42, true) === 0xffffffff) local = Number(view.getBigUint64(r, true));
-      }
-      q += 4 + len;
-    }
-    if (method !== 0) throw new NpzError(`${name}: compressed npz members (method ${method}) are not supported; save with numpy.savez`);
-    const dataStart = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
-    const data = bytes.subarray(dataStart, dataStart + size);
-    if (crc32(data) !== crc) throw new NpzError(`${name}: CRC-32 mismatch (file corrupt or truncated)`);
+  for (const [name, data] of Object.entries(members)) {
+    if (crc32(data) !== checksums.get(name)) throw new NpzError(`${name}: CRC-32 mismatch (file corrupt or truncated)`);
     out[name.replace(/\.npy$/, '')] = decodeNpy(data, name);
-    p += 46 + nameLen + extraLen + commentLen;
   }
   return out;
+}
+
+const END_SIG = 0x06054b50;
+const ZIP64_LOCATOR_SIG = 0x07064b50;
+const CENTRAL_SIG = 0x02014b50;
+
+/** Member name → the CRC-32 its central directory entry records. */
+function memberChecksums(bytes: Uint8Array): Map<string, number> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let end = bytes.length - 22;
+  while (end >= 0 && view.getUint32(end, true) !== END_SIG) end--;
+  let count = view.getUint16(end + 10, true);
+  let p = view.getUint32(end + 16, true);
+  if (end >= 20 && view.getUint32(end - 20, true) === ZIP64_LOCATOR_SIG) {
+    const zip64End = Number(view.getBigUint64(end - 12, true));
+    count = Number(view.getBigUint64(zip64End + 32, true));
+    p = Number(view.getBigUint64(zip64End + 48, true));
+  }
+  const checksums = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    if (view.getUint32(p, true) !== CENTRAL_SIG) throw new NpzError(`zip central directory entry ${i} is corrupt`);
+    const nameLength = view.getUint16(p + 28, true);
+    const name = Buffer.from(bytes.subarray(p + 46, p + 46 + nameLength)).toString('utf8');
+    checksums.set(name, view.getUint32(p + 16, true));
+    p += 46 + nameLength + view.getUint16(p + 30, true) + view.getUint16(p + 32, true);
+  }
+  return checksums;
 }

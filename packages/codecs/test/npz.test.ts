@@ -77,4 +77,58 @@ describe('npz', () => {
     assert.deepEqual([...back.arr_1.data], [7n, 8n]);
     assert.deepEqual([...back.f.data], [0.5, -1.25]);
   });
+
+  it('round-trips float64 exactly, stored and deflate-compressed', () => {
+    const values = Float64Array.of(Math.PI, -1e-300, 1 / 3, 2 ** 60, 0);
+    for (const compress of [false, true]) {
+      const back = decodeNpz(encodeNpz({ mu: npyArray(values, [5]), sigma: npyArray(values.map((v) => -v), [5, 1]) }, { compress }));
+      assert.equal(back.mu.dtype, 'float64');
+      assert.deepEqual(back.mu.data, values);
+      assert.deepEqual(back.sigma.shape, [5, 1]);
+    }
+  });
+
+  it('deflates repetitive arrays when asked and stays deterministic', () => {
+    const arrays = { arr_0: npyArray(new Uint8Array(10000).fill(7), [100, 100]) };
+    const stored = encodeNpz(arrays);
+    const compressed = encodeNpz(arrays, { compress: true });
+    assert.ok(compressed.length < stored.length / 10, `${compressed.length} vs ${stored.length} bytes`);
+    assert.deepEqual(encodeNpz(arrays, { compress: true }), compressed);
+  });
+
+  it('rejects bytes that are not a zip, saying so', () => {
+    assert.throws(() => decodeNpz(Buffer.from('not a zip at all, just some text')), /not a readable zip\/npz file/);
+  });
+
+  it('reads what numpy.savez_compressed writes, float64 and zip64 headers included', { skip: needNumpy }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'npz-'));
+    const file = join(dir, 'np.npz');
+    const script = [
+      'import numpy as np, sys',
+      'np.savez_compressed(sys.argv[1], mu=np.arange(6, dtype=np.float64) / 7, sigma=np.eye(3, dtype=np.float64) * 1e-200, img=np.full((4, 5, 3), 200, dtype=np.uint8))',
+    ].join('\n');
+    execFileSync('/usr/bin/python3', ['-c', script, file]);
+    const back = decodeNpz(readFileSync(file));
+    assert.deepEqual([...back.mu.data], Array.from({ length: 6 }, (_, i) => i / 7));
+    assert.deepEqual(back.sigma.shape, [3, 3]);
+    assert.equal(back.sigma.data[4], 1e-200);
+    assert.equal(back.img.dtype, 'uint8');
+    assert.ok((back.img.data as Uint8Array).every((v) => v === 200));
+  });
+
+  it('writes float64 and compressed npz files that numpy reads bit for bit', { skip: needNumpy }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'npz-'));
+    const values = Float64Array.from({ length: 12 }, (_, i) => Math.sqrt(i + 0.5) * (i % 2 ? -1 : 1));
+    const script = [
+      'import numpy as np, sys, json',
+      'z = np.load(sys.argv[1])',
+      'print(json.dumps({k: [str(z[k].dtype), list(z[k].shape), z[k].ravel().tolist()] for k in z.files}))',
+    ].join('\n');
+    for (const compress of [false, true]) {
+      const file = join(dir, `ours-${compress}.npz`);
+      writeFileSync(file, encodeNpz({ sigma: npyArray(values, [3, 4]), n: npyArray(int64Array([50000]), [1]) }, { compress }));
+      const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8' }));
+      assert.deepEqual(out, { sigma: ['float64', [3, 4], [...values]], n: ['int64', [1], [50000]] });
+    }
+  });
 });

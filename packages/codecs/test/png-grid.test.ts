@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { contactSheet } from '../src/grid.ts';
+import { classRows, contactSheet, tileScale } from '../src/grid.ts';
 import { decodePng, encodePng, imageOf, type RasterImage } from '../src/png.ts';
 
 function tile(value: number, channels: 1 | 3 = 3): RasterImage {
@@ -45,5 +45,26 @@ describe('contact sheet', () => {
     assert.equal(at(1, 9), 30, 'tile 2 ends the first row');
     assert.equal(at(4, 5), 50, 'tile 4 second in the second row');
     assert.equal(at(4, 9), 0, 'no tile 5');
+  });
+
+  it('enlarges every pixel to a scale×scale block, nearest neighbour', () => {
+    const pixels = Uint8Array.from([1, 2, 3, 4]);
+    const sheet = contactSheet([{ height: 2, width: 2, channels: 1, pixels }], { pad: 0, scale: 3 });
+    assert.deepEqual([sheet.height, sheet.width], [6, 6]);
+    assert.deepEqual([...sheet.pixels.subarray(0, 6)], [1, 1, 1, 2, 2, 2]);
+    assert.deepEqual([...sheet.pixels.subarray(3 * 6, 4 * 6)], [3, 3, 3, 4, 4, 4]);
+    assert.throws(() => contactSheet([tile(1)], { scale: 1.5 }), /scale is 1.5; accepted: an integer ≥ 1/);
+  });
+
+  it('enlarges small tiles to at least 84 pixels, and leaves large ones alone', () => {
+    assert.deepEqual([tileScale(28), tileScale(32), tileScale(64), tileScale(256)], [3, 3, 2, 1]);
+  });
+
+  it('puts one class per row, in class order, leaving the rest of a short row empty', () => {
+    const layout = classRows(['a1', 'b1', 'a2', 'c1', 'a3', 'b2'], [0, 1, 0, 2, 0, 1], 2);
+    assert.deepEqual(layout, ['a1', 'a2', 'b1', 'b2', 'c1', null]);
+    const sheet = contactSheet([tile(9), null, null, tile(7)], { pad: 0, columns: 2 });
+    assert.equal(sheet.pixels[0], 9);
+    assert.equal(sheet.pixels[3 * 3], 0, 'an empty place is background');
   });
 });

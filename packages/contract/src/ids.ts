@@ -30,3 +30,16 @@ export function assertModelId(modelId: unknown): string {
   if (!isModelId(modelId)) throw new InvalidPayload('model id', [`modelId ${ID_RULE} (got ${JSON.stringify(modelId)}).`]);
   return modelId;
 }
+
+/**
+ * A fresh run id, `<kind>-YYYYMMDD-HHMMSS-xxxx` (UTC, 4 random hex digits): sortable by launch time,
+ * and two launches in the same second are two runs. `kind` is "run" for `diffq launch`, "demo" for
+ * `diffq demo`.
+ */
+export function newRunId(kind: string, now: Date, random: () => number = Math.random): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const tail = Math.floor(random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0');
+  return assertRunId(`${kind}-${stamp}-${tail}`);
+}

@@ -1,6 +1,9 @@
 /**
- * Job payloads. A shard job carries its seeds explicitly so the worker never re-derives them from
- * the seed spec; both sides validate, and a payload that fails validation can never succeed.
+ * Job payloads. A shard's seeds have one source, the run's manifest: the worker cuts shard
+ * `shardIndex` from it (shardSeeds). The job carries only a check on them (first, last, count), so
+ * a 1,000,000-seed launch sends a few numbers per shard instead of the seeds themselves, and a job
+ * that no longer matches its manifest is refused. Both sides validate, and a payload that fails
+ * validation can never succeed.
  */
 import { z } from 'zod';
 import { ModelIdSchema, RunIdSchema } from './ids.ts';
@@ -22,21 +25,25 @@ export const ShardJobSchema = z
     runId: RunIdSchema,
     modelId: ModelIdSchema,
     shardIndex: z.number().int('must be an integer ≥ 0').min(0, 'must be an integer ≥ 0'),
-    /** The shard's seeds, strictly ascending, 1 to MAX_SHARD_SIZE of them. */
-    seeds: z
-      .array(seed)
-      .min(1)
-      .max(MAX_SHARD_SIZE)
-      .superRefine((seeds, ctx) => {
-        for (let i = 1; i < seeds.length; i++) {
-          if (seeds[i] <= seeds[i - 1]) {
-            ctx.addIssue({
-              code: 'custom',
-              path: [i],
-              message: `must be greater than the seed before it, ${seeds[i - 1]} (seeds are unique and ascending)`,
-            });
-            return;
-          }
+    /** A check on the shard's seeds, which the manifest lists (sharding.ts shardSeedCheck). */
+    seedCheck: z
+      .object({
+        first: seed,
+        last: seed,
+        count: z
+          .number()
+          .int(`must be an integer from 1 to ${MAX_SHARD_SIZE}`)
+          .min(1, `must be an integer from 1 to ${MAX_SHARD_SIZE}`)
+          .max(MAX_SHARD_SIZE, `must be an integer from 1 to ${MAX_SHARD_SIZE}`),
+      })
+      .strict()
+      .superRefine((check, ctx) => {
+        if (check.last - check.first + 1 < check.count) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['count'],
+            message: `must be at most last − first + 1 = ${check.last - check.first + 1} (seeds are unique and ascending)`,
+          });
         }
       }),
     storeUrl: StoreUrlSchema,

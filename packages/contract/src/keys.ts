@@ -14,15 +14,6 @@ function seedName(seed: number): string {
   return String(seed).padStart(6, '0');
 }
 
-function extension(ext: string): string {
-  if (!/^[a-z0-9]{1,16}(\.[a-z0-9]{1,16}){0,3}$/.test(ext)) {
-    throw new InvalidPayload('file extension', [
-      `ext must be lowercase letters and digits, optionally dotted like "f32.npy", without a leading dot (got ${JSON.stringify(ext)}).`,
-    ]);
-  }
-  return ext;
-}
-
 export const keys = {
   /** `<runId>/`: every key of the run starts with this. */
   run: (runId: string) => `${assertRunId(runId)}/`,
@@ -35,7 +26,12 @@ export const keys = {
   shardMeta: (runId: string, index: number) => `${assertRunId(runId)}/shards/${assertShardIndex(index)}.json`,
   /** `<runId>/png/<seed:06d>.png`, EDM's naming. */
   png: (runId: string, seed: number) => `${assertRunId(runId)}/png/${seedName(seed)}.png`,
-  features: (runId: string, index: number, ext: string) => `${assertRunId(runId)}/features/${assertShardIndex(index)}.${extension(ext)}`,
+  /** `<runId>/features/`: list it to find the feature files written so far. */
+  featuresDir: (runId: string) => `${assertRunId(runId)}/features/`,
+  /** float32 features [N, D], logits, spatial (when the network has them), seeds and labels of a shard, in seed order. */
+  features: (runId: string, index: number) => `${assertRunId(runId)}/features/${assertShardIndex(index)}.npz`,
+  /** float64 mu, sigma (and mu_s, sigma_s with sFID) of the run's features: a reference for other runs. */
+  stats: (runId: string) => `${assertRunId(runId)}/stats.npz`,
   report: (runId: string) => `${assertRunId(runId)}/report.json`,
   grid: (runId: string) => `${assertRunId(runId)}/grid.png`,
 } as const;

@@ -32,5 +32,28 @@ export interface RunReport {
   engines: string[];
   /** Samples per class, for class-conditional runs. */
   labelCounts: Record<string, number> | null;
+  /** The evaluation statistics the run asked for (docs/evaluation-runs.md); null when it asked none. */
+  statistics: RunStatistics | null;
   finalizedAt: string;
+}
+
+/** What the finalizer computed from the shards' features. Only the statistics asked for are present. */
+export interface RunStatistics {
+  featureNetwork: { uri: string; digest: string; architecture: string; featureDim: number; preprocess: string };
+  /** The stats npz compared against, or null (IS and accuracy need none). */
+  reference: { uri: string; digest: string } | null;
+  /** Samples whose features were used (every sample of the run). */
+  samples: number;
+  fid?: number;
+  /** FID of the training data against the reference: what a perfect model of the training set would score. */
+  floor?: { fid: number; uri: string; digest: string };
+  sfid?: number;
+  /** Mean and population std over consecutive splits of splitSize samples in seed order, as guided-diffusion's evaluator. */
+  inceptionScore?: { mean: number; std: number; splits: number; splitSize: number };
+  /** k-NN manifolds (k = 3) of the first `samples` generated features (seed order) and `referenceSamples` reference features. */
+  precisionRecall?: { precision: number; recall: number; k: number; samples: number; referenceSamples: number };
+  /** argmax of the feature network's logits equals the requested class; perClass is that rate per class. */
+  accuracy?: { accuracy: number; samples: number; perClass: Record<string, number> };
+  /** Seconds the finalizer spent reading features and computing the statistics. */
+  seconds: number;
 }

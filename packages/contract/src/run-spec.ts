@@ -27,26 +27,106 @@ export const ModelRefSchema = z
   })
   .strict();
 
+export const SAMPLER_KINDS = ['ddpm', 'ddim', 'dpm++2m', 'dpm++3m', 'unipc'] as const;
+/** The multistep ODE solvers: deterministic, on a continuous time grid of `steps` steps rather than a respacing. */
+export const ODE_SOLVER_KINDS = ['dpm++2m', 'dpm++3m', 'unipc'] as const;
+export type OdeSolverKind = (typeof ODE_SOLVER_KINDS)[number];
+/** The solvers' time grids: uniform in t, uniform in log-SNR, or uniform in √t. */
+export const SKIP_TYPES = ['time_uniform', 'logSNR', 'time_quadratic'] as const;
+export const UNIPC_VARIANTS = ['bh1', 'bh2'] as const;
+/** The official DPM-Solver ADM example's choices for guided sampling; UniPC's authors recommend bh2 and order 2 there. */
+export const SOLVER_DEFAULTS = { skipType: 'time_uniform', denoiseToZero: false, unipcVariant: 'bh2', unipcOrder: 2 } as const;
+
+export function isOdeSolver(kind: string): kind is OdeSolverKind {
+  return (ODE_SOLVER_KINDS as readonly string[]).includes(kind);
+}
+
+/** The multistep order a solver kind runs at (dpm++2m: 2, dpm++3m: 3, unipc: its `order`). */
+export function solverOrder(sampler: { kind: OdeSolverKind; order?: number }): number {
+  return sampler.kind === 'dpm++2m' ? 2 : sampler.kind === 'dpm++3m' ? 3 : (sampler.order ?? SOLVER_DEFAULTS.unipcOrder);
+}
+
 /**
  * `respacing` uses guided-diffusion's `timestep_respacing`: "" keeps every step, "100" or "10,15,20"
  * gives per-section step counts, "ddim50" the DDIM-style stride.
  */
-export const SamplerSchema = z
+const respacing = z
+  .string()
+  .regex(/^(|ddim[1-9]\d*|[1-9]\d*(,[1-9]\d*)*)$/, 'must be "" (every step), step counts such as "100" or "10,15,20", or "ddim<N>"')
+  .default('');
+const clipDenoised = z.boolean().default(true);
+
+/** Imagen's dynamic thresholding of x̂_0: divide by max(quantile_ratio |x̂_0|, maxValue) per sample. */
+export const DynamicThresholdSchema = z
   .object({
-    kind: z.enum(['ddpm', 'ddim']),
-    respacing: z
-      .string()
-      .regex(/^(|ddim[1-9]\d*|[1-9]\d*(,[1-9]\d*)*)$/, 'must be "" (every step), step counts such as "100" or "10,15,20", or "ddim<N>"')
-      .default(''),
-    eta: z.number().min(0, 'must be a number from 0 to 1').max(1, 'must be a number from 0 to 1').default(0),
-    clipDenoised: z.boolean().default(true),
+    ratio: z.number().gt(0, 'must be a number in (0, 1]').max(1, 'must be a number in (0, 1]'),
+    maxValue: z.number().positive('must be a number > 0'),
   })
-  .strict()
+  .strict();
+
+const solverFields = {
+  /** N, the solver steps: the network is evaluated N times (N + 1 with denoiseToZero). */
+  steps: z.number().int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1'),
+  skipType: z.enum(SKIP_TYPES).default(SOLVER_DEFAULTS.skipType),
+  denoiseToZero: z.boolean().default(SOLVER_DEFAULTS.denoiseToZero),
+  dynamicThreshold: DynamicThresholdSchema.optional(),
+};
+
+export const SamplerSchema = z
+  .discriminatedUnion('kind', [
+    z
+      .object({
+        kind: z.literal('ddpm'),
+        respacing,
+        eta: z
+          .number()
+          .refine((eta) => eta === 0, 'must be 0 for the ddpm sampler (eta only applies to ddim)')
+          .default(0),
+        clipDenoised,
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal('ddim'),
+        respacing,
+        eta: z.number().min(0, 'must be a number from 0 to 1').max(1, 'must be a number from 0 to 1').default(0),
+        clipDenoised,
+      })
+      .strict(),
+    z.object({ kind: z.enum(['dpm++2m', 'dpm++3m']), ...solverFields }).strict(),
+    z
+      .object({
+        kind: z.literal('unipc'),
+        ...solverFields,
+        variant: z.enum(UNIPC_VARIANTS).default(SOLVER_DEFAULTS.unipcVariant),
+        order: z
+          .number()
+          .int('must be 1, 2 or 3')
+          .min(1, 'must be 1, 2 or 3')
+          .max(3, 'must be 1, 2 or 3')
+          .default(SOLVER_DEFAULTS.unipcOrder),
+      })
+      .strict(),
+  ])
   .superRefine((sampler, ctx) => {
-    if (sampler.kind === 'ddpm' && sampler.eta !== 0) {
-      ctx.addIssue({ code: 'custom', path: ['eta'], message: 'must be 0 for the ddpm sampler (eta only applies to ddim)' });
+    if (!isOdeSolver(sampler.kind) || !('steps' in sampler)) return;
+    const order = solverOrder(sampler);
+    if (sampler.steps < order) {
+      ctx.addIssue({ code: 'custom', path: ['steps'], message: `must be at least ${order}, the order of ${sampler.kind}` });
     }
   });
+
+/** A one-line description, e.g. `ddim, respacing "50", eta 0` or `dpm++2m, 10 steps, time_uniform`. */
+export function describeSampler(s: SamplerSpec): string {
+  if (s.kind === 'ddpm' || s.kind === 'ddim') {
+    return `${s.kind}${s.respacing ? `, respacing "${s.respacing}"` : ', all steps'}${s.kind === 'ddim' ? `, eta ${s.eta}` : ''}`;
+  }
+  const parts = [s.kind, `${s.steps} steps`, s.skipType];
+  if (s.kind === 'unipc') parts.push(`${s.variant} order ${s.order}`);
+  if (s.denoiseToZero) parts.push('denoise to zero');
+  if (s.dynamicThreshold) parts.push(`dynamic threshold ${s.dynamicThreshold.ratio}/${s.dynamicThreshold.maxValue}`);
+  return parts.join(', ');
+}
 
 export const ClassifierRefSchema = z.object({ uri, digest: sha256 }).strict();
 
@@ -84,21 +164,50 @@ export const LabelsSchema = z
     }
   });
 
-/** A statistic the finalizer computes; `features` is the feature extractor's model directory. */
-export const StatisticSchema = z
+/**
+ * The evaluation statistics a run asks for (docs/evaluation-runs.md): `fid` and `sfid` (Fréchet
+ * distance of the feature and spatial-feature Gaussians to the reference's), `is` (Inception Score
+ * from the logits), `pr` (precision and recall, k = 3), `accuracy` (argmax of the logits against the
+ * requested class, class-conditional runs only).
+ */
+export const STATISTIC_KINDS = ['fid', 'sfid', 'is', 'pr', 'accuracy'] as const;
+export type StatisticKind = (typeof STATISTIC_KINDS)[number];
+/** The statistics compared against a reference. */
+export const REFERENCE_STATISTICS: readonly StatisticKind[] = ['fid', 'sfid', 'pr'];
+
+/** A file or directory the run depends on, pinned by the sha256 it had at launch. */
+const PinnedSchema = z.object({ uri, digest: sha256 }).strict();
+
+export const StatisticsSchema = z
   .object({
-    kind: z.enum(['fid', 'inception_score', 'precision_recall']),
-    features: uri,
-    /** Reference batch (mu, sigma or activations); required by fid and precision_recall. */
-    reference: uri.optional(),
+    kinds: z.array(z.enum(STATISTIC_KINDS)).min(1),
+    /** The feature network's model directory; digest is its weights' sha256, checked by every worker. */
+    features: z
+      .object({
+        uri,
+        digest: sha256,
+        /** As the network described itself at launch, for the report. */
+        architecture: z.string().min(1),
+        preprocess: z.string().min(1),
+        featureDim: z.number().int().min(1),
+      })
+      .strict(),
+    /** A stats npz (mu, sigma; mu_s, sigma_s for sfid; features for pr), e.g. another run's stats.npz. */
+    reference: PinnedSchema.optional(),
+    /** A stats npz of the training data: its FID to the reference is the best FID the model could reach. */
+    floor: PinnedSchema.optional(),
   })
   .strict()
-  .superRefine((statistic, ctx) => {
-    if (statistic.kind !== 'inception_score' && statistic.reference === undefined) {
+  .superRefine((statistics, ctx) => {
+    statistics.kinds.forEach((kind, i) => {
+      if (statistics.kinds.indexOf(kind) !== i) ctx.addIssue({ code: 'custom', path: ['kinds', i], message: `must not repeat "${kind}"` });
+    });
+    const needing = statistics.kinds.filter((k) => REFERENCE_STATISTICS.includes(k));
+    if (needing.length > 0 && statistics.reference === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['reference'],
-        message: `is required for ${statistic.kind} (the reference batch to compare against)`,
+        message: `is required for ${needing.join(', ')} (the reference statistics to compare against)`,
       });
     }
   });
@@ -120,7 +229,8 @@ export const RunSpecSchema = z
       .max(MAX_SHARD_SIZE, `must be an integer from 1 to ${MAX_SHARD_SIZE}`)
       .default(DEFAULT_SHARD_SIZE),
     format: z.enum(['npz', 'png', 'both']).default('npz'),
-    statistics: z.array(StatisticSchema).default([]),
+    /** Absent: the run computes no statistics and writes no features. */
+    statistics: StatisticsSchema.optional(),
     createdAt: z.string().datetime(),
     /** The diffq version (or git commit) that launched the run. */
     codeVersion: z.string().min(1),
@@ -148,11 +258,6 @@ export const RunSpecSchema = z
     if (count !== spec.seedCount) {
       ctx.addIssue({ code: 'custom', path: ['seedCount'], message: `must equal the number of seeds in "${spec.seeds}", ${count}` });
     }
-    const kinds = spec.statistics.map((s) => s.kind);
-    kinds.forEach((kind, i) => {
-      if (kinds.indexOf(kind) !== i)
-        ctx.addIssue({ code: 'custom', path: ['statistics', i, 'kind'], message: `must not repeat "${kind}"` });
-    });
   });
 
 /** The parsed spec, every default filled in: what manifest.json holds. */
@@ -163,7 +268,7 @@ export type ModelRef = z.output<typeof ModelRefSchema>;
 export type SamplerSpec = z.output<typeof SamplerSchema>;
 export type GuidanceSpec = z.output<typeof GuidanceSchema>;
 export type LabelsSpec = z.output<typeof LabelsSchema>;
-export type StatisticSpec = z.output<typeof StatisticSchema>;
+export type StatisticsSpec = z.output<typeof StatisticsSchema>;
 
 /** Validates a run spec (a manifest read back, or one built from CLI flags); throws InvalidPayload. */
 export function parseRunSpec(input: unknown): RunSpec {

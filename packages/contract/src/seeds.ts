@@ -56,18 +56,74 @@ function seedRanges(spec: string): SeedRange[] {
   return ranges;
 }
 
+/**
+ * A run's seeds held as their sorted ranges: counted, indexed and sliced without expanding the
+ * list, so a 1,000,000-seed run costs its launch and its workers a few ranges, not 8 MB of numbers.
+ * Index i is the i-th seed of the sorted list.
+ */
+export class SeedList {
+  /** How many seeds the list holds. */
+  readonly count: number;
+  /** offsets[k]: the index of ranges[k].first in the list. */
+  private readonly offsets: number[];
+
+  private constructor(private readonly ranges: readonly SeedRange[]) {
+    this.offsets = [];
+    let count = 0;
+    for (const r of ranges) {
+      this.offsets.push(count);
+      count += r.last - r.first + 1;
+    }
+    this.count = count;
+  }
+
+  /** Parses a spec; throws InvalidPayload naming the bad token. */
+  static parse(spec: string): SeedList {
+    return new SeedList(seedRanges(spec));
+  }
+
+  /** The index of the range holding list index i (0 ≤ i < count). */
+  private rangeOf(i: number): number {
+    let lo = 0;
+    let hi = this.offsets.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.offsets[mid] <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** The seed at list index i. */
+  at(i: number): number {
+    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new RangeError(`seed index ${i} is outside 0 to ${this.count - 1}`);
+    const k = this.rangeOf(i);
+    return this.ranges[k].first + (i - this.offsets[k]);
+  }
+
+  /** The seeds at list indices [start, end), as Array.prototype.slice cuts (end clamped to count). */
+  slice(start: number, end = this.count): number[] {
+    const stop = Math.min(end, this.count);
+    const seeds: number[] = [];
+    if (start >= stop) return seeds;
+    let k = this.rangeOf(start);
+    let seed = this.ranges[k].first + (start - this.offsets[k]);
+    for (let i = start; i < stop; i++) {
+      if (seed > this.ranges[k].last) seed = this.ranges[++k].first;
+      seeds.push(seed++);
+    }
+    return seeds;
+  }
+}
+
 /** The seeds of a spec, sorted ascending and unique; throws InvalidPayload naming the bad token. */
 export function parseSeeds(spec: string): number[] {
-  const seeds: number[] = [];
-  for (const { first, last } of seedRanges(spec)) {
-    for (let seed = first; seed <= last; seed++) seeds.push(seed);
-  }
-  return seeds;
+  return SeedList.parse(spec).slice(0);
 }
 
 /** How many seeds a spec holds, without expanding it; throws like parseSeeds. */
 export function countSeeds(spec: string): number {
-  return seedRanges(spec).reduce((sum, r) => sum + (r.last - r.first + 1), 0);
+  return SeedList.parse(spec).count;
 }
 
 /** The shortest spec for a list of unique seeds, e.g. [0, 1, 2, 7] → "0-2,7" (for logs and metadata). */

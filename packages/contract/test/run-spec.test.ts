@@ -31,6 +31,7 @@ describe('parseRunSpec', () => {
     assert.equal(spec.format, 'npz');
     assert.deepEqual(spec.statistics, []);
     assert.equal(spec.priority, 0);
+    assert.ok(spec.sampler.kind === 'ddpm' || spec.sampler.kind === 'ddim');
     assert.equal(spec.sampler.clipDenoised, true);
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { countSeeds, formatSeeds, InvalidPayload, MAX_SEED, parseSeeds } from '@diffq/contract';
+import { countSeeds, formatSeeds, InvalidPayload, MAX_SEED, parseSeeds, SeedList } from '@diffq/contract';
 
 function rejection(spec: string): string {
   try {
@@ -31,6 +31,30 @@ describe('parseSeeds', () => {
 
   it('counts seeds without expanding them and agrees with the expansion', () => {
     for (const spec of ['0-49999', '1,2,5-10', '7', '100-199,0-99']) assert.equal(countSeeds(spec), parseSeeds(spec).length);
+  });
+
+  it('indexes and slices a seed list as the expanded list, without expanding it', () => {
+    for (const spec of ['0-49999', '1,2,5-10,40-1000,3000', '7', '100-199,0-99']) {
+      const seeds = parseSeeds(spec);
+      const list = SeedList.parse(spec);
+      assert.equal(list.count, seeds.length);
+      for (const i of [0, 1, 2, 5, 9, seeds.length - 1].filter((i) => i < seeds.length))
+        assert.equal(list.at(i), seeds[i], `${spec}[${i}]`);
+      for (const [start, end] of [
+        [0, 3],
+        [1, 9],
+        [2, 1000],
+        [Math.max(0, seeds.length - 2), seeds.length + 5],
+      ])
+        assert.deepEqual(list.slice(start, end), seeds.slice(start, end), `${spec}.slice(${start}, ${end})`);
+    }
+    assert.throws(() => SeedList.parse('0-9').at(10), /seed index 10 is outside 0 to 9/);
+  });
+
+  it('holds 10,000,000 seeds as one range', () => {
+    const list = SeedList.parse('0-9999999');
+    assert.equal(list.count, 10_000_000);
+    assert.deepEqual(list.slice(9_999_998), [9_999_998, 9_999_999]);
   });
 
   it('writes a seed list back in its shortest form', () => {

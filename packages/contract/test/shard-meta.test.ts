@@ -12,6 +12,7 @@ const meta = {
   npzBytes: 12345,
   worker: { id: 'host-a/1234', batchSize: 2 },
   engine: 'tfjs wasm',
+  precision: 'float32',
   startedAt: '2025-01-31T12:00:00.000Z',
   finishedAt: '2025-01-31T12:01:00.000Z',
   timings: { sample: 58.2, encode: 0.4 },

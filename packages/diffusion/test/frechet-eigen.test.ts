@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seedNormals } from '../src/rng/normals.ts';
+import { featureStats } from '../src/stats/moments.ts';
 import { symmetricEigen } from '../src/stats/symmetric-eigen.ts';
 
 /** X·Xᵀ/r for X [n, r] of normals: symmetric positive semi-definite of rank min(n, r). */
@@ -88,6 +89,25 @@ describe('symmetric eigen-decomposition', () => {
     }
     const { values } = symmetricEigen(identityPlusRankOne, n);
     assert.ok(Math.abs(values[n - 1] - 2) < 1e-13 && values.subarray(0, n - 1).every((v) => Math.abs(v - 1) < 1e-13));
+  });
+
+  it('converges on covariances of fewer samples than dimensions with dead ReLU units (zero rows and columns)', () => {
+    // d = 96 from 20 or 40 samples once stopped with "eigenvalue 0 of 96 did not converge in 60 QL iterations".
+    const d = 96;
+    for (const [n, dead] of [
+      [20, 0],
+      [40, 0],
+      [40, 30],
+      [95, 60],
+    ]) {
+      const x = Float64Array.from(seedNormals(n, 0, n * d), (v, i) => (i % d < dead ? 0 : Math.max(v, 0)));
+      const sigma = featureStats(x, d).sigma;
+      const { values, eigen, orthogonality } = residuals(sigma, d);
+      assert.ok(eigen < 1e-13 && orthogonality < 1e-13, `n=${n}, dead=${dead}: residual ${eigen}, orthogonality ${orthogonality}`);
+      const rank = Math.min(n - 1, d - dead);
+      const zeros = values.filter((v) => Math.abs(v) < 1e-12 * values[d - 1]).length;
+      assert.equal(zeros, d - rank, `n=${n}, dead=${dead}: ${zeros} zero eigenvalues, expected ${d - rank}`);
+    }
   });
 
   it('gives the same eigenvalues with and without eigenvectors', () => {

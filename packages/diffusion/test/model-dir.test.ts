@@ -126,24 +126,24 @@ describe('model directory', () => {
     [
       'an unknown format',
       { ...MODEL_JSON, format: 'diffq-model/2' },
-      /model\.json\.format: accepted: "diffq-model\/1" \(got "diffq-model\/2"\)/,
+      /Invalid model\.json: format must be one of "diffq-model\/1" \(got "diffq-model\/2"\)/,
     ],
     [
       'an unknown architecture',
       { ...MODEL_JSON, architecture: 'unet' },
-      /model\.json\.architecture: accepted: "adm-unet", "adm-classifier" \(got "unet"\)/,
+      /Invalid model\.json: architecture must be one of "adm-unet", "adm-classifier", .* \(got "unet"\)/,
     ],
-    ['a denoiser without diffusion', { ...MODEL_JSON, diffusion: undefined }, /model\.json\.diffusion: Required/],
-    ['an unknown top-level field', { ...MODEL_JSON, extra: 1 }, /model\.json: Unrecognized key\(s\) in object: 'extra'/],
+    ['a denoiser without diffusion', { ...MODEL_JSON, diffusion: undefined }, /Invalid model\.json: diffusion is required \(an object\)/],
+    ['an unknown top-level field', { ...MODEL_JSON, extra: 1 }, /Invalid model\.json: model\.json has unknown field "extra"; check the spelling/],
     [
       'a mistyped model field',
       { ...MODEL_JSON, model: { ...MODEL, num_channels: '32' } },
-      /model\.json\.model\.num_channels: Expected number, received string/,
+      /Invalid model\.json\.model: num_channels must be a number \(got "32"\)/,
     ],
     [
       'an unknown model field',
       { ...MODEL_JSON, model: { ...MODEL, num_channel: 32 } },
-      /model\.json\.model: Unrecognized key\(s\) in object: 'num_channel'/,
+      /Invalid model\.json\.model: model\.json\.model has unknown field "num_channel"; check the spelling/,
     ],
     [
       'a null label outside the classes',
@@ -153,7 +153,7 @@ describe('model directory', () => {
     [
       'a negative null label',
       { ...MODEL_JSON, guidance: { null_label: -1 } },
-      /model\.json\.guidance\.null_label: Number must be greater than or equal to 0/,
+      /Invalid model\.json: guidance\.null_label must be at least 0 \(got -1\)/,
     ],
   ];
   for (const [what, json, message] of badJson) {
@@ -173,7 +173,7 @@ describe('model directory', () => {
     classifier.dispose();
     assert.throws(
       () => parseModelDirectory(JSON.stringify({ ...json, model: { ...CLASSIFIER_8, classifier_pool: 'max' } }), new Uint8Array(8)),
-      /model\.json\.model\.classifier_pool: Invalid enum value\. Expected 'adaptive' \| 'attention' \| 'spatial' \| 'spatial_v2', received 'max'/,
+      /Invalid model\.json\.model: classifier_pool must be one of "adaptive", "attention", "spatial", "spatial_v2" \(got "max"\)/,
     );
   });
 

@@ -24,12 +24,12 @@ describe('model.json diffusion config', () => {
   });
 
   it('names the field and the accepted values for an unknown noise schedule', () => {
-    assert.throws(() => parseDiffusionConfig({ noise_schedule: 'sigmoid' }), /diffusion\.noise_schedule: accepted: linear, cosine/);
+    assert.throws(() => parseDiffusionConfig({ noise_schedule: 'sigmoid' }), /Invalid diffusion: noise_schedule must be one of "linear", "cosine" \(got "sigmoid"\)/);
   });
 
   it('names the field of a wrongly typed flag', () => {
-    assert.throws(() => parseDiffusionConfig({ learn_sigma: 'yes' }), /diffusion\.learn_sigma: Expected boolean/);
-    assert.throws(() => parseDiffusionConfig({ steps: 10.5 }), /diffusion\.steps/);
+    assert.throws(() => parseDiffusionConfig({ learn_sigma: 'yes' }), /Invalid diffusion: learn_sigma must be a boolean \(got "yes"\)/);
+    assert.throws(() => parseDiffusionConfig({ steps: 10.5 }), /Invalid diffusion: steps must be an integer \(got 10\.5\)/);
   });
 
   it("rejects unknown fields such as the reference's misspelt input_pertub", () => {
@@ -41,13 +41,13 @@ describe('model.json diffusion config', () => {
       () => parseDiffusionConfig({ steps: 30, timestep_respacing: 'ddim20' }),
       /^Error: diffusion\.timestep_respacing "ddim20"/,
     );
-    assert.throws(() => parseDiffusionConfig({ timestep_respacing: 250 }), /diffusion\.timestep_respacing: accepted: a string such as/);
+    assert.throws(() => parseDiffusionConfig({ timestep_respacing: 250 }), /Invalid diffusion: timestep_respacing must be a string/);
   });
 
   it('uses the caller-given root in error paths', () => {
     assert.throws(
       () => parseDiffusionConfig({ steps: 0 }, 'models/cifar/model.json diffusion'),
-      /models\/cifar\/model\.json diffusion\.steps/,
+      /Invalid models\/cifar\/model\.json diffusion: steps must be at least 1 \(got 0\)/,
     );
   });
 });

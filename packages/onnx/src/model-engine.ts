@@ -3,21 +3,19 @@
  * weights.safetensors the directory may hold:
  * - `model.onnx`, the user's own export of the same UNet from PyTorch (inputs x, t and y), which the
  *   onnx engine then runs instead of a graph built from the weights;
- * - `.diffq-onnx/`, where graphs built from the weights are cached, keyed by the builder version,
- *   the model flags, the precision and the weights file's size and modification time.
+ * - `.diffq-onnx/`, where graphs built from the weights are cached (graph-cache.ts), keyed by the
+ *   builder version, the model flags, the precision and the weights file's size and modification time.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type DenoiserDirectory, readModelDirectory, type UNetConfig, WEIGHTS_FILE } from '@diffq/diffusion';
+import { type DenoiserDirectory, readModelDirectory, type UNetConfig } from '@diffq/diffusion';
+import { cachedGraph } from './graph-cache.ts';
 import type { ExecutionProvider } from './onnx-engine.ts';
 import { type EngineChoice, type GraphDtype, type OpenedEngine, openEngine } from './open-engine.ts';
 import { buildUNetOnnx } from './unet-graph.ts';
 
 /** A user's PyTorch export, used by the onnx engine in place of a built graph. */
 export const USER_ONNX_FILE = 'model.onnx';
-export const ONNX_CACHE_DIR = '.diffq-onnx';
 /** Bumped whenever unet-graph.ts emits a different graph for the same weights, to retire old caches. */
 export const GRAPH_BUILDER_VERSION = 1;
 
@@ -33,39 +31,19 @@ export interface OpenModelEngineOptions {
   cache?: boolean;
 }
 
-/**
- * Returns the path of the cached graph for `dtype`, building and writing it first when absent.
- * A directory that cannot be written (a read-only mount) gets the graph in memory instead.
- */
-async function cachedGraph(
+/** The graph for `dtype` from the directory's cache (graph-cache.ts), built on a miss. */
+async function cachedUNetGraph(
   modelDir: string,
   directory: DenoiserDirectory,
   dtype: GraphDtype,
   notes: string[],
 ): Promise<Uint8Array | string> {
-  const weights = await stat(join(modelDir, WEIGHTS_FILE));
-  const key = createHash('sha256')
-    .update(JSON.stringify({ v: GRAPH_BUILDER_VERSION, model: directory.unet, dtype, size: weights.size, mtime: weights.mtimeMs }))
-    .digest('hex')
-    .slice(0, 16);
-  const path = join(modelDir, ONNX_CACHE_DIR, `unet-${dtype}-${key}.onnx`);
-  if (existsSync(path)) {
-    notes.push(`graph from the cache ${path}`);
-    return path;
-  }
-  const started = performance.now();
-  const bytes = buildUNetOnnx(directory.unet, directory.weights, { dtype });
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  try {
-    await mkdir(join(modelDir, ONNX_CACHE_DIR), { recursive: true });
-    const temp = `${path}.${process.pid}.tmp`;
-    await writeFile(temp, bytes);
-    await rename(temp, path);
-    notes.push(`graph built in ${seconds} s and cached as ${path}`);
-  } catch (e) {
-    notes.push(`graph built in ${seconds} s, not cached (${(e as Error).message.split('\n')[0]})`);
-  }
-  return bytes;
+  const settings = { v: GRAPH_BUILDER_VERSION, model: directory.unet, dtype };
+  const { graph, note } = await cachedGraph(modelDir, `unet-${dtype}`, settings, () =>
+    buildUNetOnnx(directory.unet, directory.weights, { dtype }),
+  );
+  notes.push(note);
+  return graph;
 }
 
 export interface OpenedModelEngine extends OpenedEngine {
@@ -90,12 +68,12 @@ export async function openModelEngine(o: OpenModelEngineOptions): Promise<Opened
     modelConfig: directory.unet,
     weights: directory.weights,
     onnxModel: existsSync(userOnnx) ? userOnnx : undefined,
-    buildGraph: o.cache === false ? undefined : (dtype) => cachedGraph(o.modelDir, directory, dtype, notes),
+    buildGraph: o.cache === false ? undefined : (dtype) => cachedUNetGraph(o.modelDir, directory, dtype, notes),
     engine: o.engine,
     provider: o.provider,
     dtype: o.dtype,
     threads: o.threads,
   });
   if (opened.engine.name === 'onnx' && existsSync(userOnnx)) notes.push(`graph is the user's ${userOnnx}`);
-  return { engine: opened.engine, why: [opened.why, ...notes].join('; '), config: directory.unet };
+  return { engine: opened.engine, why: [opened.why, ...notes].join('; '), precision: opened.precision, config: directory.unet };
 }

@@ -26,7 +26,7 @@ export interface OnnxEngineOptions {
 /** The library onnxruntime-node needs for its CUDA provider, installed only on request (README, GPU nodes). */
 const CUDA_PROVIDER_LIBRARY = 'libonnxruntime_providers_cuda.so';
 
-type OrtModule = typeof Ort;
+export type OrtModule = typeof Ort;
 let ortModule: Promise<OrtModule> | undefined;
 
 /** onnxruntime-node, loaded once; rejects with the loader's reason when the native binary is missing. */
@@ -41,7 +41,7 @@ function cudaUnavailableReason(): string | undefined {
     return `onnxruntime-node ships no CUDA provider for ${process.platform}/${process.arch}`;
   const binDir = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', 'linux', 'x64');
   if (existsSync(join(binDir, CUDA_PROVIDER_LIBRARY))) return undefined;
-  return `${CUDA_PROVIDER_LIBRARY} is not installed (npm ci ran with onnxruntime-node-install=skip; a GPU node installs with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --allow-scripts=onnxruntime-node)`;
+  return `${CUDA_PROVIDER_LIBRARY} is not installed (npm ci never runs onnxruntime-node's download; a GPU node installs it with ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install, see docs/deployment.md)`;
 }
 
 /** How the session reads its inputs: the names and element types the graph declares. */
@@ -98,6 +98,60 @@ function timestepTensor(ort: OrtModule, values: Float32Array, type: string): Ort
   return integerTensor(ort, values, type);
 }
 
+export interface OrtSession {
+  ort: OrtModule;
+  session: Ort.InferenceSession;
+  /** The provider that runs the graph. */
+  provider: ExecutionProvider;
+  /** Short and constant per process (the worker uses it as a metrics label); the reason is in providerFallback. */
+  description: string;
+  /** Why a requested cuda provider was not used; undefined when it was, or was not asked for. */
+  providerFallback: string | undefined;
+}
+
+/**
+ * Opens a session on `model` (ONNX bytes or a file path). Session options favour throughput:
+ * every graph optimisation (including onnxruntime's blocked NCHWc convolution layout on CPU),
+ * sequential execution, one intra-op thread per core, threads that sleep rather than spin.
+ */
+export async function openOrtSession(model: Uint8Array | string, options: OnnxEngineOptions = {}): Promise<OrtSession> {
+  const ort = await loadOrt();
+  const requested = options.provider ?? 'cpu';
+  const base: Ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: options.threads ?? availableParallelism(),
+    interOpNumThreads: 1,
+    // Spinning threads cost ~3 % when the cores are idle, but when other processes share them
+    // (tfjs between forwards, other workers) a spinning pool measured 1.5× slower than a sleeping one.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+  // Two identical-looking calls because InferenceSession.create is overloaded on the model's type.
+  const open = (providers: Ort.InferenceSession.SessionOptions['executionProviders']) =>
+    typeof model === 'string'
+      ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })
+      : ort.InferenceSession.create(model, { ...base, executionProviders: providers });
+
+  let session: Ort.InferenceSession | undefined;
+  let provider: ExecutionProvider = 'cpu';
+  let fallback: string | undefined;
+  if (requested === 'cuda') {
+    fallback = cudaUnavailableReason();
+    if (!fallback) {
+      try {
+        session = await open([{ name: 'cuda', deviceId: options.deviceId ?? 0 }, 'cpu']);
+        provider = 'cuda';
+      } catch (e) {
+        fallback = `the cuda provider did not load: ${(e as Error).message.split('\n')[0]}`;
+      }
+    }
+  }
+  session ??= await open(['cpu']);
+  const version = ort.env.versions?.node ?? 'unknown';
+  const description = `onnxruntime-node ${version} ${provider}${fallback ? ' (cuda fallback)' : ''}`;
+  return { ort, session, provider, description, providerFallback: fallback };
+}
+
 export class OnnxEngine implements DenoiserEngine {
   readonly name = 'onnx';
   #session: Ort.InferenceSession | undefined;
@@ -115,49 +169,10 @@ export class OnnxEngine implements DenoiserEngine {
     this.#session = session;
   }
 
-  /**
-   * Opens a session on `model` (ONNX bytes or a file path). Session options favour throughput:
-   * every graph optimisation (including onnxruntime's blocked NCHWc convolution layout on CPU),
-   * sequential execution, one intra-op thread per core, threads that sleep rather than spin.
-   */
+  /** Opens a session on `model` (ONNX bytes or a file path) with openOrtSession. */
   static async create(model: Uint8Array | string, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
-    const ort = await loadOrt();
-    const requested = options.provider ?? 'cpu';
-    const base: Ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      intraOpNumThreads: options.threads ?? availableParallelism(),
-      interOpNumThreads: 1,
-      // Spinning threads cost ~3 % when the cores are idle, but when other processes share them
-      // (tfjs between forwards, other workers) a spinning pool measured 1.5× slower than a sleeping one.
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    };
-    // Two identical-looking calls because InferenceSession.create is overloaded on the model's type.
-    const open = (providers: Ort.InferenceSession.SessionOptions['executionProviders']) =>
-      typeof model === 'string'
-        ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })
-        : ort.InferenceSession.create(model, { ...base, executionProviders: providers });
-
-    let session: Ort.InferenceSession | undefined;
-    let provider: ExecutionProvider = 'cpu';
-    let fallback: string | undefined;
-    if (requested === 'cuda') {
-      fallback = cudaUnavailableReason();
-      if (!fallback) {
-        try {
-          session = await open([{ name: 'cuda', deviceId: options.deviceId ?? 0 }, 'cpu']);
-          provider = 'cuda';
-        } catch (e) {
-          fallback = `the cuda provider did not load: ${(e as Error).message.split('\n')[0]}`;
-        }
-      }
-    }
-    session ??= await open(['cpu']);
-    const io = inputPlan(session);
-    const version = ort.env.versions?.node ?? 'unknown';
-    // Short and constant per process: the worker uses it as a metrics label; the reason is in providerFallback.
-    const description = `onnxruntime-node ${version} ${provider}${fallback ? ' (cuda fallback)' : ''}`;
-    return new OnnxEngine(ort, session, io, provider, description, fallback);
+    const { ort, session, provider, description, providerFallback } = await openOrtSession(model, options);
+    return new OnnxEngine(ort, session, inputPlan(session), provider, description, providerFallback);
   }
 
   private get session(): Ort.InferenceSession {

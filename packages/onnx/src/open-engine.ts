@@ -40,6 +40,11 @@ export interface OpenedEngine {
   engine: DenoiserEngine;
   /** One sentence: the engine, its backend or provider, and why it was taken. */
   why: string;
+  /**
+   * The precision the denoiser computes in: float16 only for a half-precision graph on cuda. tfjs and
+   * float32 graphs agree to ~1e-6; float16 does not (docs/deployment.md), so a run records it.
+   */
+  precision: GraphDtype;
 }
 
 function graphSource(o: OpenEngineOptions, dtype: GraphDtype): Promise<Uint8Array | string> {
@@ -72,7 +77,8 @@ async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
   if (o.onnxModel !== undefined) {
     if (dtype === 'float16') notes.push('dtype float16 applies to graphs diffq builds, not to a given model.onnx');
     const engine = await OnnxEngine.create(o.onnxModel, options);
-    return { engine, why: [...providerNotes(engine), 'graph from the given ONNX model', ...notes].join('; ') };
+    // A user's model.onnx takes and returns float32 (the input plan checks it); diffq does not look inside.
+    return { engine, why: [...providerNotes(engine), 'graph from the given ONNX model', ...notes].join('; '), precision: 'float32' };
   }
   if (dtype === 'float16' && provider !== 'cuda') {
     notes.push('float16 is for the cuda provider, so the cpu provider runs float32');
@@ -85,14 +91,14 @@ async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
     dtype = 'float32';
     engine = await OnnxEngine.create(await graphSource(o, dtype), options);
   }
-  return { engine, why: [...providerNotes(engine), `${dtype} graph built from the weights`, ...notes].join('; ') };
+  return { engine, why: [...providerNotes(engine), `${dtype} graph built from the weights`, ...notes].join('; '), precision: dtype };
 }
 
 async function openTfjs(o: OpenEngineOptions): Promise<OpenedEngine> {
   if (!o.weights) throw new Error('the tfjs engine needs the UNet weights (weights.safetensors); a model.onnx alone runs only on onnx');
   const backend = await initBackend();
   const engine = new TfjsEngine(createUNet(o.modelConfig, o.weights));
-  return { engine, why: describeBackend(backend) };
+  return { engine, why: describeBackend(backend), precision: 'float32' };
 }
 
 /**

@@ -85,10 +85,11 @@ describe('openEngine', () => {
   });
 
   it('runs float32 when float16 is asked for on the cpu provider, and says so', async () => {
-    const { engine, why } = await openEngine({ modelConfig: config, weights, engine: 'onnx', dtype: 'float16' });
+    const { engine, why, precision } = await openEngine({ modelConfig: config, weights, engine: 'onnx', dtype: 'float16' });
     const reference = await OnnxEngine.create(buildUNetOnnx(config, weights));
     try {
       assert.match(why, /float16 is for the cuda provider, so the cpu provider runs float32/);
+      assert.equal(precision, 'float32', 'the precision a run records is the one that runs');
       assert.equal(maxAbsDiff(await run(engine), await run(reference)), 0);
     } finally {
       engine.dispose();

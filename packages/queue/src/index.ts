@@ -1,3 +1,4 @@
+export * from './duration.ts';
 export * from './metrics-server.ts';
 export * from './model-id.ts';
 export * from './queue-options.ts';

@@ -6,13 +6,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { MODEL_JSON, WEIGHTS_FILE } from '@diffq/contract';
 import { cacheDir } from './cache-dir.ts';
 import { fileDigest } from './file-digest.ts';
 import { openStore } from './open-store.ts';
 import { sha256Hex } from './run-objects.ts';
 
-export const MODEL_JSON = 'model.json';
-export const WEIGHTS_FILE = 'weights.safetensors';
 
 export interface LocalModel {
   /** As given: a path or an s3:// URI. */
@@ -28,7 +27,7 @@ async function assertModelDir(dir: string, uri: string, flag: string): Promise<v
   for (const file of [MODEL_JSON, WEIGHTS_FILE]) {
     const info = await stat(join(dir, file)).catch(() => undefined);
     if (!info?.isFile()) {
-      throw new Error(`${flag} ${uri}: no ${file} there; a model directory holds ${MODEL_JSON} and ${WEIGHTS_FILE} (DESIGN.md §5)`);
+      throw new Error(`${flag} ${uri}: no ${file} there; a model directory holds ${MODEL_JSON} and ${WEIGHTS_FILE} (docs/models.md)`);
     }
   }
 }

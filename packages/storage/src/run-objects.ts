@@ -1,10 +1,10 @@
 /**
- * Reading and writing a run's own objects: the manifest and shard metadata as validated JSON, and
- * whether a shard is done (DESIGN.md §3: its .json exists and matches the stored npz).
+ * Reading and writing a run's own objects: the manifest and shard metadata as validated JSON. Whether
+ * a shard is done is shard-done.ts's to decide.
  */
 
 import { createHash } from 'node:crypto';
-import { InvalidPayload, keys, parseRunSpec, parseShardMeta, type RunSpec, type ShardMeta } from '@diffq/contract';
+import { keys, parseRunSpec, parseShardMeta, type RunSpec, type ShardMeta } from '@diffq/contract';
 import type { ObjectStore } from './object-store.ts';
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -63,25 +63,4 @@ export const ABANDONED_WRITE_MS = 5 * 60_000;
 /** Removes the run's abandoned temporary files (`diffq resume` and the finalizer call it); returns where they were. */
 export function sweepRun(store: ObjectStore, runId: string, olderThanMs = ABANDONED_WRITE_MS): Promise<string[]> {
   return store.sweepTemporary(keys.run(runId), olderThanMs);
-}
-
-/**
- * True when `<runId>/shards/<index>.json` exists, is valid, names this shard (and these seeds, when
- * given), and its npzSha256 and npzBytes match the stored npz. Anything else — a missing or corrupt
- * .json, a missing npz, an npz from an interrupted rewrite — means the shard must be (re)done.
- * Store faults are thrown, not read as "not done".
- */
-export async function isShardDone(store: ObjectStore, runId: string, index: number, expectedSeeds?: readonly number[]): Promise<boolean> {
-  let meta: ShardMeta | undefined;
-  try {
-    meta = await readShardMeta(store, runId, index);
-  } catch (error) {
-    if (error instanceof SyntaxError || error instanceof InvalidPayload) return false;
-    throw error;
-  }
-  if (meta === undefined || meta.runId !== runId || meta.shardIndex !== index) return false;
-  if (expectedSeeds !== undefined && (meta.seeds.length !== expectedSeeds.length || meta.seeds.some((s, i) => s !== expectedSeeds[i])))
-    return false;
-  const npz = await store.get(keys.shardNpz(runId, index));
-  return npz !== undefined && npz.byteLength === meta.npzBytes && sha256Hex(npz) === meta.npzSha256;
 }

@@ -7,12 +7,13 @@ import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidPayload, keys, SHARD_META_FORMAT } from '@diffq/contract';
 import {
-  isShardDone,
+  doneShards,
   type ObjectStore,
   PermanentStoreError,
   putJson,
   readManifest,
   sha256Hex,
+  shardDone,
   writeManifest,
   writeShardMeta,
 } from '@diffq/storage';
@@ -221,8 +222,19 @@ export function objectStoreBehaviour(store: () => ObjectStore): void {
     assert.equal(await s.exists(keys.manifest('run-8')), false, 'an invalid manifest is never written');
   });
 
-  it('counts a shard done only when its metadata matches the stored npz', async () => {
+  it('counts a shard done only when its metadata names this shard and the stored files match it', async () => {
     const s = store();
+    // Shard 4 of seeds 1016-1025 in shards of 2 holds seeds 1024 and 1025.
+    const spec = await writeManifest(s, {
+      runId: 'run-1',
+      model: { uri: '/models/m', id: 'm', digest: 'ab'.repeat(32) },
+      sampler: { kind: 'ddpm' },
+      seeds: '1016-1025',
+      seedCount: 10,
+      shardSize: 2,
+      createdAt: '2025-01-31T12:00:00.000Z',
+      codeVersion: 'test',
+    });
     const npz = bytesOf(5000, 'shard');
     const meta = {
       format: SHARD_META_FORMAT,
@@ -234,23 +246,46 @@ export function objectStoreBehaviour(store: () => ObjectStore): void {
       npzBytes: npz.byteLength,
       worker: { id: 'test', batchSize: 2 },
       engine: 'none',
+      precision: 'float32',
       startedAt: '2025-01-31T12:00:00.000Z',
       finishedAt: '2025-01-31T12:00:01.000Z',
       timings: {},
     } as const;
-    assert.equal(await isShardDone(s, 'run-1', 4), false, 'nothing written');
+    const done = async (options: { verify?: boolean; seeds?: number[] } = {}) => (await shardDone(s, spec, 4, options)) !== undefined;
+    assert.equal(await done(), false, 'nothing written');
     await s.put(keys.shardNpz('run-1', 4), npz);
-    assert.equal(await isShardDone(s, 'run-1', 4), false, 'npz without metadata');
+    assert.equal(await done(), false, 'npz without metadata');
     await writeShardMeta(s, { ...meta, seeds: [...meta.seeds] });
-    assert.equal(await isShardDone(s, 'run-1', 4), true);
-    assert.equal(await isShardDone(s, 'run-1', 4, [1024, 1025]), true);
-    assert.equal(await isShardDone(s, 'run-1', 4, [0, 1]), false, 'metadata for other seeds');
+    assert.equal(await done(), true);
+    assert.equal(await done({ verify: true }), true);
+    assert.deepEqual([...(await doneShards(s, spec)).keys()], [4]);
+    assert.equal(await done({ seeds: [0, 1] }), false, 'metadata for other seeds');
     await s.put(keys.shardNpz('run-1', 4), bytesOf(5000, 'rewritten'));
-    assert.equal(await isShardDone(s, 'run-1', 4), false, 'npz changed after its metadata');
+    assert.equal(await done(), true, 'the listing alone cannot see a rewritten npz');
+    assert.equal(await done({ verify: true }), false, 'npz changed after its metadata');
+    assert.deepEqual([...(await doneShards(s, spec, { verify: true })).keys()], []);
     await s.put(keys.shardNpz('run-1', 4), npz);
     await s.put(keys.shardMeta('run-1', 4), '{"format":');
-    assert.equal(await isShardDone(s, 'run-1', 4), false, 'truncated metadata');
+    assert.equal(await done(), false, 'truncated metadata');
     await putJson(s, keys.shardMeta('run-1', 4), { ...meta, npzSha256: 'nope' });
-    assert.equal(await isShardDone(s, 'run-1', 4), false, 'invalid metadata');
+    assert.equal(await done(), false, 'invalid metadata');
+    await putJson(s, keys.shardMeta('run-1', 4), { ...meta, shardIndex: 3 });
+    assert.equal(await done(), false, 'metadata of another shard');
+
+    // A run with statistics: the shard is done only with its features.
+    const withStats = {
+      ...spec,
+      statistics: { kinds: ['is' as const], features: { uri: '/models/f', digest: 'cd'.repeat(32), architecture: 'mnist-classifier', preprocess: 'none', featureDim: 8 } },
+    };
+    await writeShardMeta(s, { ...meta, seeds: [...meta.seeds] });
+    assert.equal(await shardDone(s, withStats, 4), undefined, 'metadata without features');
+    const features = bytesOf(300, 'features');
+    await writeShardMeta(s, { ...meta, seeds: [...meta.seeds], features: { sha256: sha256Hex(features), bytes: features.byteLength } });
+    assert.equal(await shardDone(s, withStats, 4), undefined, 'features named but not stored');
+    await s.put(keys.features('run-1', 4), features);
+    assert.ok(await shardDone(s, withStats, 4, { verify: true }));
+    assert.deepEqual([...(await doneShards(s, withStats)).keys()], [4]);
+    await s.put(keys.features('run-1', 4), bytesOf(300, 'other features'));
+    assert.equal(await shardDone(s, withStats, 4, { verify: true }), undefined, 'features changed after the metadata');
   });
 }

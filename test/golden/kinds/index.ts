@@ -2,12 +2,14 @@
 import type { KindRunner } from '../case.ts';
 import { run as classifierForward } from './classifier_forward.ts';
 import { run as frechet } from './frechet.ts';
+import { run as inceptionFeatures } from './inception_features.ts';
 import { run as inceptionScore } from './inception_score.ts';
 import { run as pMeanVariance } from './p_mean_variance.ts';
 import { run as philoxNoise } from './philox_noise.ts';
 import { run as qSampleAndPosterior } from './q_sample_and_posterior.ts';
 import { run as sampleLoop } from './sample_loop.ts';
 import { run as schedule } from './schedule.ts';
+import { run as solverLoop } from './solver_loop.ts';
 import { run as trainingLoss } from './training_loss.ts';
 import { run as unetForward } from './unet_forward.ts';
 
@@ -18,8 +20,10 @@ export const KINDS: Record<string, KindRunner> = {
   unet_forward: unetForward,
   classifier_forward: classifierForward,
   sample_loop: sampleLoop,
+  solver_loop: solverLoop,
   training_loss: trainingLoss,
   frechet,
   inception_score: inceptionScore,
+  inception_features: inceptionFeatures,
   philox_noise: philoxNoise,
 };

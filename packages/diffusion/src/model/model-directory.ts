@@ -1,9 +1,14 @@
 /**
- * A model directory (DESIGN.md §5): model.json + weights.safetensors, the latter holding the PyTorch
+ * A model directory (docs/design.md, "Model directory"): model.json + weights.safetensors, the latter holding the PyTorch
  * state_dict under its own key names. Parsing is pure (text and bytes in, checked description out)
  * so that a worker, a test or a browser can load a model from wherever it got the bytes.
  */
 
+import { MODEL_JSON, WEIGHTS_FILE } from '@diffq/contract';
+import type { InceptionPreprocess } from '../features/inception-preprocess.ts';
+import { INCEPTION_MISMATCH_HINT, inceptionParamSpecs } from '../features/inception-v3.ts';
+import { mnistClassifierParamSpecs } from '../features/mnist-classifier.ts';
+import { type MnistClassifierConfig, parseMnistClassifierConfig } from '../features/mnist-classifier-config.ts';
 import { classifierParamSpecs } from '../nn/classifier.ts';
 import { type ClassifierConfig, parseClassifierConfig } from '../nn/classifier-config.ts';
 import { parseUNetConfig, type UNetConfig } from '../nn/config.ts';
@@ -12,18 +17,19 @@ import { unetParamSpecs } from '../nn/unet.ts';
 import { readSafetensors, type StoredTensor } from '../weights/safetensors.ts';
 import { type ModelJson, parseModelJson } from './model-json.ts';
 
-export const MODEL_JSON = 'model.json';
-export const WEIGHTS_FILE = 'weights.safetensors';
+/** Defined by the contract; re-exported for the engines that read a model directory through this package. */
+export { MODEL_JSON, WEIGHTS_FILE } from '@diffq/contract';
 
-interface Common {
-  json: ModelJson;
+/** What every directory has; `json` is model.json narrowed to the directory's architecture. */
+interface Common<A extends ModelJson['architecture']> {
+  json: Extract<ModelJson, { architecture: A }>;
   /** The state_dict, checked against the architecture: every key present with its shape, none extra. */
   weights: Map<string, StoredTensor>;
   /** The safetensors `__metadata__`. */
   metadata: Record<string, string>;
 }
 
-export interface DenoiserDirectory extends Common {
+export interface DenoiserDirectory extends Common<'adm-unet'> {
   architecture: 'adm-unet';
   unet: UNetConfig;
   /** model.json `diffusion`, unparsed: the diffusion-config parser reads it. */
@@ -32,13 +38,26 @@ export interface DenoiserDirectory extends Common {
   nullLabel: number | null;
 }
 
-export interface ClassifierDirectory extends Common {
+export interface ClassifierDirectory extends Common<'adm-classifier'> {
   architecture: 'adm-classifier';
   classifier: ClassifierConfig;
   diffusion: Record<string, unknown> | undefined;
 }
 
-export type ModelDirectory = DenoiserDirectory | ClassifierDirectory;
+/** The MNIST feature network (docs/mnist-classifier.md). */
+export interface MnistClassifierDirectory extends Common<'mnist-classifier'> {
+  architecture: 'mnist-classifier';
+  mnistClassifier: MnistClassifierConfig;
+}
+
+/** pytorch-fid's FID Inception network (docs/feature-networks.md). */
+export interface InceptionDirectory extends Common<'fid-inception-v3'> {
+  architecture: 'fid-inception-v3';
+  /** model.json's default preprocessing. */
+  preprocess: InceptionPreprocess;
+}
+
+export type ModelDirectory = DenoiserDirectory | ClassifierDirectory | MnistClassifierDirectory | InceptionDirectory;
 
 /**
  * Parses and checks a model directory from its two files' contents. Throws naming the field of
@@ -60,6 +79,17 @@ export function parseModelDirectory(modelJsonText: string, weightsBytes: Uint8Ar
     const { tensors: weights, metadata } = readSafetensors(weightsBytes);
     checkStateDict(unetParamSpecs(unet), weights, WEIGHTS_FILE);
     return { architecture: 'adm-unet', json, weights, metadata, unet, diffusion: json.diffusion, nullLabel };
+  }
+  if (json.architecture === 'mnist-classifier') {
+    const mnistClassifier = parseMnistClassifierConfig(json.model, `${MODEL_JSON}.model`);
+    const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+    checkStateDict(mnistClassifierParamSpecs(mnistClassifier), weights, WEIGHTS_FILE);
+    return { architecture: 'mnist-classifier', json, weights, metadata, mnistClassifier };
+  }
+  if (json.architecture === 'fid-inception-v3') {
+    const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+    checkStateDict(inceptionParamSpecs(), weights, WEIGHTS_FILE, INCEPTION_MISMATCH_HINT);
+    return { architecture: 'fid-inception-v3', json, weights, metadata, preprocess: json.preprocess };
   }
   const classifier = parseClassifierConfig(json.model, `${MODEL_JSON}.model`);
   if (json.guidance.null_label !== null) {

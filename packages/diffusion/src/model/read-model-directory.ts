@@ -1,7 +1,8 @@
 /** Reads a model directory from the local filesystem; everything after the two reads is parseModelDirectory. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MODEL_JSON, type ModelDirectory, parseModelDirectory, WEIGHTS_FILE } from './model-directory.ts';
+import { MODEL_JSON, WEIGHTS_FILE } from '@diffq/contract';
+import { type ModelDirectory, parseModelDirectory } from './model-directory.ts';
 
 async function read(path: string): Promise<Buffer> {
   try {

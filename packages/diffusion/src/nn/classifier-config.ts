@@ -4,8 +4,8 @@
  * guided-diffusion's classifier scripts), plus the values create_classifier hard-codes
  * (channel_mult, out_channels, num_head_channels, in_channels), which a checkpoint may override.
  */
+import { parseWith } from '@diffq/contract';
 import { z } from 'zod';
-import { formatZodError } from '../validation.ts';
 import { attentionRates, CommaIntsSchema, channelMultOrDefault, checkLevels } from './config.ts';
 import type { TorsoOptions } from './plan.ts';
 
@@ -43,9 +43,7 @@ export interface ClassifierConfig extends TorsoOptions {
 
 /** Validates model.json's `model` object of a classifier and resolves create_classifier's defaults. */
 export function parseClassifierConfig(raw: unknown, where = 'model'): ClassifierConfig {
-  const parsed = ClassifierArgsSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(formatZodError(parsed.error, where));
-  const a = parsed.data;
+  const a = parseWith(ClassifierArgsSchema, raw, where);
   const channelMult = channelMultOrDefault(a.channel_mult, a.image_size);
   const attentionDs = attentionRates(a.classifier_attention_resolutions, a.image_size, `${where}.classifier_attention_resolutions`);
   if (a.num_head_channels === 0) throw new Error(`${where}.num_head_channels must be -1 or a positive channel count; got 0`);

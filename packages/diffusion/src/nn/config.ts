@@ -3,13 +3,13 @@
  * guided-diffusion's create_model argument names, so a user copies the flags of their training
  * command; inside diffq the parsed form is camelCase with every default resolved.
  */
+import { parseWith } from '@diffq/contract';
 import { z } from 'zod';
-import { formatZodError } from '../validation.ts';
 import type { TorsoOptions } from './plan.ts';
 
 /** A list of integers as create_model's flags spell it ("1,2,2,2") or as a JSON list. */
 export const CommaIntsSchema = z.union([
-  z.string().regex(/^\s*(\d+\s*(,\s*\d+\s*)*)?$/, 'a comma-separated list of positive integers, e.g. "1,2,2,2"'),
+  z.string().regex(/^\s*(\d+\s*(,\s*\d+\s*)*)?$/, 'must be a comma-separated list of positive integers, e.g. "1,2,2,2"'),
   z.array(z.number().int().positive()),
 ]);
 
@@ -116,9 +116,7 @@ export function checkLevels(
 
 /** Validates model.json's `model` object and resolves create_model's defaults. Errors name the field. */
 export function parseUNetConfig(raw: unknown, where = 'model'): UNetConfig {
-  const parsed = UNetArgsSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(formatZodError(parsed.error, where));
-  const a = parsed.data;
+  const a = parseWith(UNetArgsSchema, raw, where);
   const channelMult = channelMultOrDefault(a.channel_mult, a.image_size);
   const attentionDs = attentionRates(a.attention_resolutions, a.image_size, `${where}.attention_resolutions`);
   let numClasses = a.num_classes;

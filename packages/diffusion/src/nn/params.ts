@@ -120,14 +120,20 @@ const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
  * then the first unexpected key, then the first key of the wrong shape or dtype, each with the
  * shape the configuration implies. `what` names the checkpoint in messages.
  */
-export function checkStateDict(specs: readonly ParamSpec[], stateDict: ReadonlyMap<string, StoredTensor>, what: string): void {
+export function checkStateDict(
+  specs: readonly ParamSpec[],
+  stateDict: ReadonlyMap<string, StoredTensor>,
+  what: string,
+  /** What to check when keys are missing; defaults to the UNet flags that change the key set. */
+  mismatchHint = 'check num_res_blocks, channel_mult, attention_resolutions, class_cond, learn_sigma',
+): void {
   const expected = new Map(specs.map((s) => [s.key, s]));
   const missing = specs.filter((s) => !stateDict.has(s.key));
   if (missing.length > 0) {
     const first = missing[0];
     const hint = stateDict.has(`module.${first.key}`)
       ? ' The checkpoint keys carry a "module." prefix (DataParallel); save model.module.state_dict() or strip the prefix.'
-      : ' The model configuration does not match the checkpoint (check num_res_blocks, channel_mult, attention_resolutions, class_cond, learn_sigma).';
+      : ` The model configuration does not match the checkpoint (${mismatchHint}).`;
     throw new Error(
       `${what}: missing key "${first.key}" (expected shape ${shapeText(first.shape)}); ${missing.length} of ${specs.length} expected keys are missing.${hint}`,
     );

@@ -42,10 +42,16 @@ function writeBlock(words: Uint32Array, out: Float32Array | Float64Array, o: num
 }
 
 /**
- * Writes normals 0 … count−1 of (seed, stream) to out[offset … offset+count−1].
- * Stream 0 is x_T, stream k ≥ 1 the draw of the k-th reverse step in loop order.
+ * Writes normals 0 … count−1 of (seed, stream) to out[offset … offset+count−1] (a Float64Array
+ * keeps them unrounded). Stream 0 is x_T, stream k ≥ 1 the draw of the k-th reverse step in loop order.
  */
-export function fillNormals(seed: number, stream: number, out: Float32Array, offset = 0, count = out.length - offset): Float32Array {
+export function fillNormals<T extends Float32Array | Float64Array>(
+  seed: number,
+  stream: number,
+  out: T,
+  offset = 0,
+  count = out.length - offset,
+): T {
   checkStream(stream);
   if (!Number.isInteger(count) || count < 0 || offset < 0 || offset + count > out.length) {
     throw new RangeError(`normals [${offset}, ${offset + count}) do not fit an array of ${out.length}`);

@@ -4,16 +4,32 @@
  * knows about jobs or storage.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { SkipType } from '../solvers/time-grid.ts';
 import { sampleDdim } from './ddim.ts';
 import { sampleDdpm } from './ddpm.ts';
+import { sampleDpmSolverPP } from './dpm-solver-pp.ts';
+import type { DynamicThreshold } from './dynamic-threshold.ts';
 import type { SampleOptions } from './loop.ts';
 import { toUint8Nhwc } from './to-uint8.ts';
+import { sampleUniPC, type UniPCVariant } from './unipc.ts';
 
 export type SamplerSettings =
   /** Ancestral sampling over every step of the process. */
   | { kind: 'ddpm'; clipDenoised: boolean }
   /** DDIM with stochasticity eta (0 = deterministic). */
-  | { kind: 'ddim'; eta: number; clipDenoised: boolean };
+  | { kind: 'ddim'; eta: number; clipDenoised: boolean }
+  /** DPM-Solver++ multistep of `order` over `steps` steps of the VP ODE (no clipping of x̂_0 but the optional thresholding). */
+  | ({ kind: 'dpm-solver++' } & OdeSolverSettings)
+  /** UniPC multistep, B(h) variant bh1 or bh2. */
+  | ({ kind: 'unipc'; variant: UniPCVariant } & OdeSolverSettings);
+
+export interface OdeSolverSettings {
+  order: number;
+  steps: number;
+  skipType: SkipType;
+  denoiseToZero: boolean;
+  dynamicThreshold?: DynamicThreshold;
+}
 
 export interface GenerateOptions extends Omit<SampleOptions, 'clipDenoised'> {
   sampler: SamplerSettings;
@@ -32,8 +48,16 @@ export interface Generated {
 
 /** Runs the sampler of `sampler` (which also says whether to clip x̂_0) and returns x_0 [N, C, H, W] (the caller owns it). */
 export function runSampler(options: Omit<SampleOptions, 'clipDenoised'>, sampler: SamplerSettings): Promise<tf.Tensor4D> {
-  const o = { ...options, clipDenoised: sampler.clipDenoised };
-  return sampler.kind === 'ddpm' ? sampleDdpm(o) : sampleDdim({ ...o, eta: sampler.eta });
+  switch (sampler.kind) {
+    case 'ddpm':
+      return sampleDdpm({ ...options, clipDenoised: sampler.clipDenoised });
+    case 'ddim':
+      return sampleDdim({ ...options, clipDenoised: sampler.clipDenoised, eta: sampler.eta });
+    case 'dpm-solver++':
+      return sampleDpmSolverPP({ ...options, ...sampler });
+    case 'unipc':
+      return sampleUniPC({ ...options, ...sampler });
+  }
 }
 
 /** Samples options.shape from the noise source and converts them as image_sample.py does (toUint8Nhwc). */

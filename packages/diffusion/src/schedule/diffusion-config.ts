@@ -3,8 +3,8 @@
  * on disk are guided-diffusion's create_gaussian_diffusion argument names (plus DDPM-IP's input
  * perturbation); inside diffq the parsed form is camelCase with the reference's derived types resolved.
  */
+import { parseWith } from '@diffq/contract';
 import { z } from 'zod';
-import { formatZodError } from '../validation.ts';
 import { NOISE_SCHEDULES, type NoiseSchedule } from './beta-schedule.ts';
 import { spaceTimesteps } from './respacing.ts';
 
@@ -21,7 +21,7 @@ export const DiffusionArgsSchema = z
     steps: z.number().int().min(1).max(100_000).default(1000),
     noise_schedule: z
       .enum(NOISE_SCHEDULES as [NoiseSchedule, ...NoiseSchedule[]], {
-        errorMap: () => ({ message: `accepted: ${NOISE_SCHEDULES.join(', ')}` }),
+        errorMap: () => ({ message: `must be one of ${NOISE_SCHEDULES.map((n) => JSON.stringify(n)).join(', ')}` }),
       })
       .default('linear'),
     learn_sigma: z.boolean().default(false),
@@ -30,7 +30,7 @@ export const DiffusionArgsSchema = z
     rescale_timesteps: z.boolean().default(false),
     rescale_learned_sigmas: z.boolean().default(false),
     use_kl: z.boolean().default(false),
-    timestep_respacing: z.string({ invalid_type_error: 'accepted: a string such as "", "250", "10,15,20" or "ddim50"' }).default(''),
+    timestep_respacing: z.string({ invalid_type_error: 'must be a string such as "", "250", "10,15,20" or "ddim50"' }).default(''),
     input_perturbation: z.number().min(0).max(10).default(0),
     derived: z.unknown().optional(),
   })
@@ -81,9 +81,7 @@ export function deriveTypes(a: {
  * that timestep_respacing fits the step count. Errors name the field, the value and what is accepted.
  */
 export function parseDiffusionConfig(raw: unknown, where = 'diffusion'): DiffusionConfig {
-  const parsed = DiffusionArgsSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(formatZodError(parsed.error, where));
-  const a = parsed.data;
+  const a = parseWith(DiffusionArgsSchema, raw, where);
   try {
     spaceTimesteps(a.steps, a.timestep_respacing);
   } catch (e) {

@@ -8,7 +8,8 @@
  * evaluator use. Inception pool features are O(1) and non-negative, so float64 raw sums lose nothing
  * that matters next to the golden tolerance (checked against the two-pass formula in the tests).
  */
-import { multiplyABt, transpose } from './dense.ts';
+import { multiplyABt } from './dense.ts';
+import { runTiles, sharedFloat64, type TileList, toShared, worthParallel } from './parallel-tiles.ts';
 import type { GaussianStats } from './frechet.ts';
 
 export interface Moments {
@@ -36,17 +37,30 @@ export function featureRows(features: FeatureArray, dim: number, what = 'feature
   return features.length / dim;
 }
 
-/** Adds the rows of features [n, d] to m, in place; returns m. */
+/** Rows of Σx·xᵀ per tile of the accumulation. */
+const TILE = 32;
+
+/**
+ * Adds the rows of features [n, d] to m, in place; returns m. The batch's Σx·xᵀ = Xᵀ·X is added
+ * tile by tile straight into m.sumOuter (upper triangle, then mirrored), on every core when large,
+ * in which case m.sumOuter moves to shared memory.
+ */
 export function accumulateMoments(m: Moments, features: FeatureArray): Moments {
   const { dim } = m;
   const n = featureRows(features, dim);
   if (n === 0) return m;
-  const x = Float64Array.from(features);
-  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) m.sum[j] += x[i * dim + j];
-  // Σx·xᵀ of the batch = Xᵀ·X, as dot products of the columns of X.
-  const xt = transpose(x, n, dim);
-  const outer = multiplyABt(xt, xt, dim, dim, n, { symmetric: true });
-  for (let i = 0; i < outer.length; i++) m.sumOuter[i] += outer[i];
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) m.sum[j] += features[i * dim + j];
+  // Σx·xᵀ as dot products of the columns of X, i.e. of the rows of Xᵀ.
+  const parallel = worthParallel((dim * dim * n) / 2);
+  const xt = parallel ? sharedFloat64(dim * n) : new Float64Array(dim * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) xt[j * n + i] = features[i * dim + j];
+  if (parallel) m.sumOuter = toShared(m.sumOuter);
+  const tiles: TileList = [];
+  for (let i0 = 0; i0 < dim; i0 += TILE) {
+    for (let j0 = i0; j0 < dim; j0 += TILE) tiles.push(i0, Math.min(dim, i0 + TILE), j0, Math.min(dim, j0 + TILE));
+  }
+  runTiles({ a: xt, aStride: n, aOffset: 0, b: xt, bStride: n, bOffset: 0, c: m.sumOuter, cStride: dim, length: n, mode: 'add' }, tiles);
+  for (let i = 0; i < dim; i++) for (let j = i + 1; j < dim; j++) m.sumOuter[j * dim + i] = m.sumOuter[i * dim + j];
   m.count += n;
   return m;
 }

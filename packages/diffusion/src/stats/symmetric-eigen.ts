@@ -8,7 +8,9 @@
  * in cache): the reduction keeps the upper triangle, the eigenvectors are kept as rows (Vᵀ) so each
  * plane rotation of the QL sweeps touches two contiguous rows.
  */
-import { dot, transpose } from './dense.ts';
+import { transpose } from './dense.ts';
+import { runTiles, sharedFloat64, type TileList, worthParallel } from './parallel-tiles.ts';
+import { dot } from './product-tile.ts';
 
 export interface SymmetricEigen {
   /** λ, ascending. */
@@ -41,99 +43,118 @@ export function symmetricEigen(a: ArrayLike<number>, n: number, options: { vecto
   return { values, vectorRows };
 }
 
+/** Reflectors per panel of the blocked reduction. */
+const PANEL = 32;
+
 /**
  * Householder reduction A = Q·T·Qᵀ, T tridiagonal (diagonal d, off-diagonal e with e[i] = T[i, i+1],
- * e[n−1] = 0). Step k reflects rows/columns k+1 … n−1 with H = I − β·v·vᵀ chosen so that H·x ∝ e₁,
- * x = A[k, k+1…]; the trailing block B becomes H·B·H = B − v·wᵀ − w·vᵀ with p = β·B·v and
+ * e[n−1] = 0). Step i reflects rows/columns i+1 … n−1 with H = I − β·v·vᵀ chosen so that H·x ∝ e₁,
+ * x = A[i, i+1…]; the trailing block B becomes H·B·H = B − v·wᵀ − w·vᵀ with p = β·B·v and
  * w = p − (β/2)(pᵀv)·v. Q = H₀·H₁⋯ is returned when asked for (row-major).
  *
- * Only the upper triangle is kept, and the rank-2 update of step k is fused with the product B·v of
- * step k+1 (row k+1 is updated first, which gives the next v), so the trailing block streams through
- * memory once per step instead of twice.
+ * Blocked as LAPACK's dsytrd/dlatrd: within a panel of PANEL steps the trailing block is not touched;
+ * B·v is the panel-start block times v minus the panel's earlier v·wᵀ + w·vᵀ applied as thin
+ * products, and after the panel the whole rank-2·PANEL update runs through the tiled product kernel.
+ * So each step streams the trailing upper triangle once, read-only, for its product B·v, instead of
+ * reading and writing it; the writes happen once per panel, in cache-sized tiles.
  */
 function tridiagonalize(a: ArrayLike<number>, n: number, wantQ: boolean) {
-  const m = new Float64Array(n * n);
+  // Shared when large, so that the panels' trailing updates run on every core.
+  const parallel = worthParallel(n ** 3 / 3);
+  const m = parallel ? sharedFloat64(n * n) : new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = i; j < n; j++) m[i * n + j] = a[i * n + j];
   const diagonal = new Float64Array(n);
   const offDiagonal = new Float64Array(n);
-  // v of step k is also kept in row k of m right of the diagonal (for Q), β in beta[k].
   const beta = new Float64Array(n);
-  let v = new Float64Array(n);
-  let p = new Float64Array(n);
-  let vNext = new Float64Array(n);
-  let pNext = new Float64Array(n);
+  // Row r of x is [V[r, 0…PANEL), W[r, 0…PANEL)] and of y [W[r, ·], V[r, ·]], so that
+  // x_r·y_c = Σ_k V[r,k]·W[c,k] + W[r,k]·V[c,k], the panel's update of entry (r, c).
+  const width = 2 * PANEL;
+  const x = parallel ? sharedFloat64(n * width) : new Float64Array(n * width);
+  const y = parallel ? sharedFloat64(n * width) : new Float64Array(n * width);
+  const v = new Float64Array(n);
+  const p = new Float64Array(n);
+  const wv = new Float64Array(PANEL);
+  const vv = new Float64Array(PANEL);
 
-  /** Householder vector of row k (its final values) into target[k+1…]; fills diagonal/offDiagonal[k], beta[k]. */
-  const reflect = (k: number, target: Float64Array) => {
-    const row = k * n;
-    diagonal[k] = m[row + k];
-    let tailNorm2 = 0;
-    for (let j = k + 2; j < n; j++) tailNorm2 += m[row + j] * m[row + j];
-    const x0 = m[row + k + 1];
-    if (tailNorm2 === 0) {
-      // Already tridiagonal in this row: H = I, and a zero v makes the fused updates no-ops.
-      offDiagonal[k] = x0;
-      beta[k] = 0;
-      target.fill(0, k + 1, n);
-      return;
-    }
-    const alpha = -Math.sign(x0 || 1) * Math.sqrt(x0 * x0 + tailNorm2);
-    offDiagonal[k] = alpha;
-    const v0 = x0 - alpha;
-    m[row + k + 1] = v0;
-    beta[k] = 2 / (v0 * v0 + tailNorm2);
-    for (let j = k + 1; j < n; j++) target[j] = m[row + j];
-  };
-
-  if (n > 2) {
-    reflect(0, v);
-    // p = B·v for step 0 over the upper triangle of B = m[1…, 1…]; later steps get it from the fused loop.
-    for (let i = 1; i < n; i++) {
-      const ri = i * n;
-      const vi = v[i];
-      let s = m[ri + i] * vi;
-      for (let j = i + 1; j < n; j++) {
-        s += m[ri + j] * v[j];
-        p[j] += m[ri + j] * vi;
+  for (let j0 = 0; j0 < n - 2; j0 += PANEL) {
+    const j1 = Math.min(n - 2, j0 + PANEL);
+    x.fill(0);
+    y.fill(0);
+    for (let i = j0; i < j1; i++) {
+      const k = i - j0;
+      const row = i * n;
+      // Row i as of now: the panel's earlier reflectors applied to it.
+      if (k > 0) {
+        const xi = i * width;
+        for (let c = i; c < n; c++) {
+          const yc = c * width;
+          let s = 0;
+          for (let q = 0; q < k; q++) s += x[xi + q] * y[yc + q] + x[xi + PANEL + q] * y[yc + PANEL + q];
+          m[row + c] -= s;
+        }
       }
-      p[i] += s;
-    }
-  }
-  for (let k = 0; k < n - 2; k++) {
-    // w = β·p − (β/2)(β·pᵀv)·v, kept in p.
-    const b = beta[k];
-    let pv = 0;
-    for (let i = k + 1; i < n; i++) {
-      p[i] *= b;
-      pv += p[i] * v[i];
-    }
-    const half = 0.5 * b * pv;
-    for (let i = k + 1; i < n; i++) p[i] -= half * v[i];
-
-    const r1 = (k + 1) * n;
-    for (let j = k + 1; j < n; j++) m[r1 + j] -= v[k + 1] * p[j] + p[k + 1] * v[j];
-    if (k + 1 < n - 2) reflect(k + 1, vNext);
-    else vNext.fill(0);
-    pNext.fill(0);
-    // Rows k+2…: B ← B − v·wᵀ − w·vᵀ, and at once pNext += (updated B)·vNext.
-    for (let i = k + 2; i < n; i++) {
-      const ri = i * n;
-      const vi = v[i];
-      const wi = p[i];
-      const vni = vNext[i];
-      const xii = m[ri + i] - vi * p[i] - wi * v[i];
-      m[ri + i] = xii;
-      let s = xii * vni;
-      for (let j = i + 1; j < n; j++) {
-        const x = m[ri + j] - vi * p[j] - wi * v[j];
-        m[ri + j] = x;
-        s += x * vNext[j];
-        pNext[j] += x * vni;
+      diagonal[i] = m[row + i];
+      let tailNorm2 = 0;
+      for (let c = i + 2; c < n; c++) tailNorm2 += m[row + c] * m[row + c];
+      const x0 = m[row + i + 1];
+      if (tailNorm2 === 0) {
+        // Already tridiagonal in this row: H = I, v = w = 0 leave the panel's columns zero.
+        offDiagonal[i] = x0;
+        beta[i] = 0;
+        m.fill(0, row + i + 1, row + n);
+        continue;
       }
-      pNext[i] += s;
+      const alpha = -Math.sign(x0 || 1) * Math.sqrt(x0 * x0 + tailNorm2);
+      offDiagonal[i] = alpha;
+      m[row + i + 1] = x0 - alpha;
+      const b = 2 / ((x0 - alpha) ** 2 + tailNorm2);
+      beta[i] = b;
+      v.fill(0, 0, i + 1);
+      for (let c = i + 1; c < n; c++) v[c] = m[row + c];
+
+      // p = B·v over the upper triangle of the panel-start block m[i+1…, i+1…] …
+      symmetricProduct(m, n, i + 1, v, p);
+      // … minus the panel's earlier reflectors: p −= V·(Wᵀv) + W·(Vᵀv).
+      if (k > 0) {
+        wv.fill(0);
+        vv.fill(0);
+        for (let r = i + 1; r < n; r++) {
+          const xr = r * width;
+          for (let q = 0; q < k; q++) {
+            vv[q] += x[xr + q] * v[r];
+            wv[q] += x[xr + PANEL + q] * v[r];
+          }
+        }
+        for (let r = i + 1; r < n; r++) {
+          const xr = r * width;
+          let s = 0;
+          for (let q = 0; q < k; q++) s += x[xr + q] * wv[q] + x[xr + PANEL + q] * vv[q];
+          p[r] -= s;
+        }
+      }
+      // w = β·p − (β/2)(β·pᵀv)·v.
+      let pv = 0;
+      for (let r = i + 1; r < n; r++) {
+        p[r] *= b;
+        pv += p[r] * v[r];
+      }
+      const half = 0.5 * b * pv;
+      for (let r = i + 1; r < n; r++) {
+        const w = p[r] - half * v[r];
+        x[r * width + k] = v[r];
+        x[r * width + PANEL + k] = w;
+        y[r * width + k] = w;
+        y[r * width + PANEL + k] = v[r];
+      }
     }
-    [v, vNext] = [vNext, v];
-    [p, pNext] = [pNext, p];
+    // The trailing block receives the whole panel: m[r, c] −= x_r·y_c for j1 ≤ r ≤ c.
+    const operands = { a: x, aStride: width, aOffset: 0, b: y, bStride: width, bOffset: 0, c: m, cStride: n, length: width, mode: 'subtract' } as const;
+    const tiles: TileList = [];
+    for (let r0 = j1; r0 < n; r0 += PANEL) {
+      const r1 = Math.min(n, r0 + PANEL);
+      for (let c0 = r0; c0 < n; c0 += PANEL) tiles.push(r0, r1, c0, Math.min(n, c0 + PANEL));
+    }
+    runTiles(operands, tiles);
   }
   if (n >= 2) {
     diagonal[n - 2] = m[(n - 2) * n + n - 2];
@@ -141,9 +162,70 @@ function tridiagonalize(a: ArrayLike<number>, n: number, wantQ: boolean) {
   }
   diagonal[n - 1] = m[n * n - 1];
   offDiagonal[n - 1] = 0;
-  // Leave only the reflectors in m: v_k is zero on and left of the diagonal.
-  for (let k = 0; k < n; k++) m[k * n + k] = 0;
-  return { diagonal, offDiagonal, q: wantQ ? accumulateQ(m, beta, n) : undefined };
+  if (!wantQ) return { diagonal, offDiagonal, q: undefined };
+  // Leave only the reflectors in m: v_i right of the diagonal of row i, zero on and left of it.
+  for (let i = 0; i < n; i++) m.fill(0, i * n, i * n + i + 1);
+  for (let i = Math.max(0, n - 2); i < n; i++) m.fill(0, i * n, i * n + n);
+  return { diagonal, offDiagonal, q: accumulateQ(m, beta, n) };
+}
+
+/**
+ * p = B·v for the symmetric B = m[from…, from…] held in its upper triangle (p is zeroed first;
+ * entries below `from` stay 0). Four rows per pass: each load and store of p[c] then serves four
+ * matrix elements instead of one, which makes this memory-bound loop ~3× faster in V8.
+ */
+function symmetricProduct(m: Float64Array, n: number, from: number, v: Float64Array, p: Float64Array): void {
+  p.fill(0);
+  let r = from;
+  for (; r + 3 < n; r += 4) {
+    // The 4×4 diagonal block, one element at a time.
+    for (let q = r; q < r + 4; q++) {
+      const rq = q * n;
+      p[q] += m[rq + q] * v[q];
+      for (let c = q + 1; c < r + 4; c++) {
+        p[q] += m[rq + c] * v[c];
+        p[c] += m[rq + c] * v[q];
+      }
+    }
+    const r0 = r * n;
+    const r1 = r0 + n;
+    const r2 = r1 + n;
+    const r3 = r2 + n;
+    const v0 = v[r];
+    const v1 = v[r + 1];
+    const v2 = v[r + 2];
+    const v3 = v[r + 3];
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let c = r + 4; c < n; c++) {
+      const a0 = m[r0 + c];
+      const a1 = m[r1 + c];
+      const a2 = m[r2 + c];
+      const a3 = m[r3 + c];
+      const vc = v[c];
+      s0 += a0 * vc;
+      s1 += a1 * vc;
+      s2 += a2 * vc;
+      s3 += a3 * vc;
+      p[c] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
+    }
+    p[r] += s0;
+    p[r + 1] += s1;
+    p[r + 2] += s2;
+    p[r + 3] += s3;
+  }
+  for (; r < n; r++) {
+    const rr = r * n;
+    const vr = v[r];
+    let s = m[rr + r] * vr;
+    for (let c = r + 1; c < n; c++) {
+      s += m[rr + c] * v[c];
+      p[c] += m[rr + c] * vr;
+    }
+    p[r] += s;
+  }
 }
 
 /** Columns of Q per band in accumulateQ: n rows of a band (512 KB at n = 2048) stay in cache. */
@@ -245,14 +327,20 @@ function accumulateQ(m: Float64Array, beta: Float64Array, n: number): Float64Arr
  */
 function tridiagonalQL(d: Float64Array, e: Float64Array, zRows: Float64Array | undefined, n: number): void {
   const rotations = zRows ? new Rotations(zRows, n) : undefined;
+  // A coupling is negligible next to ‖T‖, not only next to its diagonal neighbours: when both
+  // neighbours are ~0 (a null space, a cluster of zero eigenvalues) a relative test asks e[m] to
+  // underflow, which the sweeps never achieve. ε·‖T‖ is also all that backward stability promises.
+  let norm = 0;
+  for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(d[i]) + Math.abs(e[i]) + (i > 0 ? Math.abs(e[i - 1]) : 0));
+  const negligible = Number.EPSILON * norm;
   for (let l = 0; l < n; l++) {
     let iterations = 0;
     for (;;) {
-      // Smallest m ≥ l whose coupling to m+1 is negligible next to its diagonal neighbours.
+      // Smallest m ≥ l whose coupling to m+1 is negligible.
       let m = l;
       for (; m < n - 1; m++) {
         const dd = Math.abs(d[m]) + Math.abs(d[m + 1]);
-        if (Math.abs(e[m]) <= Number.EPSILON * dd) break;
+        if (Math.abs(e[m]) <= Number.EPSILON * dd || Math.abs(e[m]) <= negligible) break;
       }
       if (m === l) break;
       if (++iterations > MAX_QL_ITERATIONS) {

@@ -7,7 +7,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { type TrainingBatch, trainingLosses } from '../losses/training-loss.ts';
 import { parseUNetConfig, type UNetConfig } from '../nn/config.ts';
-import { withLayerOps } from '../nn/layers.ts';
 import { uploadParams } from '../nn/params.ts';
 import { planUNet, type UNet, unetForward, unetParamSpecs } from '../nn/unet.ts';
 import { type DiffusionConfig, parseDiffusionConfig } from '../schedule/diffusion-config.ts';
@@ -16,7 +15,7 @@ import type { StoredTensor } from '../weights/safetensors.ts';
 import { ADAMW_DEFAULTS, type AdamWMoments, adamWUpdate, clipGlobalNorm, zeroMoments } from './adamw.ts';
 import { emaDecay, emaUpdate } from './ema.ts';
 import { initialStateDict } from './param-init.ts';
-import { PORTABLE_LAYER_OPS } from './portable-ops.ts';
+import { type GradientPool, sliceBounds, sliceDraw, sliceGradients } from './slice-gradients.ts';
 import { downloadStateDict } from './state-dict.ts';
 import { type BatchDraw, checkDataset, drawBatch, EpochOrder, type ImageDataset } from './training-data.ts';
 
@@ -217,24 +216,70 @@ export class DiffusionTrainer {
     return value;
   }
 
-  /** One optimisation step on the minibatch of step `this.step`. */
-  trainStep(): TrainStepReport {
-    const { settings: s, process: p } = this;
-    const draw = this.#draw(this.#step);
-    const keys = [...this.#state.params.keys()];
-    let perSample: tf.Tensor | undefined;
-    const { value, grads } = tf.tidy(() => {
-      const batch = this.#batch(draw);
-      const meanLoss = (...tensors: tf.Tensor[]) =>
-        withLayerOps(PORTABLE_LAYER_OPS, () => {
-          const unet = this.#unet(new Map(keys.map((k, i) => [k, tensors[i]])));
-          const { loss } = trainingLosses(p, (x, ts, y) => unetForward(unet, x, ts, y), batch);
-          perSample = tf.keep(loss.clone());
-          return tf.mean(loss) as tf.Scalar;
-        });
-      return tf.valueAndGrads(meanLoss)(keys.map((k) => this.#state.params.get(k)!));
-    });
-    let gradMap = new Map(keys.map((k, i) => [k, grads[i]]));
+  /** The weights in key order (tfjs layout), as the gradient functions take them. */
+  #weights(): tf.Tensor[] {
+    return this.#keys.map((k) => this.#state.params.get(k)!);
+  }
+
+  get #keys(): string[] {
+    return [...this.#state.params.keys()];
+  }
+
+  /**
+   * The gradient of step `step`'s minibatch mean loss under the current weights, summed over slices:
+   * the first computed here, the others by the pool's threads at the same time.
+   */
+  async #gradients(draw: BatchDraw, pool?: GradientPool): Promise<{ grads: tf.Tensor[]; lossTerm: number; losses: Float32Array }> {
+    const b = draw.t.length;
+    const bounds = sliceBounds(b, (pool?.size ?? 0) + 1);
+    const net = { config: this.config, plan: this.#plan, process: this.process };
+    const weights = this.#weights();
+    // The threads start on their slices before this thread takes its own (compute posts at once).
+    const remote = pool
+      ? pool.compute(
+          { keys: this.#keys, shapes: weights.map((w) => w.shape), values: weights.map((w) => w.dataSync() as Float32Array) },
+          bounds.slice(1).map(([from, to]) => sliceDraw(draw, from, to)),
+          b,
+        )
+      : Promise.resolve([]);
+    const local = sliceGradients(net, this.#keys, weights, sliceDraw(draw, ...bounds[0]), this.data.imageShape, b);
+    let lossTerm = local.lossTerm.dataSync()[0];
+    const losses = new Float32Array(b);
+    losses.set(local.losses.dataSync() as Float32Array, 0);
+    tf.dispose([local.lossTerm, local.losses]);
+    let grads = local.grads;
+    try {
+      const others = await remote;
+      others.forEach((r, k) => {
+        lossTerm += r.lossTerm;
+        losses.set(r.losses, bounds[k + 1][0]);
+        const summed = tf.tidy(() => grads.map((g, i) => tf.add(g, tf.tensor(r.grads[i], g.shape))));
+        tf.dispose(grads);
+        grads = summed;
+      });
+    } catch (error) {
+      tf.dispose(grads);
+      throw error;
+    }
+    return { grads, lossTerm, losses };
+  }
+
+  /**
+   * The gradient of the current step's minibatch mean loss (host copies, by key), without an update:
+   * with a pool it is computed data-parallel, and equals the single-thread one up to float32 rounding.
+   */
+  async gradients(pool?: GradientPool): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+    const { grads, lossTerm } = await this.#gradients(this.#draw(this.#step), pool);
+    const keys = this.#keys;
+    const host = new Map(keys.map((k, i) => [k, Float32Array.from(grads[i].dataSync() as Float32Array)]));
+    tf.dispose(grads);
+    return { loss: lossTerm, grads: host };
+  }
+
+  /** Clip, AdamW, EMA: the update of step this.step + 1 from its gradient (which it frees). */
+  #apply(grads: tf.Tensor[]): { gradNorm?: number } {
+    const s = this.settings;
+    let gradMap = new Map(this.#keys.map((k, i) => [k, grads[i]]));
     let gradNorm: number | undefined;
     if (s.gradClip !== null) {
       const clipped = clipGlobalNorm(gradMap, s.gradClip);
@@ -249,10 +294,26 @@ export class DiffusionTrainer {
     tf.dispose([...gradMap.values(), ...old.params.values(), ...old.moments.m.values(), ...old.moments.v.values(), ...old.ema.values()]);
     this.#state = { params: next.params, moments: next.moments, ema };
     this.#step += 1;
-    const loss = value.dataSync()[0];
-    const losses = perSample!.dataSync() as Float32Array;
-    tf.dispose([value, perSample!]);
-    return { step: this.#step, loss, losses: Float32Array.from(losses), t: draw.t, ...(gradNorm === undefined ? {} : { gradNorm }) };
+    return gradNorm === undefined ? {} : { gradNorm };
+  }
+
+  /** One optimisation step on the minibatch of step `this.step`, in this thread. */
+  trainStep(): TrainStepReport {
+    const draw = this.#draw(this.#step);
+    const b = draw.t.length;
+    const net = { config: this.config, plan: this.#plan, process: this.process };
+    const { lossTerm, losses, grads } = sliceGradients(net, this.#keys, this.#weights(), sliceDraw(draw, 0, b), this.data.imageShape, b);
+    const loss = lossTerm.dataSync()[0];
+    const perSample = Float32Array.from(losses.dataSync() as Float32Array);
+    tf.dispose([lossTerm, losses]);
+    return { step: this.#step + 1, loss, losses: perSample, t: draw.t, ...this.#apply(grads) };
+  }
+
+  /** The same step with the minibatch split between this thread and the pool's (data parallelism). */
+  async trainStepParallel(pool: GradientPool): Promise<TrainStepReport> {
+    const draw = this.#draw(this.#step);
+    const { grads, lossTerm, losses } = await this.#gradients(draw, pool);
+    return { step: this.#step + 1, loss: lossTerm, losses, t: draw.t, ...this.#apply(grads) };
   }
 
   /** The state dicts (PyTorch key names and layouts) of the raw weights, moments and EMA. */

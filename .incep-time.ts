@@ -1,0 +1,14 @@
+import { inceptionRuleWeights, preprocessInception } from '@diffq/diffusion';
+import { buildInceptionOnnx, InceptionOnnxNetwork } from '@diffq/onnx';
+let t = performance.now(); let cpu = process.cpuUsage();
+const lap = (what: string) => { const now = performance.now(); const c = process.cpuUsage(cpu); console.log(what, ((now - t) / 1000).toFixed(2), "s wall", ((c.user + c.system) / 1e6).toFixed(2), "s cpu"); t = now; cpu = process.cpuUsage(); };
+const w = inceptionRuleWeights(1000); lap('weights');
+const g = buildInceptionOnnx(w); lap(`build ${(g.length/1e6).toFixed(1)} MB`);
+const net = await InceptionOnnxNetwork.create(g, { preprocess: 'pytorch-fid' }); lap('session');
+const n = 16;
+const imgs = new Uint8Array(n * 32 * 32 * 3).map((_, i) => (i * 37) % 256);
+const x = preprocessInception(imgs, [n, 32, 32, 3], 'pytorch-fid'); lap('preprocess 16');
+await net.runPreprocessed(x, n); lap('run 16 (first)');
+await net.runPreprocessed(x, n); lap('run 16');
+await net.extract(imgs, [n, 32, 32, 3]); lap('extract 16');
+net.dispose();

@@ -1,0 +1,241 @@
+/**
+ * `diffq launch --stats fid,sfid,is,pr,accuracy [--features <dir|s3://…>] [--ref <stats.npz|run id>]`
+ * (docs/evaluation-runs.md): the flags, the facts of the feature network and reference statistics
+ * they name (or the model's model.json `evaluation` defaults), the checks of one against the other
+ * and against the model, and the manifest's `statistics`. Every problem is reported, none is
+ * written or enqueued.
+ */
+import { resolve as resolvePath } from 'node:path';
+import { posix } from 'node:path/posix';
+import { ID_PATTERN, keys, REFERENCE_STATISTICS, STATISTIC_KINDS, type StatisticKind, type StatisticsSpec } from '@diffq/contract';
+import type { FeatureNetworkInfo } from '@diffq/diffusion';
+import { fetchModel, openStore, readStatsUri } from '@diffq/storage';
+
+export interface StatisticsFlags {
+  stats?: string;
+  features?: string;
+  ref?: string;
+}
+
+/** model.json `evaluation` of the model, each path resolved against the model directory. */
+export interface EvaluationDefaults {
+  features: string;
+  reference?: string;
+  floor?: string;
+}
+
+export interface FeatureFacts {
+  uri: string;
+  digest: string;
+  info: FeatureNetworkInfo;
+}
+
+export interface StatsFacts {
+  uri: string;
+  digest: string;
+  dim: number;
+  spatialDim: number | null;
+  /** Feature rows for precision/recall (0 when it holds none). */
+  featureRows: number;
+}
+
+export interface StatisticsFacts {
+  kinds: StatisticKind[];
+  features: FeatureFacts;
+  reference?: StatsFacts;
+  floor?: StatsFacts;
+}
+
+/** What the worker and sampler will feed the feature network: the model's images and its classes. */
+export interface SampledImages {
+  imageSize: number;
+  channels: number;
+  /** Classes of the labels drawn (the model's, or the guidance classifier's); null for unconditional runs. */
+  classes: number | null;
+}
+
+/** The requested statistics, or the problems with --stats. */
+export function parseStatKinds(stats: string): { kinds: StatisticKind[]; problems: string[] } {
+  const names = stats
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const unknown = names.filter((n) => !(STATISTIC_KINDS as readonly string[]).includes(n));
+  const problems = unknown.map((n) => `--stats "${n}" is not a statistic; accepted: ${STATISTIC_KINDS.join(', ')} (comma-separated)`);
+  if (names.length === 0) problems.push(`--stats is empty; accepted: a comma-separated list of ${STATISTIC_KINDS.join(', ')}`);
+  const kinds = [...new Set(names.filter((n) => !unknown.includes(n)))] as StatisticKind[];
+  return { kinds, problems };
+}
+
+/** The syntax checks that need no file: --stats names, and --features / --ref only with --stats. */
+export function checkStatisticsFlags(f: StatisticsFlags): string[] {
+  if (f.stats === undefined) {
+    return [
+      ...(f.features !== undefined ? ['--features applies with --stats (the statistics to compute)'] : []),
+      ...(f.ref !== undefined ? ['--ref applies with --stats (the statistics to compute)'] : []),
+    ];
+  }
+  return parseStatKinds(f.stats).problems;
+}
+
+/** `rel` resolved against a model directory given as a path or an s3:// URI. */
+export function resolveBeside(modelUri: string, rel: string): string {
+  if (rel.startsWith('s3://') || rel.startsWith('/')) return rel;
+  if (modelUri.startsWith('s3://')) {
+    const [bucket, ...rest] = modelUri.slice('s3://'.length).split('/');
+    return `s3://${bucket}${posix.normalize(posix.join('/', ...rest, rel))}`.replace(/\/$/, '');
+  }
+  return resolvePath(modelUri, rel);
+}
+
+/** A --ref value is a run id unless it looks like a file (a path or URI, or a name ending in .npz). */
+function refUri(ref: string, storeUrl: string): { uri: string; runId?: string } {
+  if (ID_PATTERN.test(ref) && !ref.endsWith('.npz')) {
+    const store = openStore(storeUrl);
+    try {
+      return { uri: store.urlOf(keys.stats(ref)), runId: ref };
+    } finally {
+      store.close();
+    }
+  }
+  return { uri: ref.startsWith('s3://') || ref.startsWith('file://') ? ref : resolvePath(ref) };
+}
+
+async function statsFacts(uri: string, what: string): Promise<StatsFacts> {
+  const { stats, digest } = await readStatsUri(uri).catch((error: Error) => {
+    throw new Error(`${what}: ${error.message}`);
+  });
+  const dim = stats.mu.length;
+  return {
+    uri,
+    digest,
+    dim,
+    spatialDim: stats.spatial?.mu.length ?? null,
+    featureRows: stats.features ? stats.features.length / dim : 0,
+  };
+}
+
+/** Opens the feature network to read what it gives (and so proves it loads), then closes it. */
+export async function featureFacts(uri: string, flag: string): Promise<FeatureFacts> {
+  const local = await fetchModel(uri, flag);
+  const { openFeatureNetwork } = await import('@diffq/onnx');
+  const network = await openFeatureNetwork(local.dir);
+  try {
+    return { uri: uri.startsWith('s3://') ? uri : local.dir, digest: local.digest, info: network.info };
+  } finally {
+    network.dispose();
+  }
+}
+
+/**
+ * The facts of every file the statistics name; undefined with problems when one cannot be read.
+ * Flags win over the model's `evaluation` defaults; the floor comes only from the defaults, and only
+ * when the reference is the model's too (a floor is measured against one reference).
+ */
+export async function gatherStatisticsFacts(
+  f: StatisticsFlags,
+  defaults: EvaluationDefaults | undefined,
+  storeUrl: string,
+): Promise<{ facts?: StatisticsFacts; problems: string[] }> {
+  if (f.stats === undefined) return { problems: [] };
+  const { kinds } = parseStatKinds(f.stats);
+  const problems: string[] = [];
+  const featuresUri = f.features ?? defaults?.features;
+  let features: FeatureFacts | undefined;
+  if (featuresUri === undefined) {
+    problems.push('--stats needs --features <feature network dir> (the model declares no evaluation.features in its model.json)');
+  } else {
+    features = await featureFacts(featuresUri, f.features ? '--features' : 'model.json evaluation.features').catch((error: Error) => {
+      problems.push(error.message);
+      return undefined;
+    });
+  }
+  const needsRef = kinds.filter((k) => REFERENCE_STATISTICS.includes(k));
+  const refGiven = f.ref ?? defaults?.reference;
+  let reference: StatsFacts | undefined;
+  if (refGiven !== undefined) {
+    const flag = f.ref !== undefined ? `--ref ${f.ref}` : `model.json evaluation.reference ${refGiven}`;
+    const { uri, runId } = f.ref !== undefined ? refUri(f.ref, storeUrl) : { uri: refGiven };
+    reference = await statsFacts(uri, runId ? `${flag} (run ${runId}'s stats.npz, written when a run with --stats finishes)` : flag).catch(
+      (error: Error) => {
+        problems.push(error.message);
+        return undefined;
+      },
+    );
+  } else if (needsRef.length > 0) {
+    problems.push(`--stats ${needsRef.join(',')} needs --ref <stats.npz | run id> (the reference statistics to compare against)`);
+  }
+  let floor: StatsFacts | undefined;
+  if (f.ref === undefined && defaults?.floor !== undefined && kinds.includes('fid')) {
+    floor = await statsFacts(defaults.floor, `model.json evaluation.floor ${defaults.floor}`).catch((error: Error) => {
+      problems.push(error.message);
+      return undefined;
+    });
+  }
+  if (problems.length > 0 || !features) return { problems };
+  return { facts: { kinds, features, reference: needsRef.length > 0 ? reference : undefined, floor }, problems };
+}
+
+/** The checks of the statistics against each other and against the images the run will sample. */
+export function checkStatistics(facts: StatisticsFacts, images: SampledImages): string[] {
+  const problems: string[] = [];
+  const { info } = facts.features;
+  const net = `--features ${facts.features.uri} (${info.architecture})`;
+  if (!info.channels.includes(images.channels)) {
+    problems.push(`${net} takes images of ${info.channels.join(' or ')} channels; the model samples ${images.channels}`);
+  }
+  if (info.imageSize !== null && info.imageSize !== images.imageSize) {
+    problems.push(
+      `${net} takes ${info.imageSize}×${info.imageSize} images; the model samples ${images.imageSize}×${images.imageSize}`,
+    );
+  }
+  const ref = facts.reference;
+  if (ref && ref.dim !== info.featureDim) {
+    problems.push(`--ref ${ref.uri} holds statistics of dimension ${ref.dim}; ${net} gives features of dimension ${info.featureDim}`);
+  }
+  if (facts.floor && facts.floor.dim !== info.featureDim) {
+    problems.push(`model.json evaluation.floor ${facts.floor.uri} has dimension ${facts.floor.dim}; ${net} gives ${info.featureDim}`);
+  }
+  const kinds = facts.kinds;
+  if (kinds.includes('sfid')) {
+    if (info.spatialDim === null) problems.push(`--stats sfid needs spatial features; ${net} has none`);
+    else if (ref && ref.spatialDim !== info.spatialDim) {
+      problems.push(
+        `--stats sfid: --ref ${ref.uri} ${ref.spatialDim === null ? 'holds no spatial statistics (mu_s, sigma_s)' : `has spatial dimension ${ref.spatialDim}`}; ${net} gives ${info.spatialDim}`,
+      );
+    }
+  }
+  if (kinds.includes('pr') && ref && ref.featureRows < 4) {
+    problems.push(`--stats pr needs reference feature rows ("features" in the stats npz, at least 4); --ref ${ref.uri} holds ${ref.featureRows}`);
+  }
+  if ((kinds.includes('is') || kinds.includes('accuracy')) && info.logitDim === null) {
+    problems.push(`--stats ${kinds.includes('is') ? 'is' : 'accuracy'} needs class logits; ${net} has none`);
+  }
+  if (kinds.includes('accuracy')) {
+    if (images.classes === null) {
+      problems.push('--stats accuracy needs a class-conditional model (or --classifier): this run draws no classes to check');
+    } else if (info.numClasses === null) {
+      problems.push(`--stats accuracy: ${net}'s logits do not stand for the model's classes`);
+    } else if (info.numClasses < images.classes) {
+      problems.push(`--stats accuracy: the run draws ${images.classes} classes; ${net} tells ${info.numClasses} apart`);
+    }
+  }
+  return problems;
+}
+
+/** The manifest's `statistics`. */
+export function statisticsSpec(facts: StatisticsFacts): StatisticsSpec {
+  const { features } = facts;
+  return {
+    kinds: facts.kinds,
+    features: {
+      uri: features.uri,
+      digest: features.digest,
+      architecture: features.info.architecture,
+      preprocess: features.info.preprocess,
+      featureDim: features.info.featureDim,
+    },
+    ...(facts.reference ? { reference: { uri: facts.reference.uri, digest: facts.reference.digest } } : {}),
+    ...(facts.floor ? { floor: { uri: facts.floor.uri, digest: facts.floor.digest } } : {}),
+  };
+}

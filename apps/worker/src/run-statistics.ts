@@ -1,0 +1,76 @@
+/**
+ * The finalizer's statistics (docs/evaluation-runs.md): every done shard's features, read in shard
+ * order (= seed order), merged into float64 moments and the other accumulators, compared with the
+ * reference the run was launched with. The result goes into report.json, and the run's own μ, Σ
+ * (and feature rows) into `<run>/stats.npz`, so the run can be the reference of another run.
+ */
+import { keys, type RunSpec, type RunStatistics, type ShardMeta } from '@diffq/contract';
+import { type EvaluationReference, FeatureAccumulator, frechetDistance } from '@diffq/diffusion/statistics';
+import { encodeStats, type ObjectStore, readShardFeatures, readStatsUri, type StatsFile } from '@diffq/storage';
+
+/** A stats file named in the manifest, checked against the sha256 it had at launch. */
+async function pinnedStats(ref: { uri: string; digest: string }, what: string): Promise<StatsFile> {
+  const { stats, digest } = await readStatsUri(ref.uri);
+  if (digest !== ref.digest) {
+    throw new Error(`${what} ${ref.uri} has sha256 ${digest}; the run was launched with ${ref.digest} (the file changed since launch)`);
+  }
+  return stats;
+}
+
+export function referenceOf(stats: StatsFile): EvaluationReference {
+  return { mu: stats.mu, sigma: stats.sigma, spatial: stats.spatial, features: stats.features };
+}
+
+export async function evaluateRun(
+  store: ObjectStore,
+  spec: RunSpec,
+  metas: readonly ShardMeta[],
+): Promise<{ statistics: RunStatistics; stats: StatsFile } | null> {
+  const asked = spec.statistics;
+  if (!asked) return null;
+  const start = performance.now();
+  const reference = asked.reference ? await pinnedStats(asked.reference, 'reference') : undefined;
+  let accumulator: FeatureAccumulator | undefined;
+  for (const meta of [...metas].sort((a, b) => a.shardIndex - b.shardIndex)) {
+    const f = await readShardFeatures(store, meta);
+    if (f.featureDim !== asked.features.featureDim) {
+      throw new Error(
+        `shard ${meta.shardIndex}'s features have dimension ${f.featureDim}; the run's feature network gives ${asked.features.featureDim}`,
+      );
+    }
+    accumulator ??= new FeatureAccumulator(asked.kinds, { featureDim: f.featureDim, logitDim: f.logitDim, spatialDim: f.spatialDim });
+    accumulator.add(f);
+  }
+  if (!accumulator) throw new Error(`run ${spec.runId} has no shards to compute statistics from`);
+  const result = accumulator.finish(reference ? referenceOf(reference) : undefined);
+  const statistics: RunStatistics = {
+    featureNetwork: {
+      uri: asked.features.uri,
+      digest: asked.features.digest,
+      architecture: asked.features.architecture,
+      featureDim: asked.features.featureDim,
+      preprocess: asked.features.preprocess,
+    },
+    reference: asked.reference ?? null,
+    samples: result.samples,
+    seconds: 0,
+  };
+  if (result.fid !== undefined) statistics.fid = result.fid;
+  if (result.fid !== undefined && asked.floor && reference) {
+    const floor = await pinnedStats(asked.floor, 'floor');
+    statistics.floor = { fid: frechetDistance(floor, reference), uri: asked.floor.uri, digest: asked.floor.digest };
+  }
+  if (result.sfid !== undefined) statistics.sfid = result.sfid;
+  if (result.inceptionScore) statistics.inceptionScore = result.inceptionScore;
+  if (result.precisionRecall) statistics.precisionRecall = result.precisionRecall;
+  if (result.accuracy) statistics.accuracy = result.accuracy;
+  statistics.seconds = (performance.now() - start) / 1000;
+  const stats: StatsFile = { mu: result.stats.mu, sigma: result.stats.sigma, features: result.sampleFeatures };
+  if (result.spatialStats) stats.spatial = result.spatialStats;
+  return { statistics, stats };
+}
+
+/** Writes `<run>/stats.npz`. */
+export async function writeRunStats(store: ObjectStore, runId: string, stats: StatsFile): Promise<void> {
+  await store.put(keys.stats(runId), encodeStats(stats), { contentType: 'application/octet-stream' });
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { keys, type RunSpec, type RunSpecInput, SeedList, shardSeeds } from '@diffq/contract';
+import { featureStats, frechetDistance, inceptionScore, precisionRecall, softmaxRows } from '@diffq/diffusion/statistics';
+import { decodeStats, encodeStats, type ObjectStore, openStore, sha256Hex, writeManifest } from '@diffq/storage';
+import { finalizeRun } from '../src/finalize-job.ts';
+import { writeShard } from '../src/shard-output.ts';
+
+const N = 60;
+const SHARD = 10;
+const D = 8;
+const K = 5;
+
+/** Deterministic pseudo-random values in [0, scale) (xorshift32). */
+function values(n: number, seed: number, scale = 1): Float32Array {
+  let x = seed || 1;
+  return Float32Array.from({ length: n }, () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return ((x >>> 0) / 2 ** 32) * scale;
+  });
+}
+
+const allFeatures = values(N * D, 7, 3);
+const allLogits = values(N * K, 11, 6);
+const labels = Array.from({ length: N }, (_, i) => i % K);
+const refFeatures = values(40 * D, 13, 3);
+
+describe('the finalizer’s statistics', () => {
+  let dir: string;
+  let refPath: string;
+  let refBytes: Uint8Array;
+  const ref = featureStats(refFeatures, D);
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'diffq-run-stats-'));
+    refPath = join(dir, 'ref.npz');
+    refBytes = encodeStats({ mu: ref.mu, sigma: ref.sigma, features: refFeatures });
+    writeFileSync(refPath, refBytes);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function runWithShardsIn(order: number[], runId: string): Promise<{ store: ObjectStore; spec: RunSpec }> {
+    const store = openStore(`file://${join(dir, 'runs')}`);
+    const input: RunSpecInput = {
+      runId,
+      model: { uri: '/models/m', id: 'model-000000000000', digest: '0'.repeat(64) },
+      sampler: { kind: 'ddim', respacing: '4' },
+      seeds: `0-${N - 1}`,
+      seedCount: N,
+      shardSize: SHARD,
+      statistics: {
+        kinds: ['fid', 'is', 'pr', 'accuracy'],
+        features: { uri: '/models/f', digest: '1'.repeat(64), architecture: 'test', preprocess: 'none', featureDim: D },
+        reference: { uri: refPath, digest: sha256Hex(refBytes) },
+      },
+      createdAt: new Date().toISOString(),
+      codeVersion: 'test',
+    };
+    const spec = await writeManifest(store, input);
+    for (const shardIndex of order) {
+      const seeds = shardSeeds(SeedList.parse(spec.seeds), SHARD, shardIndex);
+      const rows = (a: Float32Array, d: number) => a.slice(seeds[0] * d, (seeds.at(-1)! + 1) * d);
+      const shardLabels = seeds.map((s) => labels[s]);
+      await writeShard(
+        {
+          store,
+          spec,
+          shardIndex,
+          seeds,
+          worker: { id: 'w', batchSize: 5 },
+          engine: 'test',
+          precision: 'float32',
+          startedAt: new Date(),
+          timings: { sample: 1, features: 0.5 },
+        },
+        { images: new Uint8Array(seeds.length * 4), imageShape: [seeds.length, 2, 2, 1], labels: shardLabels },
+        { features: rows(allFeatures, D), featureDim: D, logits: rows(allLogits, K), logitDim: K, seeds, labels: shardLabels },
+      );
+    }
+    return { store, spec };
+  }
+
+  it('equals the statistics of all features at once, whatever order the shards were written in', async () => {
+    const a = await runWithShardsIn([3, 0, 5, 1, 4, 2], 'shuffled');
+    const b = await runWithShardsIn([5, 4, 3, 2, 1, 0], 'reversed');
+    const ra = (await finalizeRun(a.store, a.spec)).report.statistics;
+    const rb = (await finalizeRun(b.store, b.spec)).report.statistics;
+    assert.ok(ra && rb);
+    assert.equal(ra.fid, rb.fid, 'the same FID to the last bit');
+
+    const atOnce = frechetDistance(featureStats(allFeatures, D), ref);
+    assert.ok(Math.abs((ra.fid as number) - atOnce) <= 1e-9 * Math.abs(atOnce), `${ra.fid} vs ${atOnce}`);
+    const is = inceptionScore(softmaxRows(allLogits, K), K, 5000);
+    assert.ok(Math.abs((ra.inceptionScore?.mean as number) - is.mean) <= 1e-12 * is.mean);
+    assert.equal(ra.inceptionScore?.splits, 1);
+    const pr = precisionRecall(refFeatures, allFeatures, D, 3);
+    assert.deepEqual(
+      { precision: ra.precisionRecall?.precision, recall: ra.precisionRecall?.recall },
+      { precision: pr.precision, recall: pr.recall },
+    );
+    assert.deepEqual([ra.precisionRecall?.samples, ra.precisionRecall?.referenceSamples, ra.precisionRecall?.k], [N, 40, 3]);
+    let right = 0;
+    for (let i = 0; i < N; i++) {
+      const row = Array.from(allLogits.subarray(i * K, (i + 1) * K));
+      if (row.indexOf(Math.max(...row)) === labels[i]) right++;
+    }
+    assert.equal(ra.accuracy?.accuracy, right / N);
+    assert.equal(ra.samples, N);
+    assert.deepEqual(ra.reference, a.spec.statistics?.reference);
+  });
+
+  it('writes the run’s own stats.npz, which reads back as the statistics of its features', async () => {
+    const { store, spec } = await runWithShardsIn([0, 1, 2, 3, 4, 5], 'own-stats');
+    await finalizeRun(store, spec);
+    const stats = decodeStats((await store.get(keys.stats('own-stats'))) as Uint8Array, 'stats.npz');
+    const atOnce = featureStats(allFeatures, D);
+    for (let i = 0; i < D * D; i++) assert.ok(Math.abs(stats.sigma[i] - atOnce.sigma[i]) <= 1e-9 * (1 + Math.abs(atOnce.sigma[i])));
+    for (let i = 0; i < D; i++) assert.ok(Math.abs(stats.mu[i] - atOnce.mu[i]) <= 1e-12 * (1 + Math.abs(atOnce.mu[i])));
+    assert.deepEqual(stats.features, allFeatures, 'the feature rows a precision/recall against this run would use');
+    assert.equal(stats.spatial, undefined, 'no sFID asked, no mu_s');
+  });
+
+  it('refuses a shard whose features are gone, and a reference that changed since launch', async () => {
+    const { store, spec } = await runWithShardsIn([0, 1, 2, 3, 4, 5], 'damaged');
+    await store.delete(keys.features('damaged', 4));
+    await assert.rejects(finalizeRun(store, spec), /lacks 1 of 6 shards \(4\)/);
+    const other = await runWithShardsIn([0, 1, 2, 3, 4, 5], 'moved-ref');
+    writeFileSync(refPath, encodeStats({ mu: ref.mu.map((m) => m + 1), sigma: ref.sigma, features: refFeatures }));
+    try {
+      await assert.rejects(finalizeRun(other.store, other.spec), /changed since launch/);
+    } finally {
+      writeFileSync(refPath, refBytes);
+    }
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * A line chart of a few series over shared x values (log-scaled x, linear y from 0), with axes,
+ * ticks, a title and a legend: enough for a bench figure in the README, drawn without a chart library.
+ */
+import type { RasterImage } from '@diffq/codecs';
+import { Canvas, type Rgb } from './canvas.ts';
+
+export interface Series {
+  name: string;
+  /** One y per x of the chart; NaN leaves a gap. */
+  y: number[];
+}
+
+export interface LineChart {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  /** Increasing and positive (the axis is logarithmic). */
+  x: number[];
+  series: Series[];
+}
+
+/** Colour-blind-safe (Okabe–Ito). */
+const COLORS: Rgb[] = [
+  [0, 114, 178],
+  [213, 94, 0],
+  [0, 158, 115],
+  [204, 121, 167],
+  [230, 159, 0],
+  [86, 180, 233],
+];
+const INK: Rgb = [30, 30, 30];
+const GRID: Rgb = [225, 225, 225];
+
+/** A tick step of 1, 2 or 5 × 10^k giving about `count` ticks up to max. */
+function niceStep(max: number, count: number): number {
+  const raw = max / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? raw;
+}
+
+function formatTick(v: number): string {
+  return Number.isInteger(v) ? String(v) : v.toFixed(Math.max(0, -Math.floor(Math.log10(v)) + 1));
+}
+
+export function drawLineChart(chart: LineChart, width = 860, height = 520): RasterImage {
+  const c = new Canvas(width, height);
+  const left = 90;
+  const right = 200;
+  const top = 60;
+  const bottom = 70;
+  const plotW = width - left - right;
+  const plotH = height - top - bottom;
+  const finite = chart.series.flatMap((s) => s.y).filter(Number.isFinite);
+  const step = niceStep(Math.max(...finite, 1e-9) * 1.05, 6);
+  const yMax = Math.ceil((Math.max(...finite, 1e-9) * 1.05) / step) * step;
+  const lx = chart.x.map(Math.log);
+  const px = (i: number) => left + (lx.length > 1 ? ((lx[i] - lx[0]) / (lx[lx.length - 1] - lx[0])) * plotW : plotW / 2);
+  const py = (y: number) => top + plotH - (y / yMax) * plotH;
+
+  c.text((width - Canvas.textWidth(chart.title)) / 2, 20, chart.title, INK);
+  for (let v = 0; v <= yMax + step / 2; v += step) {
+    c.line(left, py(v), left + plotW, py(v), GRID);
+    const label = formatTick(v);
+    c.text(left - 10 - Canvas.textWidth(label), py(v) - 7, label, INK);
+  }
+  for (const [i, x] of chart.x.entries()) {
+    c.line(px(i), top, px(i), top + plotH, GRID);
+    c.line(px(i), top + plotH, px(i), top + plotH + 6, INK);
+    c.text(px(i) - Canvas.textWidth(String(x)) / 2, top + plotH + 12, String(x), INK);
+  }
+  c.line(left, top, left, top + plotH, INK, 2);
+  c.line(left, top + plotH, left + plotW, top + plotH, INK, 2);
+  c.text(left + (plotW - Canvas.textWidth(chart.xLabel)) / 2, height - 28, chart.xLabel, INK);
+  c.textUp(18, top + (plotH + Canvas.textWidth(chart.yLabel)) / 2, chart.yLabel, INK);
+
+  for (const [k, s] of chart.series.entries()) {
+    const color = COLORS[k % COLORS.length];
+    for (let i = 0; i < s.y.length; i++) {
+      if (!Number.isFinite(s.y[i])) continue;
+      if (i > 0 && Number.isFinite(s.y[i - 1])) c.line(px(i - 1), py(s.y[i - 1]), px(i), py(s.y[i]), color, 3);
+      c.rect(px(i) - 4, py(s.y[i]) - 4, 9, 9, color);
+    }
+    const ly = top + 10 + k * 26;
+    c.rect(left + plotW + 24, ly + 2, 24, 10, color);
+    c.text(left + plotW + 56, ly, s.name, INK);
+  }
+  return c.raster();
+}

@@ -1,0 +1,226 @@
+/**
+ * The whole path against the bare sampling loop of the same model, batch size and steps, in one
+ * process: `pipeline efficiency` = bare samples/s ÷ pipeline samples/s' inverse, i.e. bare time ÷
+ * pipeline time for the same seeds. The pipeline is launch (manifest, flow in Redis) → a worker
+ * (startWorker, onnx, already warmed up) takes each shard → sampling loop → npz and PNGs → file
+ * store → finalize writes report.json; it is timed from the launch call to report.json on disk.
+ * The bare loop is generate() over the same seeds in micro-batches of the same size.
+ *
+ * Each model's time per micro-batch step is then split into the network (onnxruntime's
+ * session.run alone), the onnx engine's tensor copies around it (engine.forward − session.run),
+ * the sampling loop's tfjs work between forwards (bare step − engine.forward: posterior, noise,
+ * update; packages/diffusion/src/sampling), and the worker's own cost (pipeline − bare).
+ *
+ * Options: --rounds 2 (bare/pipeline pairs per model)  --models cifar,mnist  --format both|npz
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { drawableClasses } from '@diffq/contract';
+import {
+  createProcess,
+  type DenoiserEngine,
+  generate,
+  labelsFor,
+  parseDiffusionConfig,
+  readModelDirectory,
+  SeedNoiseSource,
+} from '@diffq/diffusion';
+import { buildUNetOnnx, loadOrt, openModelEngine } from '@diffq/onnx';
+import { startWorker } from '@diffq/worker';
+import type * as tf from '@tensorflow/tfjs';
+import { Redis } from 'ioredis';
+import { launchRun } from '../apps/producer/src/launch.ts';
+import { Producer } from '../apps/producer/src/producer.ts';
+import { MNIST_MODEL, writeCifarSizeModel } from './bench-models.ts';
+import { benchRedisUrl } from './bench-redis.ts';
+import { loadLine, numberOption, QUICK, stringOption } from './options.ts';
+
+const TARGET = 0.95;
+
+interface Case {
+  name: string;
+  modelDir: string;
+  batch: number;
+  steps: number;
+  samples: number;
+  shardSize: number;
+}
+
+/** Times every forward of an engine. */
+class TimedForwards implements DenoiserEngine {
+  readonly name: string;
+  readonly description: string;
+  ms = 0;
+  count = 0;
+  constructor(private readonly inner: DenoiserEngine) {
+    this.name = inner.name;
+    this.description = inner.description;
+  }
+  async forward(x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D): Promise<tf.Tensor4D> {
+    const start = performance.now();
+    try {
+      return await this.inner.forward(x, t, y);
+    } finally {
+      this.ms += performance.now() - start;
+      this.count++;
+    }
+  }
+  dispose(): void {
+    this.inner.dispose();
+  }
+}
+
+/** generate() over the seeds in micro-batches, as the worker's ShardSampler cuts them; returns ms. */
+async function bareLoop(c: Case, engine: DenoiserEngine, seeds: number[]): Promise<number> {
+  const directory = await readModelDirectory(c.modelDir);
+  if (directory.architecture !== 'adm-unet') throw new Error(`${c.modelDir} is not a denoiser`);
+  const { unet } = directory;
+  const process = createProcess({ ...parseDiffusionConfig(directory.diffusion), timestepRespacing: String(c.steps) });
+  const classes = drawableClasses({ numClasses: unet.numClasses, nullLabel: directory.nullLabel });
+  const start = performance.now();
+  for (let i = 0; i < seeds.length; i += c.batch) {
+    const batch = seeds.slice(i, i + c.batch);
+    await generate({
+      engine,
+      process,
+      noise: new SeedNoiseSource(batch),
+      shape: [batch.length, unet.inChannels, unet.imageSize, unet.imageSize],
+      labels: classes === null ? undefined : labelsFor({ kind: 'random' }, batch, classes),
+      sampler: { kind: 'ddpm', clipDenoised: true },
+    });
+  }
+  return performance.now() - start;
+}
+
+/** Median ms of onnxruntime's session.run alone at the batch size, on the same graph and settings as the engine. */
+async function sessionRunMs(c: Case, rounds: number): Promise<number> {
+  const directory = await readModelDirectory(c.modelDir);
+  if (directory.architecture !== 'adm-unet') throw new Error(`${c.modelDir} is not a denoiser`);
+  const { unet } = directory;
+  const ort = await loadOrt();
+  const session = await ort.InferenceSession.create(buildUNetOnnx(unet, directory.weights), {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    interOpNumThreads: 1,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
+  const n = c.batch;
+  const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
+    x: new ort.Tensor('float32', new Float32Array(n * unet.inChannels * unet.imageSize ** 2), [
+      n,
+      unet.inChannels,
+      unet.imageSize,
+      unet.imageSize,
+    ]),
+    t: new ort.Tensor('float32', new Float32Array(n).fill(500), [n]),
+  };
+  if (unet.numClasses !== null) feeds.y = new ort.Tensor('int64', new BigInt64Array(n), [n]);
+  const times: number[] = [];
+  try {
+    await session.run(feeds);
+    for (let r = 0; r < rounds; r++) {
+      const start = performance.now();
+      await session.run(feeds);
+      times.push(performance.now() - start);
+    }
+  } finally {
+    await session.release();
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}
+
+async function pipelineRun(c: Case, producer: Producer, runId: string, storeDir: string, format: string): Promise<number> {
+  const start = performance.now();
+  await launchRun(producer, {
+    model: c.modelDir,
+    seeds: `0-${c.samples - 1}`,
+    runId,
+    steps: c.steps,
+    shardSize: c.shardSize,
+    format,
+    store: producer.settings.store,
+  });
+  const report = join(storeDir, runId, 'report.json');
+  while (!existsSync(report)) await sleep(5);
+  return performance.now() - start;
+}
+
+async function benchCase(c: Case, rounds: number, format: string, dir: string): Promise<number> {
+  const redisUrl = benchRedisUrl('pipeline');
+  const redis = new Redis(redisUrl);
+  await redis.flushdb();
+  const prefix = `bench-pipeline-${c.name}`;
+  const storeDir = join(dir, `runs-${c.name}`);
+  const worker = await startWorker({
+    redis: { url: redisUrl },
+    prefix,
+    model: c.modelDir,
+    engine: 'onnx',
+    batchSize: c.batch,
+    log: () => {},
+  });
+  const producer = new Producer({ redis: { url: redisUrl }, prefix, store: `file://${storeDir}` });
+  const opened = await openModelEngine({ modelDir: c.modelDir, engine: 'onnx' });
+  const engine = new TimedForwards(opened.engine);
+  const seeds = Array.from({ length: c.samples }, (_, i) => i);
+  if (c.shardSize % c.batch !== 0 || c.samples % c.shardSize !== 0) throw new Error(`${c.name}: shards must hold whole micro-batches`);
+  const steps = (c.samples / c.batch) * c.steps;
+  let bareMs = 0;
+  let pipeMs = 0;
+  try {
+    await bareLoop({ ...c, samples: c.batch }, engine, seeds.slice(0, c.batch)); // warm-up of the bench's own engine
+    engine.ms = 0;
+    engine.count = 0;
+    for (let r = 0; r < rounds; r++) {
+      bareMs += await bareLoop(c, engine, seeds);
+      pipeMs += await pipelineRun(c, producer, `${c.name}-${r}`, storeDir, format);
+    }
+    const forwardMs = engine.ms / engine.count;
+    const sessionMs = await sessionRunMs(c, QUICK ? 5 : 15);
+    const efficiency = bareMs / pipeMs;
+    const perStep = (ms: number) => ms / rounds / steps;
+    console.log(
+      `pipeline: ${c.name}: ${c.samples} samples, batch ${c.batch}, ${c.steps} steps, shards of ${c.shardSize}, format ${format}, ${rounds} round(s): bare ${((c.samples * rounds) / (bareMs / 1000)).toFixed(1)} samples/s, pipeline ${((c.samples * rounds) / (pipeMs / 1000)).toFixed(1)} samples/s`,
+    );
+    console.log(
+      `pipeline: ${c.name}: per micro-batch step: network (session.run) ${sessionMs.toFixed(1)} ms, onnx engine copies ${(forwardMs - sessionMs).toFixed(1)} ms, sampling-loop tfjs work ${(perStep(bareMs) - forwardMs).toFixed(1)} ms, worker path ${(perStep(pipeMs) - perStep(bareMs)).toFixed(1)} ms; total ${perStep(pipeMs).toFixed(1)} ms`,
+    );
+    console.log(
+      `pipeline efficiency: ${efficiency.toFixed(3)} (${c.name}; target ≥ ${TARGET}: ${efficiency >= TARGET ? 'met' : 'NOT met'}); network share of the pipeline's time ${((sessionMs * steps * rounds) / pipeMs).toFixed(3)}`,
+    );
+    return efficiency;
+  } finally {
+    engine.dispose();
+    await producer.close();
+    await worker.close('now');
+    await redis.flushdb();
+    redis.disconnect();
+  }
+}
+
+export async function benchPipeline(): Promise<void> {
+  const rounds = numberOption('rounds', 2, 1);
+  const format = stringOption('format', 'both');
+  const names = stringOption('models', 'cifar,mnist').split(',');
+  const dir = mkdtempSync(join(tmpdir(), 'diffq-bench-pipeline-'));
+  try {
+    const cases: Case[] = [];
+    if (names.includes('cifar'))
+      cases.push({
+        name: 'cifar-size',
+        modelDir: await writeCifarSizeModel(join(dir, 'cifar-size')),
+        batch: 32,
+        steps: QUICK ? 5 : 10,
+        samples: QUICK ? 64 : 128,
+        shardSize: 64,
+      });
+    if (names.includes('mnist'))
+      cases.push({ name: 'mnist', modelDir: MNIST_MODEL, batch: 64, steps: QUICK ? 20 : 50, samples: QUICK ? 256 : 512, shardSize: 256 });
+    for (const c of cases) await benchCase(c, rounds, format, dir);
+    console.log(`pipeline: ${loadLine()}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Statistics npz files: the Gaussian fitted to a feature set, as pytorch-fid writes and reads them
+ * (`np.savez(path, mu=mu, sigma=sigma)`, float64) and as guided-diffusion's evaluator keeps them beside
+ * its reference batches (`mu`, `sigma`, and `mu_s`, `sigma_s` of the spatial features for sFID; the
+ * batch's images as `arr_0`, which a stats reader ignores). diffq writes the same keys, so a run's
+ * `stats.npz` is a reference for pytorch-fid, the evaluator and another diffq run alike.
+ */
+import { decodeNpz, encodeNpz, type NpyArray, npyArray } from './npz.ts';
+
+/** One Gaussian: μ [d] and Σ [d, d] row-major (np.cov, ddof = 1). */
+export interface GaussianFile {
+  mu: Float64Array;
+  sigma: Float64Array;
+}
+
+export interface StatsNpz extends GaussianFile {
+  /** The Gaussian of the spatial features (sFID), as `mu_s`/`sigma_s`. */
+  spatial?: GaussianFile;
+  /** float32 feature rows [m, d] (`features`), kept when precision/recall may be computed against the file. */
+  features?: Float32Array;
+}
+
+export class StatsFileError extends Error {}
+
+export function encodeStatsNpz(stats: StatsNpz): Uint8Array {
+  const d = stats.mu.length;
+  checkGaussian(stats, 'mu', 'sigma', 'statistics to write');
+  const arrays: Record<string, NpyArray> = { mu: npyArray(stats.mu, [d]), sigma: npyArray(stats.sigma, [d, d]) };
+  if (stats.spatial) {
+    checkGaussian(stats.spatial, 'mu_s', 'sigma_s', 'statistics to write');
+    const s = stats.spatial.mu.length;
+    arrays.mu_s = npyArray(stats.spatial.mu, [s]);
+    arrays.sigma_s = npyArray(stats.spatial.sigma, [s, s]);
+  }
+  if (stats.features) {
+    if (stats.features.length % d !== 0) {
+      throw new StatsFileError(`statistics to write: features hold ${stats.features.length} values, not whole rows of ${d}`);
+    }
+    arrays.features = npyArray(stats.features, [stats.features.length / d, d]);
+  }
+  return encodeNpz(arrays);
+}
+
+/** Whether an npz holds statistics (`mu` and `sigma`) rather than only images or features. */
+export function isStatsNpz(npz: Record<string, NpyArray>): boolean {
+  return 'mu' in npz && 'sigma' in npz;
+}
+
+export interface DecodeStatsOptions {
+  /** The feature dimension the statistics must have (the feature network's), when known. */
+  dim?: number;
+  /** The spatial (sFID) dimension `mu_s` must have, when known. */
+  spatialDim?: number;
+}
+
+/**
+ * Reads the statistics of an npz (its bytes, or its already decoded arrays); `where` names the file
+ * in every error. Refuses a missing key, wrong shapes, non-finite values and a dimension other than
+ * options.dim, naming the file and the field.
+ */
+export function decodeStatsNpz(source: Uint8Array | Record<string, NpyArray>, where: string, options: DecodeStatsOptions = {}): StatsNpz {
+  const npz = source instanceof Uint8Array ? decodeNpz(source) : source;
+  if (!isStatsNpz(npz)) {
+    throw new StatsFileError(
+      `${where}: a statistics npz holds "mu" [d] and "sigma" [d, d] (as pytorch-fid writes them); this one holds ${Object.keys(npz).join(', ') || 'nothing'}`,
+    );
+  }
+  const main = readGaussian(npz, 'mu', 'sigma', where, options.dim);
+  const out: StatsNpz = main;
+  if ('mu_s' in npz || 'sigma_s' in npz) out.spatial = readGaussian(npz, 'mu_s', 'sigma_s', where, options.spatialDim);
+  const features = npz.features;
+  if (features) {
+    const d = main.mu.length;
+    if (features.shape.length !== 2 || features.shape[1] !== d) {
+      throw new StatsFileError(`${where}: "features" must be [m, ${d}] like "mu"; it is [${features.shape.join(', ')}]`);
+    }
+    out.features = features.data instanceof Float32Array ? features.data : Float32Array.from(numbers(features, 'features', where));
+    checkFinite(out.features, 'features', where);
+  }
+  return out;
+}
+
+function numbers(array: NpyArray, field: string, where: string): ArrayLike<number> {
+  if (array.dtype === 'int64') throw new StatsFileError(`${where}: "${field}" is int64; accepted: float64 or float32`);
+  return array.data as ArrayLike<number>;
+}
+
+function readGaussian(npz: Record<string, NpyArray>, muName: string, sigmaName: string, where: string, dim?: number): GaussianFile {
+  const mu = npz[muName];
+  const sigma = npz[sigmaName];
+  if (!mu || !sigma) throw new StatsFileError(`${where}: "${muName}" and "${sigmaName}" come together; only "${mu ? muName : sigmaName}" is there`);
+  if (mu.shape.length !== 1) throw new StatsFileError(`${where}: "${muName}" must be a vector [d]; it is [${mu.shape.join(', ')}]`);
+  const d = mu.shape[0];
+  if (sigma.shape.length !== 2 || sigma.shape[0] !== sigma.shape[1]) {
+    throw new StatsFileError(`${where}: "${sigmaName}" must be a square matrix [d, d]; it is [${sigma.shape.join(', ')}]`);
+  }
+  if (sigma.shape[0] !== d) {
+    throw new StatsFileError(`${where}: "${sigmaName}" is [${sigma.shape.join(', ')}] but "${muName}" has d = ${d}; they must match`);
+  }
+  if (dim !== undefined && d !== dim) {
+    throw new StatsFileError(`${where}: "${muName}" has dimension ${d}, the feature network gives ${dim}; use statistics of the same feature network`);
+  }
+  const gaussian = {
+    mu: mu.data instanceof Float64Array ? mu.data : Float64Array.from(numbers(mu, muName, where)),
+    sigma: sigma.data instanceof Float64Array ? sigma.data : Float64Array.from(numbers(sigma, sigmaName, where)),
+  };
+  checkFinite(gaussian.mu, muName, where);
+  checkFinite(gaussian.sigma, sigmaName, where);
+  return gaussian;
+}
+
+function checkGaussian(g: GaussianFile, muName: string, sigmaName: string, where: string): void {
+  const d = g.mu.length;
+  if (d < 1 || g.sigma.length !== d * d) {
+    throw new StatsFileError(`${where}: "${sigmaName}" holds ${g.sigma.length} values; "${muName}" has d = ${d}, so it needs ${d * d}`);
+  }
+  checkFinite(g.mu, muName, where);
+  checkFinite(g.sigma, sigmaName, where);
+}
+
+function checkFinite(values: ArrayLike<number>, field: string, where: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw new StatsFileError(`${where}: "${field}" holds ${values[i]} at flat index ${i}; statistics must be finite`);
+  }
+}

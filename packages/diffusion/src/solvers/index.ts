@@ -1,0 +1,2 @@
+export * from './noise-schedule-vp.ts';
+export * from './time-grid.ts';
