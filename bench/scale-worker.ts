@@ -31,7 +31,15 @@ const worker = await startWorker({
     if (/fail|error|stopped:/i.test(line)) process.stderr.write(`${line}\n`);
   },
 });
+// CPU seconds spent serving (from ready to SIGTERM), so the bench can tell when the fleet's own
+// work, not the queue, fills the cores.
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+const readyCpu = cpuSeconds();
 process.once('SIGTERM', () => {
+  process.stdout.write(`cpu ${cpuSeconds() - readyCpu}\n`);
   void worker.close('now').then(() => process.exit(0));
 });
 process.stdout.write('ready\n');

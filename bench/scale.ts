@@ -11,7 +11,8 @@
  * commands, bytes and server CPU per shard; an idle window before the launch gives what idle
  * workers cost, and both say how many workers one Redis can serve.
  *
- * Options: --workers 1,4,16,64  --shards-per-worker 3  --ms-per-sample 25 (sleep per sample per step)
+ * Options: --workers 1,4,16,64  --shards-per-worker 2  --ms-per-sample 100 (sleep per sample per step:
+ * long enough that 64 workers' own CPU — sampling-loop glue, npz, BullMQ — stays well inside 2 cores)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -36,13 +37,15 @@ const TARGET_AT_64 = 0.9;
 
 interface Fleet {
   children: ChildProcess[];
+  /** CPU seconds each child spent serving, reported as it stops. */
+  cpu: number[];
   /** Last stderr lines of each child, for the error message when one fails. */
   logs: string[];
 }
 
 function startFleet(n: number, config: Omit<ScaleWorkerConfig, 'workerId'>): Promise<Fleet> {
   const script = join(import.meta.dirname, 'scale-worker.ts');
-  const fleet: Fleet = { children: [], logs: [] };
+  const fleet: Fleet = { children: [], cpu: [], logs: [] };
   const ready = Array.from({ length: n }, (_, i) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify({ ...config, workerId: `sim-${i}` })], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -51,7 +54,12 @@ function startFleet(n: number, config: Omit<ScaleWorkerConfig, 'workerId'>): Pro
     fleet.logs.push('');
     child.stderr?.on('data', (chunk: Buffer) => (fleet.logs[i] = (fleet.logs[i] + chunk).slice(-2000)));
     return new Promise<void>((resolve, reject) => {
-      child.stdout?.on('data', (chunk: Buffer) => String(chunk).includes('ready') && resolve());
+      child.stdout?.on('data', (chunk: Buffer) => {
+        const text = String(chunk);
+        if (text.includes('ready')) resolve();
+        const cpu = /cpu ([\d.]+)/.exec(text);
+        if (cpu) fleet.cpu[i] = Number(cpu[1]);
+      });
       child.once('exit', (code) => reject(new Error(`simulated worker ${i} exited (${code}) before serving: ${fleet.logs[i]}`)));
     });
   });
@@ -69,8 +77,8 @@ async function stopFleet(fleet: Fleet): Promise<void> {
     fleet.children.map(
       (child) =>
         new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('exit', () => resolve());
+          if (child.exitCode !== null && child.stdout?.readableEnded) return resolve();
+          child.once('close', () => resolve());
           child.kill('SIGTERM');
         }),
     ),
@@ -89,11 +97,17 @@ interface Measured {
   idle: RedisCounters;
   /** From spawning the workers to all of them serving. */
   startSeconds: number;
+  /** The workers' CPU seconds from serving to stopping (idle window, run, finalize), all workers. */
+  workerCpuSeconds: number;
+  /** Wall seconds of that span. */
+  servingSeconds: number;
 }
 
 /** Redis's own activity per ms with no worker connected (cron, the bench's INFO calls), subtracted from every window. */
 interface Baseline {
   commandsPerMs: number;
+  /** Bytes of one window: the bench's own INFO replies, the same for every window. */
+  bytes: number;
   cpuSecondsPerMs: number;
 }
 
@@ -101,13 +115,18 @@ async function baselineOf(redis: Redis): Promise<Baseline> {
   const before = await redisCounters(redis);
   await sleep(IDLE_WINDOW_MS);
   const d = counterDelta(before, await redisCounters(redis));
-  return { commandsPerMs: d.commands / IDLE_WINDOW_MS, cpuSecondsPerMs: d.cpuSeconds / IDLE_WINDOW_MS };
+  return {
+    commandsPerMs: d.commands / IDLE_WINDOW_MS,
+    bytes: d.bytesIn + d.bytesOut,
+    cpuSecondsPerMs: d.cpuSeconds / IDLE_WINDOW_MS,
+  };
 }
 
 function withoutBaseline(d: RedisCounters, baseline: Baseline, ms: number): RedisCounters {
   return {
     ...d,
     commands: Math.max(0, d.commands - baseline.commandsPerMs * ms),
+    bytesOut: Math.max(0, d.bytesOut - baseline.bytes),
     cpuSeconds: Math.max(0, d.cpuSeconds - baseline.cpuSecondsPerMs * ms),
   };
 }
@@ -126,6 +145,7 @@ async function measure(
   const started = performance.now();
   const fleet = await startFleet(n, { redisUrl, prefix, model, batchSize: BATCH, msPerSample });
   const startSeconds = (performance.now() - started) / 1000;
+  const served = performance.now();
   const producer = new Producer({ redis: { url: redisUrl }, prefix, store: `file://${join(dir, `runs-${n}`)}` });
   try {
     const idleBefore = await redisCounters(redis);
@@ -160,7 +180,11 @@ async function measure(
     const lastShard = Math.max(...jobs.map((j) => j.finishedOn ?? 0));
     const finalize = await finalizeQueue.getJob(finalizeJobId(runId));
     const mean = jobs.reduce((s, j) => s + ((j.finishedOn ?? 0) - (j.processedOn ?? 0)), 0) / jobs.length / 1000;
+    await stopFleet(fleet);
+    const servingSeconds = (performance.now() - served) / 1000;
     return {
+      workerCpuSeconds: fleet.cpu.reduce((a, b) => a + (b ?? 0), 0),
+      servingSeconds,
       n,
       samples: shards * SHARD_SIZE,
       shards,
@@ -184,8 +208,8 @@ function pad(text: string | number, width: number): string {
 
 export async function benchScale(): Promise<void> {
   const counts = listOption('workers', [1, 4, 16, 64], [1, 4, 16]);
-  const shardsPerWorker = numberOption('shards-per-worker', 3, 2);
-  const msPerSample = numberOption('ms-per-sample', 25);
+  const shardsPerWorker = numberOption('shards-per-worker', 2, 1);
+  const msPerSample = numberOption('ms-per-sample', 100);
   if (counts[0] !== 1) counts.unshift(1);
   const redisUrl = benchRedisUrl('scale');
   const dir = mkdtempSync(join(tmpdir(), 'diffq-bench-scale-'));
@@ -199,7 +223,7 @@ export async function benchScale(): Promise<void> {
     const model = await writeRandomModel(join(dir, 'model'));
     const baseline = await baselineOf(redis);
     console.log(
-      `scale: ${pad('N', 3)} ${pad('start s', 8)} ${pad('run s', 7)} ${pad('samples/s', 10)} ${pad('efficiency', 10)} ${pad('shard s', 8)} ${pad('finalize s', 10)} ${pad('cmds/shard', 10)} ${pad('KB/shard', 9)} ${pad('Redis ms/shard', 14)} ${pad('idle cmds/worker/s', 18)}`,
+      `scale: ${pad('N', 3)} ${pad('start s', 8)} ${pad('run s', 7)} ${pad('samples/s', 10)} ${pad('efficiency', 10)} ${pad('shard s', 8)} ${pad('finalize s', 10)} ${pad('cmds/shard', 10)} ${pad('KB/shard', 9)} ${pad('Redis ms/shard', 14)} ${pad('idle cmds/worker/s', 18)} ${pad('worker cores', 12)} ${pad('worker ms/shard', 16)}`,
     );
     let single = 0;
     let last: Measured | undefined;
@@ -209,7 +233,7 @@ export async function benchScale(): Promise<void> {
       if (n === 1) single = throughput;
       const efficiency = throughput / (n * single);
       console.log(
-        `scale: ${pad(n, 3)} ${pad(m.startSeconds.toFixed(1), 8)} ${pad(m.seconds.toFixed(2), 7)} ${pad(throughput.toFixed(1), 10)} ${pad(efficiency.toFixed(3), 10)} ${pad(m.shardSeconds.toFixed(2), 8)} ${pad(m.finalizeSeconds.toFixed(2), 10)} ${pad((m.run.commands / m.shards).toFixed(0), 10)} ${pad(((m.run.bytesIn + m.run.bytesOut) / m.shards / 1024).toFixed(1), 9)} ${pad(((m.run.cpuSeconds * 1000) / m.shards).toFixed(2), 14)} ${pad((m.idle.commands / n / (IDLE_WINDOW_MS / 1000)).toFixed(2), 18)}`,
+        `scale: ${pad(n, 3)} ${pad(m.startSeconds.toFixed(1), 8)} ${pad(m.seconds.toFixed(2), 7)} ${pad(throughput.toFixed(1), 10)} ${pad(efficiency.toFixed(3), 10)} ${pad(m.shardSeconds.toFixed(2), 8)} ${pad(m.finalizeSeconds.toFixed(2), 10)} ${pad((m.run.commands / m.shards).toFixed(0), 10)} ${pad(((m.run.bytesIn + m.run.bytesOut) / m.shards / 1024).toFixed(1), 9)} ${pad(((m.run.cpuSeconds * 1000) / m.shards).toFixed(2), 14)} ${pad((m.idle.commands / n / (IDLE_WINDOW_MS / 1000)).toFixed(2), 18)} ${pad((m.workerCpuSeconds / m.servingSeconds).toFixed(2), 12)} ${pad(((m.workerCpuSeconds * 1000) / m.shards).toFixed(0), 16)}`,
       );
       if (n === 64)
         console.log(

@@ -5,7 +5,9 @@
  * when the MNIST classifier features exist (models/mnist-classifier with heldout-stats.npz), the FID
  * against held-out MNIST digits; draws FID (else ms per sample) against steps to docs/solvers.png.
  * Options: --samples N (default 1000; --quick 100), --steps 5,10,20,50, --batch B (default 100),
- * --engine auto|onnx|tfjs (default auto), --chart <path> (default docs/solvers.png; "none" for no chart).
+ * --samplers ddim,dpm++2m,dpm++3m,unipc (default all), or instead of both --configs ddim:20,dpm++2m:10
+ * (chosen sampler:steps pairs, for a run that cannot afford the whole grid), --engine auto|onnx|tfjs (default auto),
+ * --chart <path> (default docs/solvers.png; "none" for no chart).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -62,9 +64,30 @@ interface Measured {
 async function openFid(engine: EngineChoice): Promise<{ network: FeatureNetwork; reference: GaussianStats } | string> {
   if (!existsSync(join(FEATURES_DIR, 'model.json'))) return `no feature network at ${FEATURES_DIR}`;
   if (!existsSync(REFERENCE_STATS)) return `no reference statistics at ${REFERENCE_STATS}`;
-  const network = await openFeatureNetwork(FEATURES_DIR, { engine });
+  let network: FeatureNetwork;
+  try {
+    network = await openFeatureNetwork(FEATURES_DIR, { engine });
+  } catch (error) {
+    // The directory may still be being written by its trainer; a later call tries again.
+    return `the feature network at ${FEATURES_DIR} did not open: ${(error as Error).message.split('\n')[0]}`;
+  }
   const reference = decodeStatsNpz(new Uint8Array(readFileSync(REFERENCE_STATS)), REFERENCE_STATS, { dim: network.info.featureDim });
   return { network, reference };
+}
+
+/** --configs name:steps,… when given, else every sampler at every step count (steps outermost). */
+function configList(samplers: BenchSampler[], stepList: number[]): { s: BenchSampler; steps: number }[] {
+  const given = stringOption('configs', '');
+  if (given === '') return stepList.flatMap((steps) => samplers.map((s) => ({ s, steps })));
+  return given.split(',').map((pair) => {
+    const [name, steps] = pair.split(':');
+    const s = SAMPLERS.find((x) => x.name === name);
+    if (!s || !(Number(steps) >= 1 && Number.isInteger(Number(steps))))
+      throw new Error(
+        `--configs entry "${pair}"; accepted: <sampler>:<steps> with sampler one of ${SAMPLERS.map((x) => x.name).join(', ')}`,
+      );
+    return { s, steps: Number(steps) };
+  });
 }
 
 function pad(text: string | number, width: number): string {
@@ -77,6 +100,11 @@ export async function benchSolvers(): Promise<void> {
   const batch = numberOption('batch', 100);
   const engineChoice = stringOption('engine', 'auto') as EngineChoice;
   const chartPath = stringOption('chart', join(REPO, 'docs', 'solvers.png'));
+  const names = stringOption('samplers', SAMPLERS.map((s) => s.name).join(',')).split(',');
+  const unknown = names.filter((n) => !SAMPLERS.some((s) => s.name === n));
+  if (unknown.length > 0) throw new Error(`--samplers names ${unknown.join(', ')}; accepted: ${SAMPLERS.map((s) => s.name).join(', ')}`);
+  const samplers = SAMPLERS.filter((s) => names.includes(s.name));
+  const configs = configList(samplers, stepList);
 
   const directory = await readModelDirectory(MODEL_DIR);
   if (directory.architecture !== 'adm-unet') throw new Error(`${MODEL_DIR} is not a denoiser`);
@@ -84,73 +112,44 @@ export async function benchSolvers(): Promise<void> {
   if (unet.numClasses === null || nullLabel === null) throw new Error(`${MODEL_DIR} is not a classifier-free guided model`);
   const diffusion: DiffusionConfig = parseDiffusionConfig(directory.diffusion, 'model.json.diffusion');
   const opened = await openModelEngine({ modelDir: MODEL_DIR, directory, engine: engineChoice });
-  const fid = await openFid(engineChoice);
   const seeds = Array.from({ length: samples }, (_, i) => i);
   const labels = labelsFor({ kind: 'balanced' }, seeds, nullLabel);
+  const [h, w, c] = [unet.imageSize, unet.imageSize, unet.inChannels];
   console.log(`solvers: ${MODEL_DIR}, ${samples} samples (seeds 0-${samples - 1}, balanced labels, CFG w = ${GUIDANCE_W}), batch ${batch}`);
   console.log(`solvers: engine ${opened.why}`);
-  console.log(`solvers: FID ${typeof fid === 'string' ? `skipped: ${fid}` : `against ${REFERENCE_STATS} (${fid.network.description})`}`);
   console.log(`solvers: ${loadLine()}`);
-  console.log(`solvers: ${pad('sampler', 8)} ${pad('steps', 5)} ${pad('NFE', 5)} ${pad('wall s', 8)} ${pad('ms/sample', 10)} ${pad('FID', 8)}`);
+  console.log(`solvers: ${pad('sampler', 8)} ${pad('steps', 5)} ${pad('NFE', 5)} ${pad('wall s', 8)} ${pad('ms/sample', 10)}`);
 
+  // FID is computed as soon as the classifier features exist (they may appear while this runs).
   const results: Measured[] = [];
-  try {
-    for (const steps of stepList) {
-      for (const s of SAMPLERS) {
-        const process = createProcess({ ...diffusion, timestepRespacing: s.respacing(steps) });
-        const [h, w, c] = [unet.imageSize, unet.imageSize, unet.inChannels];
-        const images = new Uint8Array(samples * h * w * c);
-        const started = performance.now();
-        for (let start = 0; start < samples; start += batch) {
-          const batchSeeds = seeds.slice(start, start + batch);
-          const generated = await generate({
-            engine: opened.engine,
-            process,
-            noise: new SeedNoiseSource(batchSeeds),
-            shape: [batchSeeds.length, c, h, w],
-            labels: labels.subarray(start, start + batchSeeds.length),
-            guidance: { type: 'classifier_free', w: GUIDANCE_W, nullLabel },
-            sampler: s.settings(steps),
-          });
-          images.set(generated.images, start * h * w * c);
-        }
-        const seconds = (performance.now() - started) / 1000;
-        let distance = Number.NaN;
-        if (typeof fid !== 'string') {
-          const { features } = await fid.network.extract(images, [samples, h, w, c]);
-          distance = frechetDistance(featureStats(features, fid.network.info.featureDim), fid.reference);
-        }
-        results.push({ sampler: s.name, steps, seconds, fid: distance });
-        console.log(
-          `solvers: ${pad(s.name, 8)} ${pad(steps, 5)} ${pad(steps, 5)} ${pad(seconds.toFixed(1), 8)} ${pad(((seconds * 1000) / samples).toFixed(1), 10)} ${pad(Number.isNaN(distance) ? '-' : distance.toFixed(3), 8)}`,
-        );
-      }
+  const images = new Map<Measured, Uint8Array>();
+  let fid = 'not opened yet' as Awaited<ReturnType<typeof openFid>>;
+  const measurePending = async () => {
+    if (typeof fid === 'string') fid = await openFid(engineChoice);
+    if (typeof fid === 'string') return;
+    for (const [r, batchImages] of images) {
+      const { features } = await fid.network.extract(batchImages, [samples, h, w, c]);
+      r.fid = frechetDistance(featureStats(features, fid.network.info.featureDim), fid.reference);
+      images.delete(r);
+      console.log(`solvers: FID ${r.sampler} at ${r.steps} steps: ${r.fid.toFixed(3)}`);
     }
-  } finally {
-    opened.engine.dispose();
-    if (typeof fid !== 'string') fid.network.dispose();
-  }
-
+  };
   const at = (sampler: string, steps: number) => results.find((r) => r.sampler === sampler && r.steps === steps);
-  const dpm10 = at('dpm++2m', 10);
-  const ddim20 = at('ddim', 20);
-  if (dpm10 && ddim20 && !Number.isNaN(dpm10.fid)) {
-    const held = dpm10.fid <= ddim20.fid;
-    console.log(
-      `solvers: claim "DPM-Solver++ at 10 steps is no worse than DDIM at 20": ${held ? 'holds' : 'does NOT hold'} (FID ${dpm10.fid.toFixed(3)} vs ${ddim20.fid.toFixed(3)})`,
-    );
-  }
-  if (chartPath !== 'none') {
+  // Redrawn after every measurement, so a long run that is stopped early still leaves its chart.
+  const writeChart = () => {
+    if (chartPath === 'none' || results.length === 0) return;
+    const chartSteps = [...new Set(configs.map((x) => x.steps))].sort((p, q) => p - q);
+    const chartSamplers = SAMPLERS.filter((x) => configs.some((cfg) => cfg.s === x));
     const withFid = results.some((r) => !Number.isNaN(r.fid));
     const png = encodePng(
       drawLineChart({
         title: `${withFid ? 'FID' : 'MS PER SAMPLE'} ON MODELS/MNIST, ${samples} SAMPLES, CFG W=${GUIDANCE_W}`,
         xLabel: 'STEPS (NETWORK EVALUATIONS)',
         yLabel: withFid ? 'FID (MNIST CLASSIFIER FEATURES)' : 'MS PER SAMPLE',
-        x: stepList,
-        series: SAMPLERS.map((s) => ({
+        x: chartSteps,
+        series: chartSamplers.map((s) => ({
           name: s.name,
-          y: stepList.map((steps) => {
+          y: chartSteps.map((steps) => {
             const r = at(s.name, steps);
             if (!r) return Number.NaN;
             return withFid ? r.fid : (r.seconds * 1000) / samples;
@@ -159,6 +158,59 @@ export async function benchSolvers(): Promise<void> {
       }),
     );
     writeFileSync(resolve(chartPath), png);
-    console.log(`solvers: chart written to ${resolve(chartPath)}`);
+  };
+  try {
+    for (const { s, steps } of configs) {
+      const process = createProcess({ ...diffusion, timestepRespacing: s.respacing(steps) });
+      const sampled = new Uint8Array(samples * h * w * c);
+      const started = performance.now();
+      for (let start = 0; start < samples; start += batch) {
+        const batchSeeds = seeds.slice(start, start + batch);
+        const generated = await generate({
+          engine: opened.engine,
+          process,
+          noise: new SeedNoiseSource(batchSeeds),
+          shape: [batchSeeds.length, c, h, w],
+          labels: labels.subarray(start, start + batchSeeds.length),
+          guidance: { type: 'classifier_free', w: GUIDANCE_W, nullLabel },
+          sampler: s.settings(steps),
+        });
+        sampled.set(generated.images, start * h * w * c);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const r: Measured = { sampler: s.name, steps, seconds, fid: Number.NaN };
+      results.push(r);
+      images.set(r, sampled);
+      console.log(
+        `solvers: ${pad(s.name, 8)} ${pad(steps, 5)} ${pad(steps, 5)} ${pad(seconds.toFixed(1), 8)} ${pad(((seconds * 1000) / samples).toFixed(1), 10)}`,
+      );
+      await measurePending();
+      writeChart();
+    }
+    await measurePending();
+  } finally {
+    opened.engine.dispose();
+    if (typeof fid !== 'string') fid.network.dispose();
   }
+  console.log(
+    typeof fid === 'string'
+      ? `solvers: FID skipped: ${fid}`
+      : `solvers: FID against ${REFERENCE_STATS} (${fid.network.description}, ${samples} samples each):`,
+  );
+  for (const r of results) {
+    console.log(
+      `solvers: ${pad(r.sampler, 8)} ${pad(r.steps, 5)} ${pad(((r.seconds * 1000) / samples).toFixed(1), 10)} ms/sample  FID ${Number.isNaN(r.fid) ? '-' : r.fid.toFixed(3)}`,
+    );
+  }
+
+  const dpm10 = at('dpm++2m', 10);
+  const ddim20 = at('ddim', 20);
+  if (dpm10 && ddim20 && !Number.isNaN(dpm10.fid)) {
+    const held = dpm10.fid <= ddim20.fid;
+    console.log(
+      `solvers: claim "DPM-Solver++ at 10 steps is no worse than DDIM at 20": ${held ? 'holds' : 'does NOT hold'} (FID ${dpm10.fid.toFixed(3)} vs ${ddim20.fid.toFixed(3)})`,
+    );
+  }
+  writeChart();
+  if (chartPath !== 'none') console.log(`solvers: chart written to ${resolve(chartPath)}`);
 }

@@ -44,7 +44,8 @@ export class Canvas {
       const rows = glyph(ch);
       for (let r = 0; r < GLYPH_HEIGHT; r++)
         for (let c = 0; c < GLYPH_WIDTH; c++)
-          if (rows[r] & (1 << (GLYPH_WIDTH - 1 - c))) this.rect(x + (i * (GLYPH_WIDTH + 1) + c) * scale, y + r * scale, scale, scale, color);
+          if (rows[r] & (1 << (GLYPH_WIDTH - 1 - c)))
+            this.rect(x + (i * (GLYPH_WIDTH + 1) + c) * scale, y + r * scale, scale, scale, color);
     }
   }
 
@@ -54,7 +55,8 @@ export class Canvas {
       const rows = glyph(ch);
       for (let r = 0; r < GLYPH_HEIGHT; r++)
         for (let c = 0; c < GLYPH_WIDTH; c++)
-          if (rows[r] & (1 << (GLYPH_WIDTH - 1 - c))) this.rect(x + r * scale, y - (i * (GLYPH_WIDTH + 1) + c) * scale, scale, scale, color);
+          if (rows[r] & (1 << (GLYPH_WIDTH - 1 - c)))
+            this.rect(x + r * scale, y - (i * (GLYPH_WIDTH + 1) + c) * scale, scale, scale, color);
     }
   }
 

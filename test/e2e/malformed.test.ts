@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { encodeStatsNpz } from '@diffq/codecs';
 import { FINALIZE_QUEUE_NAME, keys, sampleQueueName } from '@diffq/contract';
 import type { RunningWorker } from '@diffq/worker';
 import type { Job, Queue } from 'bullmq';
+import { writeRandomMnistClassifier } from '../fixtures/random-feature-model.ts';
 import { runDiffq, smallModel, useTestEnv, waitFor } from './harness.ts';
 
 describe('malformed launches and job payloads', () => {
@@ -13,10 +15,16 @@ describe('malformed launches and job payloads', () => {
   let classModel: string;
   let storeDir: string;
   let storeUrl: string;
+  let features: string;
+  let wrongRef: string;
 
   before(async () => {
     model = env.model;
     classModel = await smallModel(env.dir, { numClasses: 10 });
+    features = writeRandomMnistClassifier(join(env.dir, 'mnist-classifier'));
+    // Statistics of dimension 5: the MNIST classifier's features have 32.
+    wrongRef = join(env.dir, 'ref-5d.npz');
+    writeFileSync(wrongRef, encodeStatsNpz({ mu: new Float64Array(5), sigma: new Float64Array(25) }));
     storeDir = join(env.dir, 'runs');
     storeUrl = env.storeUrl;
   });
@@ -134,6 +142,41 @@ describe('malformed launches and job payloads', () => {
       name: 'a Redis URL of another scheme',
       args: () => ['--model', model, '--seeds', '0-9', '--redis', 'http://127.0.0.1:6379'],
       says: /--redis "http:\/\/127.0.0.1:6379" has scheme http; accepted: redis:\/\/ or rediss:\/\//,
+    },
+    {
+      name: 'an unknown statistic',
+      args: () => ['--model', model, '--seeds', '0-9', '--stats', 'fid,kid', '--features', features, '--ref', wrongRef],
+      says: /--stats "kid" is not a statistic; accepted: fid, sfid, is, pr, accuracy/,
+    },
+    {
+      name: 'a feature network without --stats',
+      args: () => ['--model', model, '--seeds', '0-9', '--features', features],
+      says: /--features applies with --stats/,
+    },
+    {
+      name: 'a feature network that does not fit the images',
+      args: () => ['--model', model, '--seeds', '0-9', '--stats', 'is', '--features', features],
+      says: /takes images of 1 channels; the model samples 3[\s\S]*takes 28×28 images; the model samples 8×8/,
+    },
+    {
+      name: 'a reference of another dimension than the features',
+      args: () => ['--model', model, '--seeds', '0-9', '--stats', 'fid', '--features', features, '--ref', wrongRef],
+      says: /--ref .*ref-5d.npz holds statistics of dimension 5; .* gives features of dimension 32/,
+    },
+    {
+      name: 'FID without a reference',
+      args: () => ['--model', model, '--seeds', '0-9', '--stats', 'fid', '--features', features],
+      says: /--stats fid needs --ref/,
+    },
+    {
+      name: 'a reference run that has no statistics',
+      args: () => ['--model', model, '--seeds', '0-9', '--stats', 'fid', '--features', features, '--ref', 'no-such-run'],
+      says: /--ref no-such-run \(run no-such-run's stats.npz.*does not exist/,
+    },
+    {
+      name: 'class accuracy of an unconditional model',
+      args: () => ['--model', model, '--seeds', '0-9', '--stats', 'accuracy', '--features', features],
+      says: /--stats accuracy needs a class-conditional model/,
     },
     { name: 'a misspelt flag', args: () => ['--model', model, '--seeds', '0-9', '--shardsize', '10'], says: /Unknown argument: shardsize/ },
   ];

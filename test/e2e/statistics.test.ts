@@ -8,13 +8,15 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { decodeStatsNpz, encodeStatsNpz } from '@diffq/codecs';
 import { keys, type RunReport } from '@diffq/contract';
 import { featureStats, frechetDistance, inceptionScore, softmaxRows } from '@diffq/diffusion/statistics';
 import { openFeatureNetwork } from '@diffq/onnx';
-import { decodeShardFeatures, decodeStats, encodeStats, getJson, readShardMeta } from '@diffq/storage';
+import { createExporter, Producer } from '@diffq/producer';
+import { decodeShardFeatures, getJson, readShardMeta } from '@diffq/storage';
 import { writeRandomMnistClassifier } from '../fixtures/random-feature-model.ts';
 import { writeRandomModel } from '../fixtures/random-model.ts';
-import { assertEverySeedOnce, assertExitClean, readStoredRun, runDiffq, useTestEnv, waitFor } from './harness.ts';
+import { assertEverySeedOnce, assertExitClean, REPO, readStoredRun, runDiffq, useTestEnv, waitFor } from './harness.ts';
 
 const SEEDS = 64;
 const SHARD = 16;
@@ -42,10 +44,12 @@ describe('a run with evaluation statistics', () => {
     network.dispose();
     const ref = featureStats(features, FEATURE_DIM);
     refPath = join(env.dir, 'reference.npz');
-    writeFileSync(refPath, encodeStats({ ...ref, features }));
+    writeFileSync(refPath, encodeStatsNpz({ ...ref, features }));
   });
 
-  it('writes the FID of all its features at once, after a worker was killed mid-shard and shards finished out of order', { timeout: 300_000 }, async () => {
+  it('writes the FID of all its features at once, after a worker was killed mid-shard and shards finished out of order', {
+    timeout: 300_000,
+  }, async () => {
     await env.launch({
       runId: 'evaluated',
       model,
@@ -102,23 +106,27 @@ describe('a run with evaluation statistics', () => {
       labels.push(...(f.labels ?? []));
       // They are the features of the stored images.
       const images = new Uint8Array(SHARD * 28 * 28);
-      meta.seeds.forEach((seed, k) => images.set(run.images.get(seed) as Uint8Array, k * 28 * 28));
+      for (const [k, seed] of meta.seeds.entries()) images.set(run.images.get(seed) as Uint8Array, k * 28 * 28);
       const fresh = await network.extract(images, [SHARD, 28, 28, 1]);
       const worst = Math.max(...f.features.map((v, k) => Math.abs(v - fresh.features[k])));
       assert.ok(worst < 1e-5, `shard ${i}: stored features differ from the stored images' by ${worst}`);
     }
     network.dispose();
-    const ref = decodeStats(readFileSync(refPath), refPath);
+    const ref = decodeStatsNpz(readFileSync(refPath), refPath);
     const atOnce = frechetDistance(featureStats(all, FEATURE_DIM), ref);
     assert.ok(relativeDiff(stats.fid as number, atOnce) <= 1e-9, `finalizer FID ${stats.fid} vs all at once ${atOnce}`);
     const is = inceptionScore(softmaxRows(logits, 10), 10, 5000);
     assert.ok(relativeDiff(stats.inceptionScore?.mean as number, is.mean) <= 1e-12);
     assert.equal(stats.precisionRecall?.samples, SEEDS);
     assert.equal(stats.accuracy?.samples, SEEDS);
-    assert.deepEqual(labels, run.metas.flatMap((m) => m.labels ?? []), 'features carry the requested classes');
+    assert.deepEqual(
+      labels,
+      run.metas.flatMap((m) => m.labels ?? []),
+      'features carry the requested classes',
+    );
 
     // stats.npz: the run's own Gaussian, float64, as pytorch-fid reads it.
-    const own = decodeStats((await store.get(keys.stats('evaluated'))) as Uint8Array, 'stats.npz');
+    const own = decodeStatsNpz((await store.get(keys.stats('evaluated'))) as Uint8Array, 'stats.npz');
     const expected = featureStats(all, FEATURE_DIM);
     assert.ok(own.mu.every((m, i) => Math.abs(m - expected.mu[i]) <= 1e-9 * (1 + Math.abs(expected.mu[i]))));
     assert.ok(own.sigma.every((s, i) => Math.abs(s - expected.sigma[i]) <= 1e-9 * (1 + Math.abs(expected.sigma[i]))));
@@ -126,6 +134,58 @@ describe('a run with evaluation statistics', () => {
     const printed = await runDiffq(['report', 'evaluated', ...env.flags, '--store', env.storeUrl]);
     assert.equal(printed.code, 0, printed.err);
     for (const word of ['FID', 'IS', 'precision', 'recall', 'accuracy']) assert.match(printed.out, new RegExp(word), printed.out);
+
+    // The live FID: diffq status and the exporter's gauge, from the same stored shards.
+    const status = await runDiffq(['status', 'evaluated', ...env.flags, '--store', env.storeUrl]);
+    assert.match(
+      status.out,
+      new RegExp(`FID +${(stats.fid as number).toPrecision(6)} over the ${SEEDS} samples stored so far`),
+      status.out,
+    );
+    const producer = new Producer({ redis: { url: env.redisUrl }, prefix: env.prefix, store: env.storeUrl });
+    try {
+      const exporter = createExporter(producer);
+      await exporter.refresh();
+      const gauge = (await exporter.registry.getSingleMetric('diffq_run_fid')?.get())?.values.find((v) => v.labels.run === 'evaluated');
+      assert.ok(gauge && relativeDiff(gauge.value, stats.fid as number) <= 1e-9, `diffq_run_fid ${gauge?.value} vs ${stats.fid}`);
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it('reports the shipped MNIST model against the held-out digits, beside its floor', { timeout: 300_000 }, async () => {
+    // --features and --ref come from models/mnist/model.json's evaluation block.
+    const shipped = join(REPO, 'models', 'mnist');
+    await env.launch({
+      runId: 'shipped',
+      model: shipped,
+      seeds: '0-29',
+      shardSize: 10,
+      steps: 10,
+      flags: ['--sampler', 'ddim', '--guidance-scale', '3', '--labels', 'balanced', '--stats', 'fid,is,pr,accuracy'],
+    });
+    await env.sampleInProcess({ batchSize: 10, model: shipped });
+    const report = (await getJson(env.store(), keys.report('shipped'))) as RunReport;
+    const stats = report.statistics;
+    assert.ok(stats);
+    assert.equal(stats.featureNetwork.uri, join(REPO, 'models', 'mnist-classifier'));
+    assert.equal(stats.reference?.uri, join(REPO, 'models', 'mnist-classifier', 'heldout-stats.npz'));
+    assert.ok((stats.fid as number) > 0 && (stats.floor?.fid as number) > 0, JSON.stringify(stats));
+    assert.ok(
+      stats.floor && stats.floor.fid < (stats.fid as number),
+      'the training digits are closer to the held-out digits than 30 samples',
+    );
+    assert.ok((stats.inceptionScore?.mean as number) > 1);
+    assert.equal(stats.precisionRecall?.samples, 30);
+    assert.equal(stats.accuracy?.samples, 30);
+    const printed = await runDiffq(['report', 'shipped', ...env.flags, '--store', env.storeUrl]);
+    for (const line of [
+      /FID +[\d.]+ \(floor [\d.]+: training data against the reference\)/,
+      /IS +[\d.]+ ±/,
+      /precision [\d.]+, recall [\d.]+/,
+      /accuracy +[\d.]+%/,
+    ])
+      assert.match(printed.out, line, printed.out);
   });
 
   it('serves as the reference of another run of the same seeds, which then scores an FID of 0', { timeout: 300_000 }, async () => {

@@ -250,6 +250,31 @@ const benchModel: Handler = async (_producer, argv, io) => {
   return 0;
 };
 
+const fid: Handler = async (producer, argv, io) => {
+  const { fidBetween, formatFid } = await import('./fid.ts');
+  const r = await fidBetween(argv.a as string, argv.b as string, { producer, features: argv.features as string | undefined });
+  if (argv.json) json(io, r);
+  else io.out(`${formatFid(r)}\n`);
+  return 0;
+};
+
+const refStats: Handler = async (_producer, argv, io) => {
+  const { refStats } = await import('./ref-stats.ts');
+  const r = await refStats({
+    data: argv.data as string,
+    features: argv.features as string,
+    out: argv.out as string,
+    sfid: argv.sfid as boolean,
+    pr: argv.pr as boolean,
+  });
+  if (argv.json) json(io, r);
+  else
+    io.out(
+      `wrote ${r.out}: mu [${r.dim}], sigma [${r.dim}, ${r.dim}]${r.spatialDim ? `, mu_s/sigma_s [${r.spatialDim}]` : ''}${r.featureRows ? `, ${r.featureRows} feature rows` : ''} of ${r.samples} images of ${r.data}\n  feature network ${r.network}\n`,
+    );
+  return 0;
+};
+
 function runArg<T>(y: Argv<T>) {
   return y
     .positional('run', { type: 'string', demandOption: true, describe: 'run id' })
@@ -352,6 +377,37 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
       pick(resume),
     )
     .command('report <run>', 'the run report written by the finalizer', (y) => runArg(y), pick(report))
+    .command(
+      'fid <a> <b>',
+      'Fréchet distance between two of: a run id, an npz of uint8 images, a folder of PNGs, a stats npz',
+      (y) =>
+        y
+          .positional('a', { type: 'string', demandOption: true, describe: 'run id, stats or images .npz (path or s3://), or PNG folder' })
+          .positional('b', { type: 'string', demandOption: true, describe: 'the same kinds as a' })
+          .option('features', {
+            type: 'string',
+            describe: 'feature network directory or s3:// URI, for images (and runs without features)',
+          })
+          .option('json', { type: 'boolean', default: false, describe: 'one JSON object; its fid field is the distance' }),
+      pick(fid),
+    )
+    .command(
+      'ref-stats',
+      'reference statistics (mu, sigma as pytorch-fid stores them) of a data set through a feature network',
+      (y) =>
+        y
+          .option('data', {
+            type: 'string',
+            demandOption: true,
+            describe: 'npz of uint8 images (arr_0 NHWC), a folder of PNGs, mnist-heldout or mnist-train',
+          })
+          .option('features', { type: 'string', demandOption: true, describe: 'feature network directory or s3:// URI' })
+          .option('out', { type: 'string', demandOption: true, describe: 'stats .npz to write' })
+          .option('sfid', { type: 'boolean', default: false, describe: 'also mu_s, sigma_s of the spatial features (sFID)' })
+          .option('pr', { type: 'boolean', default: false, describe: 'also the first 10,000 feature rows, for precision/recall' })
+          .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
+      pick(refStats),
+    )
     .command('runs', 'runs launched on this Redis (prefix)', (y) => y.option('json', { type: 'boolean', default: false }), pick(runs))
     .command(
       'exporter',

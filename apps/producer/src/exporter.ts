@@ -1,6 +1,6 @@
 /**
  * `diffq exporter --port <p>`: queue and run gauges for Prometheus, read from Redis and the stores
- * at scrape time (DESIGN.md §7). Queue depth is what an autoscaler scales workers on (infra/). Run
+ * at scrape time (docs/metrics.md). Queue depth is what an autoscaler scales workers on (infra/). Run
  * ids appear as a label only here, on a handful of slow gauges per run, never on the workers'
  * high-rate series.
  */

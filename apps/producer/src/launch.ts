@@ -47,7 +47,11 @@ export async function planLaunch(flags: LaunchFlags, now = new Date()): Promise<
     throw new UsageError([(error as Error).message]);
   }
   const statistics = await gatherStatisticsFacts(flags, model.evaluation, flags.store);
-  const images = { imageSize: model.imageSize, channels: model.channels, classes: classifier ? classifier.numClasses : drawableClasses(model) };
+  const images = {
+    imageSize: model.imageSize,
+    channels: model.channels,
+    classes: classifier ? classifier.numClasses : drawableClasses(model),
+  };
   const modelProblems = [
     ...checkAgainstModel(flags, model, classifier),
     ...statistics.problems,

@@ -5,9 +5,13 @@
  * shard is added once; moments are sums, so adding shards in any order gives the same result) and
  * the last value, recomputed at most every minIntervalMs.
  */
+
+import type { StatsNpz } from '@diffq/codecs';
 import type { RunSpec, ShardMeta } from '@diffq/contract';
-import { accumulateMoments, emptyMoments, frechetDistance, type Moments, momentsToStats } from '@diffq/diffusion/statistics';
-import { type ObjectStore, readShardFeatures, readStatsUri, type StatsFile } from '@diffq/storage';
+import { emptyMoments, frechetDistanceWith, type Moments, momentsToStats } from '@diffq/diffusion/statistics';
+import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
+import { processMomentKernel } from '@diffq/onnx/moment-kernel';
+import { type ObjectStore, readShardFeatures, readStatsUri } from '@diffq/storage';
 
 export interface LiveFidValue {
   fid: number;
@@ -18,7 +22,7 @@ export interface LiveFidValue {
 }
 
 interface RunCache {
-  reference: StatsFile;
+  reference: StatsNpz;
   moments: Moments;
   included: Set<number>;
   last?: LiveFidValue;
@@ -42,7 +46,8 @@ export class LiveFid {
     let entry = this.runs.get(key);
     if (!entry) {
       entry = readStatsUri(reference.uri).then(({ stats, digest }) => {
-        if (digest !== reference.digest) throw new Error(`reference ${reference.uri} changed since launch (sha256 ${digest.slice(0, 12)}…)`);
+        if (digest !== reference.digest)
+          throw new Error(`reference ${reference.uri} changed since launch (sha256 ${digest.slice(0, 12)}…)`);
         return { reference: stats, moments: emptyMoments(spec.statistics?.features.featureDim ?? stats.mu.length), included: new Set() };
       });
       entry.catch(() => this.runs.delete(key));
@@ -75,13 +80,15 @@ export class LiveFid {
       run.moments = emptyMoments(run.moments.dim);
       run.included.clear();
     }
+    const kernel = await processMomentKernel();
     for (const [index, meta] of done) {
       if (run.included.has(index)) continue;
-      accumulateMoments(run.moments, (await readShardFeatures(store, meta)).features);
+      await kernel.accumulate(run.moments, (await readShardFeatures(store, meta)).features);
       run.included.add(index);
     }
     if (run.moments.count < 2) return null;
-    run.last = { fid: frechetDistance(momentsToStats(run.moments), run.reference), samples: run.moments.count, at: this.now() };
+    const fid = await frechetDistanceWith(await processFrechetKernel(), momentsToStats(run.moments), run.reference);
+    run.last = { fid, samples: run.moments.count, at: this.now() };
     return run.last;
   }
 }

@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MODEL_JSON } from '@diffq/contract';
 import { parseClassifierConfig, parseDiffusionConfig, parseModelJson, parseUNetConfig } from '@diffq/diffusion/config';
 import { defaultModelId } from '@diffq/queue';
-import { MODEL_JSON } from '@diffq/contract';
 import { fetchModel } from '@diffq/storage';
 import { type EvaluationDefaults, resolveBeside } from './statistics-flags.ts';
 

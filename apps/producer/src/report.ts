@@ -17,7 +17,7 @@ export function formatReport(r: RunReport, storeUrl: string): string {
     `  phases    ${Object.entries(t.phaseSeconds)
       .map(([phase, s]) => `${phase} ${s.toFixed(1)} s`)
       .join(', ')} (summed over shards)`,
-    `  engines   ${r.engines.join(', ')}`,
+    `  engines   ${r.engines.join(', ')} (${r.precisions.join(', ')})`,
     `  workers   ${Object.entries(r.workers)
       .map(([id, w]) => `${id}: ${w.shards} shards, ${w.samples} samples`)
       .join('; ')}`,
@@ -30,7 +30,7 @@ export function formatReport(r: RunReport, storeUrl: string): string {
 
 /** The statistics block of `diffq report`: each number with what it was measured against. */
 export function formatStatistics(s: RunStatistics): string[] {
-  const n = (x: number, digits = 4) => x.toPrecision(digits);
+  const n = (x: number, digits = 4) => String(Number(x.toPrecision(digits)));
   const lines = [
     `  features  ${s.featureNetwork.architecture} (${s.featureNetwork.featureDim}-d, preprocess ${s.featureNetwork.preprocess}) ${s.featureNetwork.uri}; ${s.samples} samples`,
   ];

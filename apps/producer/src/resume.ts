@@ -1,5 +1,5 @@
 /**
- * `diffq resume <run>`: rebuild the run's queue from its manifest and the store (DESIGN.md §1).
+ * `diffq resume <run>`: rebuild the run's queue from its manifest and the store (docs/design.md#runs-shards-and-seeds).
  * Exactly the shards the store does not hold are put back: failed jobs are retried, jobs Redis no
  * longer knows (it lost its data, or the run was cancelled) are added again; shards already
  * waiting or running are left alone, and stored shards are never recomputed. Works after Redis

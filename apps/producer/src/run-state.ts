@@ -1,6 +1,6 @@
 /**
- * Where a run stands, from both sides: the store says which shards are done (the truth, DESIGN.md
- * §3), Redis says which are running, waiting or failed. A shard in neither is lost (Redis was
+ * Where a run stands, from both sides: the store says which shards are done (the truth,
+ * docs/design.md#storage-layout), Redis says which are running, waiting or failed. A shard in neither is lost (Redis was
  * flushed, or the run was cancelled): `diffq resume` puts exactly those back.
  */
 import { finalizeJobId, keys, type RunSpec, type ShardMeta, sampleQueueName, shardCount, shardJobId } from '@diffq/contract';

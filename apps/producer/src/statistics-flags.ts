@@ -9,7 +9,7 @@ import { resolve as resolvePath } from 'node:path';
 import { posix } from 'node:path/posix';
 import { ID_PATTERN, keys, REFERENCE_STATISTICS, STATISTIC_KINDS, type StatisticKind, type StatisticsSpec } from '@diffq/contract';
 import type { FeatureNetworkInfo } from '@diffq/diffusion';
-import { fetchModel, openStore, readStatsUri } from '@diffq/storage';
+import { fetchModel, openStore, readManifest, readStatsUri } from '@diffq/storage';
 
 export interface StatisticsFlags {
   stats?: string;
@@ -115,6 +115,24 @@ async function statsFacts(uri: string, what: string): Promise<StatsFacts> {
   };
 }
 
+/** Why a run's stats.npz cannot be this run's reference: computed by another feature network or preprocessing. */
+async function refRunMismatch(runId: string, storeUrl: string, features: FeatureFacts): Promise<string | undefined> {
+  const store = openStore(storeUrl);
+  try {
+    const other = (await readManifest(store, runId))?.statistics?.features;
+    if (!other) return undefined;
+    if (other.digest !== features.digest || other.preprocess !== features.info.preprocess) {
+      return (
+        `--ref ${runId}: that run's statistics come from feature network ${other.uri} (weights sha256 ${other.digest.slice(0, 12)}…, preprocess ${other.preprocess}); ` +
+        `this run's is ${features.uri} (${features.digest.slice(0, 12)}…, preprocess ${features.info.preprocess}); FIDs are comparable only with one network`
+      );
+    }
+    return undefined;
+  } finally {
+    store.close();
+  }
+}
+
 /** Opens the feature network to read what it gives (and so proves it loads), then closes it. */
 export async function featureFacts(uri: string, flag: string): Promise<FeatureFacts> {
   const local = await fetchModel(uri, flag);
@@ -129,8 +147,9 @@ export async function featureFacts(uri: string, flag: string): Promise<FeatureFa
 
 /**
  * The facts of every file the statistics name; undefined with problems when one cannot be read.
- * Flags win over the model's `evaluation` defaults; the floor comes only from the defaults, and only
- * when the reference is the model's too (a floor is measured against one reference).
+ * Flags win over the model's `evaluation` defaults. Statistics belong to the network that computed
+ * them, so the model's reference is taken only with the model's feature network, and its floor
+ * only with the model's reference too.
  */
 export async function gatherStatisticsFacts(
   f: StatisticsFlags,
@@ -151,7 +170,8 @@ export async function gatherStatisticsFacts(
     });
   }
   const needsRef = kinds.filter((k) => REFERENCE_STATISTICS.includes(k));
-  const refGiven = f.ref ?? defaults?.reference;
+  const modelNetwork = f.features === undefined;
+  const refGiven = f.ref ?? (modelNetwork ? defaults?.reference : undefined);
   let reference: StatsFacts | undefined;
   if (refGiven !== undefined) {
     const flag = f.ref !== undefined ? `--ref ${f.ref}` : `model.json evaluation.reference ${refGiven}`;
@@ -162,11 +182,15 @@ export async function gatherStatisticsFacts(
         return undefined;
       },
     );
+    if (reference && features && runId) {
+      const mismatch = await refRunMismatch(runId, storeUrl, features);
+      if (mismatch) problems.push(mismatch);
+    }
   } else if (needsRef.length > 0) {
     problems.push(`--stats ${needsRef.join(',')} needs --ref <stats.npz | run id> (the reference statistics to compare against)`);
   }
   let floor: StatsFacts | undefined;
-  if (f.ref === undefined && defaults?.floor !== undefined && kinds.includes('fid')) {
+  if (modelNetwork && f.ref === undefined && defaults?.floor !== undefined && kinds.includes('fid')) {
     floor = await statsFacts(defaults.floor, `model.json evaluation.floor ${defaults.floor}`).catch((error: Error) => {
       problems.push(error.message);
       return undefined;
@@ -185,9 +209,7 @@ export function checkStatistics(facts: StatisticsFacts, images: SampledImages): 
     problems.push(`${net} takes images of ${info.channels.join(' or ')} channels; the model samples ${images.channels}`);
   }
   if (info.imageSize !== null && info.imageSize !== images.imageSize) {
-    problems.push(
-      `${net} takes ${info.imageSize}×${info.imageSize} images; the model samples ${images.imageSize}×${images.imageSize}`,
-    );
+    problems.push(`${net} takes ${info.imageSize}×${info.imageSize} images; the model samples ${images.imageSize}×${images.imageSize}`);
   }
   const ref = facts.reference;
   if (ref && ref.dim !== info.featureDim) {
@@ -206,7 +228,9 @@ export function checkStatistics(facts: StatisticsFacts, images: SampledImages): 
     }
   }
   if (kinds.includes('pr') && ref && ref.featureRows < 4) {
-    problems.push(`--stats pr needs reference feature rows ("features" in the stats npz, at least 4); --ref ${ref.uri} holds ${ref.featureRows}`);
+    problems.push(
+      `--stats pr needs reference feature rows ("features" in the stats npz, at least 4); --ref ${ref.uri} holds ${ref.featureRows}`,
+    );
   }
   if ((kinds.includes('is') || kinds.includes('accuracy')) && info.logitDim === null) {
     problems.push(`--stats ${kinds.includes('is') ? 'is' : 'accuracy'} needs class logits; ${net} has none`);

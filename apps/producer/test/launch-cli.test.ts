@@ -8,14 +8,22 @@ import { Redis } from 'ioredis';
 import { FORBIDDEN, forbidImports } from '../../../test/fixtures/forbid-imports.ts';
 import { writeRandomModel } from '../../../test/fixtures/random-model.ts';
 import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
+import { buildCli } from '../scripts/build-cli.ts';
 
 const REDIS_URL = testRedisUrl(6);
 const BIN = join(import.meta.dirname, '..', 'bin', 'diffq.js');
 
 /** `diffq <args>` as its own process, as a user runs it; resolves with its exit code and output. */
-function diffq(args: string[], nodeFlags: string[] = []): Promise<{ code: number | null; out: string; err: string; ms: number }> {
+function diffq(
+  args: string[],
+  nodeFlags: string[] = [],
+  from: 'sources' | 'bundle' = 'sources',
+): Promise<{ code: number | null; out: string; err: string; ms: number }> {
   const start = performance.now();
-  const child = spawn(process.execPath, [...nodeFlags, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeFlags, BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DIFFQ_FROM_SOURCE: from === 'sources' ? '1' : '0' },
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk));
@@ -53,6 +61,22 @@ describe('diffq launch as a fresh process (Redis db 6)', () => {
     assert.deepEqual({ shards: result.shards, added: result.added }, { shards: 196, added: 197 });
     assert.equal(await redis.hexists('launch-cli:runs', 'big'), 1);
     t.diagnostic(`diffq launch of 50,000 seeds: ${run.ms.toFixed(0)} ms wall, process start to exit`);
+  });
+
+  it('runs from the bundle of npm run build:cli, without the TypeScript loader or the heavy libraries', async () => {
+    await buildCli();
+    const forbidden = forbidImports(dir, ['tsx', '@tensorflow/', 'onnxruntime', '@aws-sdk/']);
+    const run = await diffq(
+      ['launch', ...global, '--model', model, '--seeds', '0-49999', '--steps', '50', '--run-id', 'bundled', '--json'],
+      forbidden,
+      'bundle',
+    );
+    assert.equal(run.code, 0, run.err);
+    assert.deepEqual(JSON.parse(run.out).added, 197);
+    assert.equal(await redis.hexists('launch-cli:runs', 'bundled'), 1);
+    const fromSources = await diffq(['--help'], forbidden, 'sources');
+    assert.equal(fromSources.code, 1, 'the sources need tsx, which is forbidden here');
+    assert.match(fromSources.err, new RegExp(`${FORBIDDEN}: tsx`));
   });
 
   it('fails, naming the import, when a command does load a forbidden library', async () => {

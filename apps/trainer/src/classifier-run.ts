@@ -66,7 +66,12 @@ export async function runClassifierTraining(
   };
   writeJson(join(plan.out, TRAIN_CONFIG_FILE), {
     command,
-    data: { package: 'mnist', split: 'train', images: count, heldout: 'the last 200 digits of each class, never trained on' },
+    data: {
+      package: 'mnist',
+      split: 'train',
+      images: count,
+      heldout: '200 digits of each class at evenly spaced positions (isHeldOut), never trained on',
+    },
     model: plan.model,
     settings: plan.settings,
     startedAt: new Date(started).toISOString(),

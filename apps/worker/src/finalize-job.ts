@@ -5,7 +5,7 @@
  * statistics), from the stored shards only: a retried finalize writes the same numbers.
  */
 
-import { contactSheet, decodeNpz, encodePng, imageOf, type RasterImage } from '@diffq/codecs';
+import { classRows, contactSheet, decodeNpz, encodePng, imageOf, type RasterImage, tileScale } from '@diffq/codecs';
 import {
   type FinalizeJob,
   keys,
@@ -87,24 +87,51 @@ export function buildReport(
     },
     workers,
     engines: [...new Set(metas.map((m) => m.engine))].sort(),
+    precisions: [...new Set(metas.map((m) => m.precision))].sort(),
     labelCounts: labelled ? labelCounts : null,
     statistics,
     finalizedAt: now.toISOString(),
   };
 }
 
-/** The first GRID_SAMPLES images of the run, read from its first shards. */
+/** Tiles a row of the class-conditional contact sheet. */
+export const GRID_COLUMNS = 10;
+/** The contact sheet reads at most this many samples' shards, however large the run. */
+const GRID_READ_LIMIT = 2000;
+
+/**
+ * The contact sheet from the run's first shards: one row of GRID_COLUMNS per class for a labelled run
+ * (the classes in order, so a reader sees at once whether each class looks like itself), else the
+ * first GRID_SAMPLES samples; small images enlarged by whole pixels (tileScale).
+ */
 export async function gridOf(store: ObjectStore, spec: RunSpec, metas: readonly ShardMeta[]): Promise<RasterImage> {
+  const ordered = [...metas].sort((a, b) => a.shardIndex - b.shardIndex);
+  const classes = new Set(ordered.flatMap((m) => m.labels ?? []));
+  const labelled = classes.size > 0;
   const tiles: RasterImage[] = [];
-  for (const meta of [...metas].sort((a, b) => a.shardIndex - b.shardIndex)) {
-    if (tiles.length >= GRID_SAMPLES) break;
+  const labels: number[] = [];
+  const perClass = new Map<number, number>();
+  const full = () => (labelled ? [...classes].every((c) => (perClass.get(c) ?? 0) >= GRID_COLUMNS) : tiles.length >= GRID_SAMPLES);
+  let read = 0;
+  for (const meta of ordered) {
+    if (full() || read >= GRID_READ_LIMIT) break;
     const bytes = await store.get(keys.shardNpz(spec.runId, meta.shardIndex));
     if (!bytes) throw new Error(`shard ${meta.shardIndex} of run ${spec.runId} vanished while finalizing`);
     const { arr_0 } = decodeNpz(bytes);
     const [n, h, w, c] = arr_0.shape;
-    for (let i = 0; i < n && tiles.length < GRID_SAMPLES; i++) tiles.push(imageOf(arr_0.data as Uint8Array, i, h, w, c as 1 | 3 | 4));
+    read += n;
+    for (let i = 0; i < n && !full(); i++) {
+      const label = meta.labels?.[i];
+      if (label !== undefined && (perClass.get(label) ?? 0) >= GRID_COLUMNS) continue;
+      tiles.push(imageOf(arr_0.data as Uint8Array, i, h, w, c as 1 | 3 | 4));
+      if (label !== undefined) {
+        labels.push(label);
+        perClass.set(label, (perClass.get(label) ?? 0) + 1);
+      }
+    }
   }
-  return contactSheet(tiles);
+  const scale = tileScale(tiles[0]?.height ?? GRID_COLUMNS);
+  return labelled ? contactSheet(classRows(tiles, labels, GRID_COLUMNS), { columns: GRID_COLUMNS, scale }) : contactSheet(tiles, { scale });
 }
 
 /** Writes grid.png and report.json, and removes what killed writers left in the run (sweepRun). */

@@ -9,8 +9,12 @@ import { workerKey, workersKey } from '@diffq/queue';
 import type { Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
-/** A dead worker is gone from `diffq workers` within 15 s; a live one rewrites its record every TTL/3 (5 s). */
-export const HEARTBEAT_TTL_SECONDS = 15;
+/**
+ * A dead worker is gone from `diffq workers` within 30 s; a live one rewrites its record every TTL/3
+ * (10 s). Longer than the longest a denoiser step may hold the event loop (--lock-duration / 3,
+ * 20 s by default), so a slow step never makes a live worker blink out.
+ */
+export const HEARTBEAT_TTL_SECONDS = 30;
 
 /** What a worker is, fixed for its life. */
 export type HeartbeatIdentity = Pick<WorkerHeartbeat, 'id' | 'host' | 'pid' | 'model' | 'engine' | 'provider' | 'precision' | 'batchSize'>;

@@ -1,4 +1,5 @@
 export * from './finalize-job.ts';
+export * from './heartbeat.ts';
 export * from './metrics.ts';
 export * from './model-runtime.ts';
 export * from './run-context.ts';

@@ -1,10 +1,10 @@
 /**
- * The worker's Prometheus metrics (DESIGN.md §7). Labels are low-cardinality only: model, engine,
+ * The worker's Prometheus metrics (docs/metrics.md). Labels are low-cardinality only: model, engine,
  * queue, outcome, phase. A run id is never a label here; run progress comes from the exporter.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Job outcomes as the worker sees them (README: metrics table). */
+/** Job outcomes as the worker sees them (docs/metrics.md). */
 export const JOB_OUTCOMES = ['completed', 'skipped', 'retried', 'failed', 'rejected'] as const;
 export type JobOutcome = (typeof JOB_OUTCOMES)[number];
 

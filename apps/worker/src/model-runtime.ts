@@ -1,7 +1,7 @@
 export type { EngineChoice } from '@diffq/onnx';
 
 /**
- * The model a worker serves: loaded once at start (DESIGN.md §4: one queue per model), with its
+ * The model a worker serves: loaded once at start (docs/design.md#queue: one queue per model), with its
  * denoiser engine timed per forward pass, and the classifiers of classifier-guided runs and the
  * feature networks of runs with statistics loaded on first use and kept.
  */
@@ -14,6 +14,7 @@ import {
   type DenoiserDirectory,
   type DenoiserEngine,
   type FeatureNetwork,
+  type InceptionPreprocess,
   initBackend,
   loadClassifier,
   readModelDirectory,
@@ -28,6 +29,12 @@ import type { WorkerMetrics } from './metrics.ts';
 export interface ClassifierRef {
   uri: string;
   digest: string;
+}
+
+/** A feature network as the manifest names it: pinned by digest, with the preprocessing the run was launched with. */
+export interface FeatureNetworkRef extends ClassifierRef {
+  architecture: string;
+  preprocess: string;
 }
 
 export const ENGINES = ENGINE_CHOICES;
@@ -55,11 +62,11 @@ export interface ModelRuntime {
   precision: SamplingPrecision;
   classifier(ref: ClassifierRef): Promise<LoadedClassifier>;
   /** The feature network of a run with statistics (manifest statistics.features), opened once per directory. */
-  featureNetwork(ref: ClassifierRef): Promise<FeatureNetwork>;
+  featureNetwork(ref: FeatureNetworkRef): Promise<FeatureNetwork>;
   dispose(): void;
 }
 
-/** Times every forward pass (the histogram the lock-duration advice in the README is read from). */
+/** Times every forward pass (the histogram the lock budget in docs/design.md is watched through). */
 class TimedEngine implements DenoiserEngine {
   readonly name: string;
   readonly description: string;
@@ -147,12 +154,14 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
   };
 
   const featureNetworks = new Map<string, Promise<FeatureNetwork>>();
-  const openFeatureRef = async (ref: ClassifierRef) => {
+  const openFeatureRef = async (ref: FeatureNetworkRef) => {
     const source = await fetchModel(ref.uri, '--features');
     if (source.digest !== ref.digest) {
       throw new Error(`feature network ${ref.uri} has weights sha256 ${source.digest}; the run was launched with ${ref.digest}`);
     }
-    return openFeatureNetwork(source.dir, { threads: options.threads, provider: options.provider });
+    // Inception's preprocessing is pinned to the launch's, whatever model.json says now.
+    const preprocess = ref.architecture === 'fid-inception-v3' ? (ref.preprocess as InceptionPreprocess) : undefined;
+    return openFeatureNetwork(source.dir, { threads: options.threads, provider: options.provider, preprocess });
   };
 
   return {
@@ -175,7 +184,7 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
       return (await entry).loaded;
     },
     featureNetwork(ref) {
-      const key = `${ref.uri}\n${ref.digest}`;
+      const key = `${ref.uri}\n${ref.digest}\n${ref.preprocess}`;
       let entry = featureNetworks.get(key);
       if (!entry) {
         entry = openFeatureRef(ref);

@@ -4,12 +4,16 @@
  * reference the run was launched with. The result goes into report.json, and the run's own μ, Σ
  * (and feature rows) into `<run>/stats.npz`, so the run can be the reference of another run.
  */
+
+import { encodeStatsNpz, type StatsNpz } from '@diffq/codecs';
 import { keys, type RunSpec, type RunStatistics, type ShardMeta } from '@diffq/contract';
-import { type EvaluationReference, FeatureAccumulator, frechetDistance } from '@diffq/diffusion/statistics';
-import { encodeStats, type ObjectStore, readShardFeatures, readStatsUri, type StatsFile } from '@diffq/storage';
+import { type EvaluationReference, FeatureAccumulator, frechetDistanceWith } from '@diffq/diffusion/statistics';
+import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
+import { processMomentKernel } from '@diffq/onnx/moment-kernel';
+import { type ObjectStore, readShardFeatures, readStatsUri } from '@diffq/storage';
 
 /** A stats file named in the manifest, checked against the sha256 it had at launch. */
-async function pinnedStats(ref: { uri: string; digest: string }, what: string): Promise<StatsFile> {
+async function pinnedStats(ref: { uri: string; digest: string }, what: string): Promise<StatsNpz> {
   const { stats, digest } = await readStatsUri(ref.uri);
   if (digest !== ref.digest) {
     throw new Error(`${what} ${ref.uri} has sha256 ${digest}; the run was launched with ${ref.digest} (the file changed since launch)`);
@@ -17,7 +21,7 @@ async function pinnedStats(ref: { uri: string; digest: string }, what: string): 
   return stats;
 }
 
-export function referenceOf(stats: StatsFile): EvaluationReference {
+export function referenceOf(stats: StatsNpz): EvaluationReference {
   return { mu: stats.mu, sigma: stats.sigma, spatial: stats.spatial, features: stats.features };
 }
 
@@ -25,7 +29,7 @@ export async function evaluateRun(
   store: ObjectStore,
   spec: RunSpec,
   metas: readonly ShardMeta[],
-): Promise<{ statistics: RunStatistics; stats: StatsFile } | null> {
+): Promise<{ statistics: RunStatistics; stats: StatsNpz } | null> {
   const asked = spec.statistics;
   if (!asked) return null;
   const start = performance.now();
@@ -38,11 +42,15 @@ export async function evaluateRun(
         `shard ${meta.shardIndex}'s features have dimension ${f.featureDim}; the run's feature network gives ${asked.features.featureDim}`,
       );
     }
-    accumulator ??= new FeatureAccumulator(asked.kinds, { featureDim: f.featureDim, logitDim: f.logitDim, spatialDim: f.spatialDim });
-    accumulator.add(f);
+    accumulator ??= new FeatureAccumulator(
+      asked.kinds,
+      { featureDim: f.featureDim, logitDim: f.logitDim, spatialDim: f.spatialDim },
+      { momentKernel: await processMomentKernel(), frechetKernel: await processFrechetKernel() },
+    );
+    await accumulator.addBatch(f);
   }
   if (!accumulator) throw new Error(`run ${spec.runId} has no shards to compute statistics from`);
-  const result = accumulator.finish(reference ? referenceOf(reference) : undefined);
+  const result = await accumulator.finishAsync(reference ? referenceOf(reference) : undefined);
   const statistics: RunStatistics = {
     featureNetwork: {
       uri: asked.features.uri,
@@ -58,19 +66,19 @@ export async function evaluateRun(
   if (result.fid !== undefined) statistics.fid = result.fid;
   if (result.fid !== undefined && asked.floor && reference) {
     const floor = await pinnedStats(asked.floor, 'floor');
-    statistics.floor = { fid: frechetDistance(floor, reference), uri: asked.floor.uri, digest: asked.floor.digest };
+    statistics.floor = { fid: await frechetDistanceWith(await processFrechetKernel(), floor, reference), uri: asked.floor.uri, digest: asked.floor.digest };
   }
   if (result.sfid !== undefined) statistics.sfid = result.sfid;
   if (result.inceptionScore) statistics.inceptionScore = result.inceptionScore;
   if (result.precisionRecall) statistics.precisionRecall = result.precisionRecall;
   if (result.accuracy) statistics.accuracy = result.accuracy;
   statistics.seconds = (performance.now() - start) / 1000;
-  const stats: StatsFile = { mu: result.stats.mu, sigma: result.stats.sigma, features: result.sampleFeatures };
+  const stats: StatsNpz = { mu: result.stats.mu, sigma: result.stats.sigma, features: result.sampleFeatures };
   if (result.spatialStats) stats.spatial = result.spatialStats;
   return { statistics, stats };
 }
 
 /** Writes `<run>/stats.npz`. */
-export async function writeRunStats(store: ObjectStore, runId: string, stats: StatsFile): Promise<void> {
-  await store.put(keys.stats(runId), encodeStats(stats), { contentType: 'application/octet-stream' });
+export async function writeRunStats(store: ObjectStore, runId: string, stats: StatsNpz): Promise<void> {
+  await store.put(keys.stats(runId), encodeStatsNpz(stats), { contentType: 'application/octet-stream' });
 }

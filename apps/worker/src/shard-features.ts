@@ -7,7 +7,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { StatisticsSpec } from '@diffq/contract';
 import type { FeatureNetwork } from '@diffq/diffusion';
 import type { ShardFeatures } from '@diffq/storage';
-import { SamplingAborted, type SampledShard } from './shard-sampler.ts';
+import { type SampledShard, SamplingAborted } from './shard-sampler.ts';
 
 /** Rows [n, dim] from parts of [·, dim], concatenated in order. */
 function concat(parts: Float32Array[], total: number): Float32Array {
@@ -23,7 +23,9 @@ function concat(parts: Float32Array[], total: number): Float32Array {
 function dimOf(values: Float32Array, rows: number, what: string, expected: number | null): number {
   const dim = values.length / rows;
   if (!Number.isInteger(dim) || (expected !== null && dim !== expected)) {
-    throw new Error(`the feature network returned ${values.length} ${what} values for ${rows} images; expected ${expected ?? 'a whole number'} per image`);
+    throw new Error(
+      `the feature network returned ${values.length} ${what} values for ${rows} images; expected ${expected ?? 'a whole number'} per image`,
+    );
   }
   return dim;
 }
@@ -56,7 +58,8 @@ export async function extractShardFeatures(
       logits.push(out.logits);
     }
     if (keepSpatial) {
-      if (!out.spatial) throw new Error(`the run asks sfid but the feature network (${network.info.architecture}) gives no spatial features`);
+      if (!out.spatial)
+        throw new Error(`the run asks sfid but the feature network (${network.info.architecture}) gives no spatial features`);
       dimOf(out.spatial, rows, 'spatial', network.info.spatialDim);
       spatial.push(out.spatial);
     }

@@ -7,7 +7,7 @@
  * - a plain error (retried with backoff): a transient storage fault, anything unexpected;
  * - WaitingError after moveToWait (released, no attempt used): the worker is shutting down.
  */
-import { matchesSeedCheck, parseShardJob, type ShardJob, shardSeeds } from '@diffq/contract';
+import { matchesSeedCheck, parseShardJob, type RunSpec, type ShardJob, shardSeeds } from '@diffq/contract';
 import { PermanentStoreError, shardDone } from '@diffq/storage';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
 import type { WorkerMetrics } from './metrics.ts';
@@ -33,6 +33,8 @@ export interface ShardJobDeps {
   isCancelled(runId: string): Promise<boolean>;
   /** ms between two checks of the cancel flag while a shard samples. */
   cancelPollMs?: number;
+  /** Called with each admitted shard's run (the worker logs packing advice once per run). */
+  onRun?(spec: RunSpec): void;
 }
 
 export interface ShardResult {
@@ -109,6 +111,7 @@ export async function processShardJob(
   const startedAt = new Date();
   const { data, context, seeds } = await admit(job, deps);
   const { spec } = context;
+  deps.onRun?.(spec);
   if (await deps.isCancelled(spec.runId)) unrecoverable(new Error(`run ${spec.runId} was cancelled`));
   const store = deps.runs.store(data.storeUrl);
   await deps.precision?.admit(store, spec.runId);

@@ -1,12 +1,12 @@
 /**
- * Writes a sampled shard (DESIGN.md §3): the PNGs first (if the run asks for them), then the npz,
+ * Writes a sampled shard (docs/design.md#storage-layout): the PNGs first (if the run asks for them), then the npz,
  * then the features npz (a run with statistics), then the shard's .json last. Each put is atomic,
  * and the .json names the sha256 of the npz and of the features, so a crash anywhere leaves a shard
  * that is simply not done (storage's shardDone) and is redone with the same bytes.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { encodeNpz, encodePng, imageOf, int64Array, npyArray } from '@diffq/codecs';
-import { keys, type RunSpec, SHARD_META_FORMAT, type SamplingPrecision, type ShardMeta } from '@diffq/contract';
+import { keys, type RunSpec, type SamplingPrecision, SHARD_META_FORMAT, type ShardMeta } from '@diffq/contract';
 import { encodeShardFeatures, type ObjectStore, type ShardFeatures, sha256Hex, writeShardMeta } from '@diffq/storage';
 import type { SampledShard } from './shard-sampler.ts';
 

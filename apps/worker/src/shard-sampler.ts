@@ -1,6 +1,6 @@
 /**
  * A shard's seeds → uint8 NHWC images and labels, in micro-batches of the worker's batch size.
- * Everything random comes from the seeds (DESIGN.md §2), so the micro-batch size and the order of
+ * Everything random comes from the seeds (docs/design.md#one-seed-one-image), so the micro-batch size and the order of
  * work never change an image. Between two denoiser steps the loop yields to the event loop, so
  * BullMQ's lock renewal and the metrics server keep running during a long shard.
  */

@@ -3,7 +3,7 @@
  * `finalize` queue) until closed. Usable in-process (tests, `diffq demo`) or from diffq-worker.
  */
 import { hostname } from 'node:os';
-import { FINALIZE_QUEUE_NAME, sampleQueueName } from '@diffq/contract';
+import { FINALIZE_QUEUE_NAME, type RunSpec, sampleQueueName } from '@diffq/contract';
 import {
   cancelledKey,
   DEFAULT_LOCKS,
@@ -22,6 +22,7 @@ import { processFinalizeJob } from './finalize-job.ts';
 import { type Heartbeat, providerOf, startHeartbeat } from './heartbeat.ts';
 import { createWorkerMetrics, JOB_OUTCOMES, type JobOutcome, type WorkerMetrics } from './metrics.ts';
 import { type EngineChoice, type LoadModelOptions, loadModelRuntime, type ModelRuntime } from './model-runtime.ts';
+import { packingAdvice } from './packing-advice.ts';
 import { RunContexts } from './run-context.ts';
 import { RunPrecision } from './run-precision.ts';
 import { ABORT, processShardJob, type ShardResult } from './shard-job.ts';
@@ -57,7 +58,7 @@ export interface WorkerSettings {
   /** ms between cancel-flag checks during a shard. */
   cancelPollMs?: number;
   log?: (line: string) => void;
-  /** Seconds a heartbeat lives unrenewed (default 15): a dead worker leaves `diffq workers` within it. */
+  /** Seconds a heartbeat lives unrenewed (default 30): a dead worker leaves `diffq workers` within it. */
   heartbeatTtlSeconds?: number;
   /** Opens the denoiser instead of onnx/tfjs (LoadModelOptions.denoiser: benchmarks). */
   denoiser?: LoadModelOptions['denoiser'];
@@ -112,6 +113,14 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
   });
   const isCancelled = async (runId: string) => (await connection.exists(cancelledKey(settings.prefix, runId))) === 1;
 
+  const advised = new Set<string>();
+  const advisePacking = (spec: RunSpec) => {
+    if (advised.has(spec.runId)) return;
+    advised.add(spec.runId);
+    const advice = packingAdvice(spec.shardSize, settings.batchSize);
+    if (advice) log(`worker ${id}: run ${spec.runId}: ${advice}`);
+  };
+
   const sampleWorker = new Worker(
     queueName,
     async (job: Job, token?: string, signal?: AbortSignal): Promise<ShardResult> => {
@@ -126,6 +135,7 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
           isCancelled,
           precision,
           cancelPollMs: settings.cancelPollMs,
+          onRun: advisePacking,
         });
       } finally {
         metrics.busy.stop();

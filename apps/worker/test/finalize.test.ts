@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { decodePng } from '@diffq/codecs';
+import { decodePng, tileScale } from '@diffq/codecs';
 import { keys, type RunSpec, SeedList, shardSeeds } from '@diffq/contract';
 import { ABANDONED_WRITE_MS, getJson, type ObjectStore, openStore, TEMP_FILE_MARK, writeManifest } from '@diffq/storage';
-import { finalizeRun } from '../src/finalize-job.ts';
+import { finalizeRun, GRID_COLUMNS } from '../src/finalize-job.ts';
 import { writeShard } from '../src/shard-output.ts';
 
 describe('the finalizer', () => {
@@ -33,7 +33,17 @@ describe('the finalizer', () => {
       const seeds = shardSeeds(SeedList.parse('0-5'), 3, shardIndex);
       const images = new Uint8Array(seeds.flatMap((seed) => Array(16).fill(seed)));
       const worker = { id: 'w', batchSize: 3 };
-      const context = { store, spec, shardIndex, seeds, worker, engine: 'test', precision: 'float32' as const, startedAt: new Date(), timings: { sample: 1 } };
+      const context = {
+        store,
+        spec,
+        shardIndex,
+        seeds,
+        worker,
+        engine: 'test',
+        precision: 'float32' as const,
+        startedAt: new Date(),
+        timings: { sample: 1 },
+      };
       await writeShard(context, { images, imageShape: [3, 4, 4, 1], labels: null });
     }
   });
@@ -51,10 +61,48 @@ describe('the finalizer', () => {
     assert.deepEqual(swept, [pathToFileURL(abandoned).href]);
     assert.deepEqual([existsSync(abandoned), existsSync(live)], [false, true], 'a temporary file still being written is kept');
     assert.deepEqual(report.counts, { shards: 2, samples: 6, seeds: 6 });
+    assert.deepEqual(report.precisions, ['float32'], 'the report says what the shards were computed in');
     assert.deepEqual(await getJson(store, keys.report('done')), report);
-    // 6 tiles of 4×4: 3 columns, 2 rows, 2 pixels of padding; tile k is filled with seed k.
+    // 6 tiles of 4×4 enlarged 21× to 84×84: 3 columns, 2 rows, 2 pixels of padding; tile k is filled with seed k.
     const grid = decodePng((await store.get(keys.grid('done'))) as Uint8Array, 1);
-    assert.deepEqual([grid.width, grid.height], [3 * 6 + 2, 2 * 6 + 2]);
-    assert.equal(grid.pixels[(2 + 6) * grid.width + (2 + 2 * 6)], 5, 'the last tile is the last seed');
+    const tile = 4 * tileScale(4);
+    assert.equal(tile, 84);
+    assert.deepEqual([grid.width, grid.height], [3 * (tile + 2) + 2, 2 * (tile + 2) + 2]);
+    assert.equal(
+      grid.pixels[(2 + tile + 2 + tile - 1) * grid.width + (2 + 2 * (tile + 2) + tile - 1)],
+      5,
+      'the last tile is the last seed',
+    );
+  });
+
+  it('lays out a class-conditional run one row per class, in class order', async () => {
+    const labelled = await writeManifest(store, { ...spec, runId: 'labelled', seeds: '0-5', seedCount: 6, shardSize: 6 });
+    const seeds = shardSeeds(SeedList.parse('0-5'), 6, 0);
+    const labels = [2, 0, 2, 1, 0, 2];
+    const context = {
+      store,
+      spec: labelled,
+      shardIndex: 0,
+      seeds,
+      worker: { id: 'w', batchSize: 6 },
+      engine: 'test',
+      precision: 'float32' as const,
+      startedAt: new Date(),
+      timings: { sample: 1 },
+    };
+    await writeShard(context, {
+      images: new Uint8Array(seeds.flatMap((seed) => Array(16).fill(10 + seed))),
+      imageShape: [6, 4, 4, 1],
+      labels,
+    });
+    await finalizeRun(store, labelled);
+    const grid = decodePng((await store.get(keys.grid('labelled'))) as Uint8Array, 1);
+    const step = 4 * tileScale(4) + 2;
+    assert.deepEqual([grid.width, grid.height], [GRID_COLUMNS * step + 2, 3 * step + 2], 'ten columns, three classes');
+    const at = (row: number, col: number) => grid.pixels[(2 + row * step) * grid.width + 2 + col * step];
+    // Class 0: seeds 1 and 4; class 1: seed 3; class 2: seeds 0, 2, 5 (pixel value 10 + seed).
+    assert.deepEqual([at(0, 0), at(0, 1), at(0, 2)], [11, 14, 0]);
+    assert.deepEqual([at(1, 0), at(1, 1)], [13, 0]);
+    assert.deepEqual([at(2, 0), at(2, 1), at(2, 2)], [10, 12, 15]);
   });
 });

@@ -75,7 +75,7 @@ describe('BullMQ lock renewal while a shard samples', () => {
     const queue = new Queue(sampleQueueName(runtime.id), { connection: redis, prefix });
     await queue.add(
       'shard',
-      { runId: name, modelId: runtime.id, shardIndex: 0, seeds: [0, 1, 2, 3], storeUrl },
+      { runId: name, modelId: runtime.id, shardIndex: 0, seedCheck: { first: 0, last: 3, count: 4 }, storeUrl },
       { ...SHARD_JOB_OPTIONS, jobId: shardJobId(name, 0) },
     );
     const slow = { ...runtime, engine: blockingEngine(runtime.engine, blockMs) };

@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { decodeStatsNpz, encodeStatsNpz } from '@diffq/codecs';
 import { keys, type RunSpec, type RunSpecInput, SeedList, shardSeeds } from '@diffq/contract';
 import { featureStats, frechetDistance, inceptionScore, precisionRecall, softmaxRows } from '@diffq/diffusion/statistics';
-import { decodeStats, encodeStats, type ObjectStore, openStore, sha256Hex, writeManifest } from '@diffq/storage';
+import { type ObjectStore, openStore, sha256Hex, writeManifest } from '@diffq/storage';
 import { finalizeRun } from '../src/finalize-job.ts';
 import { writeShard } from '../src/shard-output.ts';
 
@@ -29,18 +30,23 @@ const allFeatures = values(N * D, 7, 3);
 const allLogits = values(N * K, 11, 6);
 const labels = Array.from({ length: N }, (_, i) => i % K);
 const refFeatures = values(40 * D, 13, 3);
+/** The "training data": its FID to the reference is the floor. */
+const floorFeatures = values(40 * D, 17, 3);
 
 describe('the finalizer’s statistics', () => {
   let dir: string;
   let refPath: string;
   let refBytes: Uint8Array;
+  let floorBytes: Uint8Array;
   const ref = featureStats(refFeatures, D);
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'diffq-run-stats-'));
     refPath = join(dir, 'ref.npz');
-    refBytes = encodeStats({ mu: ref.mu, sigma: ref.sigma, features: refFeatures });
+    refBytes = encodeStatsNpz({ mu: ref.mu, sigma: ref.sigma, features: refFeatures });
     writeFileSync(refPath, refBytes);
+    floorBytes = encodeStatsNpz(featureStats(floorFeatures, D));
+    writeFileSync(join(dir, 'floor.npz'), floorBytes);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -57,6 +63,7 @@ describe('the finalizer’s statistics', () => {
         kinds: ['fid', 'is', 'pr', 'accuracy'],
         features: { uri: '/models/f', digest: '1'.repeat(64), architecture: 'test', preprocess: 'none', featureDim: D },
         reference: { uri: refPath, digest: sha256Hex(refBytes) },
+        floor: { uri: join(dir, 'floor.npz'), digest: sha256Hex(floorBytes) },
       },
       createdAt: new Date().toISOString(),
       codeVersion: 'test',
@@ -111,13 +118,14 @@ describe('the finalizer’s statistics', () => {
     }
     assert.equal(ra.accuracy?.accuracy, right / N);
     assert.equal(ra.samples, N);
+    assert.equal(ra.floor?.fid, frechetDistance(featureStats(floorFeatures, D), ref), 'the floor: training data against the reference');
     assert.deepEqual(ra.reference, a.spec.statistics?.reference);
   });
 
   it('writes the run’s own stats.npz, which reads back as the statistics of its features', async () => {
     const { store, spec } = await runWithShardsIn([0, 1, 2, 3, 4, 5], 'own-stats');
     await finalizeRun(store, spec);
-    const stats = decodeStats((await store.get(keys.stats('own-stats'))) as Uint8Array, 'stats.npz');
+    const stats = decodeStatsNpz((await store.get(keys.stats('own-stats'))) as Uint8Array, 'stats.npz');
     const atOnce = featureStats(allFeatures, D);
     for (let i = 0; i < D * D; i++) assert.ok(Math.abs(stats.sigma[i] - atOnce.sigma[i]) <= 1e-9 * (1 + Math.abs(atOnce.sigma[i])));
     for (let i = 0; i < D; i++) assert.ok(Math.abs(stats.mu[i] - atOnce.mu[i]) <= 1e-12 * (1 + Math.abs(atOnce.mu[i])));
@@ -130,7 +138,7 @@ describe('the finalizer’s statistics', () => {
     await store.delete(keys.features('damaged', 4));
     await assert.rejects(finalizeRun(store, spec), /lacks 1 of 6 shards \(4\)/);
     const other = await runWithShardsIn([0, 1, 2, 3, 4, 5], 'moved-ref');
-    writeFileSync(refPath, encodeStats({ mu: ref.mu.map((m) => m + 1), sigma: ref.sigma, features: refFeatures }));
+    writeFileSync(refPath, encodeStatsNpz({ mu: ref.mu.map((m) => m + 1), sigma: ref.sigma, features: refFeatures }));
     try {
       await assert.rejects(finalizeRun(other.store, other.spec), /changed since launch/);
     } finally {

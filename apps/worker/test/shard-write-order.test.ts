@@ -39,10 +39,26 @@ describe('writing a shard', async () => {
     const seeds = [7, 8, 9];
     const images = new Uint8Array(3 * 2 * 2 * 1).map((_, i) => i * 10);
     await writeShard(
-      { store, spec, shardIndex: 0, seeds, worker: { id: 'w', batchSize: 2 }, engine: 'test', precision: 'float32', startedAt: new Date(), timings: { sample: 1 } },
+      {
+        store,
+        spec,
+        shardIndex: 0,
+        seeds,
+        worker: { id: 'w', batchSize: 2 },
+        engine: 'test',
+        precision: 'float32',
+        startedAt: new Date(),
+        timings: { sample: 1 },
+      },
       { images, imageShape: [3, 2, 2, 1], labels: null },
     );
-    assert.deepEqual(puts, [keys.png('order', 7), keys.png('order', 8), keys.png('order', 9), keys.shardNpz('order', 0), keys.shardMeta('order', 0)]);
+    assert.deepEqual(puts, [
+      keys.png('order', 7),
+      keys.png('order', 8),
+      keys.png('order', 9),
+      keys.shardNpz('order', 0),
+      keys.shardMeta('order', 0),
+    ]);
     const meta = JSON.parse(new TextDecoder().decode(await file.get(keys.shardMeta('order', 0))));
     const npz = await file.get(keys.shardNpz('order', 0));
     assert.ok(npz);

@@ -1,7 +1,7 @@
 /**
  * .npz as numpy writes it: a zip of `.npy` files, stored (numpy.savez) or deflate-compressed
  * (numpy.savez_compressed); the zip container is fflate's. A shard is written stored, with fixed zip
- * timestamps so that a retried job produces the same bytes (DESIGN.md §3), and is read back by
+ * timestamps so that a retried job produces the same bytes (docs/design.md#storage-layout), and is read back by
  * numpy.load and by guided-diffusion's evaluator (`np.load(path)["arr_0"]`).
  *
  * NPY 1.0: magic "\x93NUMPY", version 1.0, uint16 LE header length, then a Python dict literal
@@ -143,7 +143,8 @@ export function encodeNpz(arrays: Record<string, NpyArray>, options: EncodeNpzOp
     bytes += data.length;
     members[`${name}.npy`] = data;
   }
-  if (bytes > 0xfffffff0) throw new NpzError(`npz members hold ${bytes} bytes, over the 4 GiB a zip without zip64 holds; use smaller shards`);
+  if (bytes > 0xfffffff0)
+    throw new NpzError(`npz members hold ${bytes} bytes, over the 4 GiB a zip without zip64 holds; use smaller shards`);
   return zipSync(members, { level: options.compress ? 6 : 0, mtime: ZIP_EPOCH });
 }
 

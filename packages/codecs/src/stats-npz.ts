@@ -88,7 +88,8 @@ function numbers(array: NpyArray, field: string, where: string): ArrayLike<numbe
 function readGaussian(npz: Record<string, NpyArray>, muName: string, sigmaName: string, where: string, dim?: number): GaussianFile {
   const mu = npz[muName];
   const sigma = npz[sigmaName];
-  if (!mu || !sigma) throw new StatsFileError(`${where}: "${muName}" and "${sigmaName}" come together; only "${mu ? muName : sigmaName}" is there`);
+  if (!mu || !sigma)
+    throw new StatsFileError(`${where}: "${muName}" and "${sigmaName}" come together; only "${mu ? muName : sigmaName}" is there`);
   if (mu.shape.length !== 1) throw new StatsFileError(`${where}: "${muName}" must be a vector [d]; it is [${mu.shape.join(', ')}]`);
   const d = mu.shape[0];
   if (sigma.shape.length !== 2 || sigma.shape[0] !== sigma.shape[1]) {
@@ -98,7 +99,9 @@ function readGaussian(npz: Record<string, NpyArray>, muName: string, sigmaName: 
     throw new StatsFileError(`${where}: "${sigmaName}" is [${sigma.shape.join(', ')}] but "${muName}" has d = ${d}; they must match`);
   }
   if (dim !== undefined && d !== dim) {
-    throw new StatsFileError(`${where}: "${muName}" has dimension ${d}, the feature network gives ${dim}; use statistics of the same feature network`);
+    throw new StatsFileError(
+      `${where}: "${muName}" has dimension ${d}, the feature network gives ${dim}; use statistics of the same feature network`,
+    );
   }
   const gaussian = {
     mu: mu.data instanceof Float64Array ? mu.data : Float64Array.from(numbers(mu, muName, where)),
@@ -120,6 +123,7 @@ function checkGaussian(g: GaussianFile, muName: string, sigmaName: string, where
 
 function checkFinite(values: ArrayLike<number>, field: string, where: string): void {
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw new StatsFileError(`${where}: "${field}" holds ${values[i]} at flat index ${i}; statistics must be finite`);
+    if (!Number.isFinite(values[i]))
+      throw new StatsFileError(`${where}: "${field}" holds ${values[i]} at flat index ${i}; statistics must be finite`);
   }
 }

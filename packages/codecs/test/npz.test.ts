@@ -81,7 +81,18 @@ describe('npz', () => {
   it('round-trips float64 exactly, stored and deflate-compressed', () => {
     const values = Float64Array.of(Math.PI, -1e-300, 1 / 3, 2 ** 60, 0);
     for (const compress of [false, true]) {
-      const back = decodeNpz(encodeNpz({ mu: npyArray(values, [5]), sigma: npyArray(values.map((v) => -v), [5, 1]) }, { compress }));
+      const back = decodeNpz(
+        encodeNpz(
+          {
+            mu: npyArray(values, [5]),
+            sigma: npyArray(
+              values.map((v) => -v),
+              [5, 1],
+            ),
+          },
+          { compress },
+        ),
+      );
       assert.equal(back.mu.dtype, 'float64');
       assert.deepEqual(back.mu.data, values);
       assert.deepEqual(back.sigma.shape, [5, 1]);
@@ -109,7 +120,10 @@ describe('npz', () => {
     ].join('\n');
     execFileSync('/usr/bin/python3', ['-c', script, file]);
     const back = decodeNpz(readFileSync(file));
-    assert.deepEqual([...back.mu.data], Array.from({ length: 6 }, (_, i) => i / 7));
+    assert.deepEqual(
+      [...back.mu.data],
+      Array.from({ length: 6 }, (_, i) => i / 7),
+    );
     assert.deepEqual(back.sigma.shape, [3, 3]);
     assert.equal(back.sigma.data[4], 1e-200);
     assert.equal(back.img.dtype, 'uint8');

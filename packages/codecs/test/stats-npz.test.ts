@@ -58,7 +58,10 @@ describe('statistics npz', () => {
   it('names the file and the field when a statistic is malformed', () => {
     const { mu, sigma } = stats(3);
     const file = (arrays: Parameters<typeof encodeNpz>[0]) => encodeNpz(arrays);
-    assert.throws(() => decodeStatsNpz(file({ arr_0: npyArray(new Uint8Array(3), [3]) }), 'imgs.npz'), /imgs\.npz: .*"mu" \[d\] and "sigma".*holds arr_0/);
+    assert.throws(
+      () => decodeStatsNpz(file({ arr_0: npyArray(new Uint8Array(3), [3]) }), 'imgs.npz'),
+      /imgs\.npz: .*"mu" \[d\] and "sigma".*holds arr_0/,
+    );
     assert.throws(
       () => decodeStatsNpz(file({ mu: npyArray(mu, [3]), sigma: npyArray(sigma.subarray(0, 6), [3, 2]) }), 'r.npz'),
       /r\.npz: "sigma" must be a square matrix \[d, d\]; it is \[3, 2\]/,
@@ -69,8 +72,14 @@ describe('statistics npz', () => {
     );
     const bad = sigma.slice();
     bad[4] = Number.NaN;
-    assert.throws(() => decodeStatsNpz(file({ mu: npyArray(mu, [3]), sigma: npyArray(bad, [3, 3]) }), 'r.npz'), /r\.npz: "sigma" holds NaN at flat index 4/);
-    assert.throws(() => decodeStatsNpz(file({ mu: npyArray(mu, [3]), sigma: npyArray(sigma, [3, 3]) }), 'r.npz', { dim: 2048 }), /"mu" has dimension 3, the feature network gives 2048/);
+    assert.throws(
+      () => decodeStatsNpz(file({ mu: npyArray(mu, [3]), sigma: npyArray(bad, [3, 3]) }), 'r.npz'),
+      /r\.npz: "sigma" holds NaN at flat index 4/,
+    );
+    assert.throws(
+      () => decodeStatsNpz(file({ mu: npyArray(mu, [3]), sigma: npyArray(sigma, [3, 3]) }), 'r.npz', { dim: 2048 }),
+      /"mu" has dimension 3, the feature network gives 2048/,
+    );
     assert.throws(() => encodeStatsNpz({ mu, sigma: sigma.subarray(0, 4) }), /"sigma" holds 4 values; "mu" has d = 3, so it needs 9/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Storage keys below a store's root (DESIGN.md §3). They are built only from validated run ids and
+ * Storage keys below a store's root (docs/design.md#storage-layout). They are built only from validated run ids and
  * integers, so no key can escape its run's folder.
  */
 import { assertRunId } from './ids.ts';

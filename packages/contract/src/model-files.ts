@@ -1,5 +1,5 @@
 /**
- * The two files of a model directory (docs/design.md, "Model directory"): what the network is, and
+ * The two files of a model directory (docs/design.md#model-directory): what the network is, and
  * its PyTorch state_dict as safetensors. The loader, the model fetcher and the trainer all name them
  * from here.
  */

@@ -3,6 +3,7 @@
  * `diffq report` reads back.
  */
 import type { RunSpec } from './run-spec.ts';
+import type { SamplingPrecision } from './shard-meta.ts';
 
 export const REPORT_FORMAT = 'diffq-report/1';
 
@@ -30,6 +31,8 @@ export interface RunReport {
   };
   workers: Record<string, { shards: number; samples: number; sampleSeconds: number }>;
   engines: string[];
+  /** What the shards were computed in; one value, since a run keeps one precision (docs/design.md#one-precision-per-run). */
+  precisions: SamplingPrecision[];
   /** Samples per class, for class-conditional runs. */
   labelCounts: Record<string, number> | null;
   /** The evaluation statistics the run asked for (docs/evaluation-runs.md); null when it asked none. */

@@ -1,6 +1,6 @@
 /**
  * The run spec: everything a run was launched with. Written to `<runId>/manifest.json` before any job
- * is enqueued, it is the source of truth from which the queue can be rebuilt (DESIGN.md §1).
+ * is enqueued, it is the source of truth from which the queue can be rebuilt (docs/design.md#runs-shards-and-seeds).
  */
 import { z } from 'zod';
 import { ModelIdSchema, RunIdSchema } from './ids.ts';
@@ -144,7 +144,7 @@ export const GuidanceSchema = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
-/** `random` and `balanced` follow DESIGN.md §2; `fixed` gives every sample classIndex. */
+/** `random` and `balanced` follow docs/design.md#one-seed-one-image; `fixed` gives every sample classIndex. */
 export const LabelsSchema = z
   .object({
     policy: z.enum(['random', 'balanced', 'fixed']).default('random'),

@@ -1,7 +1,7 @@
 /**
  * How a run becomes jobs: shards are consecutive slices of the run's sorted seed list, and every
  * job id is derived from the run id and shard index, so enqueueing a shard twice is a no-op
- * (DESIGN.md §1, §4). BullMQ rejects ':' in queue names and job ids; '.' is safe and cannot occur in
+ * (docs/design.md#runs-shards-and-seeds and #queue). BullMQ rejects ':' in queue names and job ids; '.' is safe and cannot occur in
  * a run or model id.
  */
 import { assertModelId, assertRunId } from './ids.ts';

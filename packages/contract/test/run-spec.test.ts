@@ -29,7 +29,7 @@ describe('parseRunSpec', () => {
     assert.deepEqual(spec.labels, { policy: 'random' });
     assert.equal(spec.shardSize, 256);
     assert.equal(spec.format, 'npz');
-    assert.deepEqual(spec.statistics, []);
+    assert.equal(spec.statistics, undefined, 'no statistics unless asked');
     assert.equal(spec.priority, 0);
     assert.ok(spec.sampler.kind === 'ddpm' || spec.sampler.kind === 'ddim');
     assert.equal(spec.sampler.clipDenoised, true);
@@ -40,7 +40,17 @@ describe('parseRunSpec', () => {
       ...valid,
       guidance: { kind: 'classifier', classifier: { uri: '/models/clf', digest: 'cd'.repeat(32) }, scale: 2.5 },
       labels: { policy: 'fixed', classIndex: 3 },
-      statistics: [{ kind: 'fid', features: '/models/inception', reference: '/refs/cifar10.npz' }],
+      statistics: {
+        kinds: ['fid', 'is'],
+        features: {
+          uri: '/models/inception',
+          digest: 'ef'.repeat(32),
+          architecture: 'fid-inception-v3',
+          preprocess: 'tf1',
+          featureDim: 2048,
+        },
+        reference: { uri: '/refs/cifar10.npz', digest: '01'.repeat(32) },
+      },
     });
     assert.deepEqual(parseRunSpec(JSON.parse(JSON.stringify(spec))), spec);
   });
@@ -89,10 +99,23 @@ describe('parseRunSpec', () => {
     assert.match(problems({ ...valid, shard_size: 64 })[0], /has unknown field "shard_size"/);
   });
 
-  it('requires fid to name its reference batch', () => {
+  it('requires the statistics compared with a reference to name one, and no statistic twice', () => {
+    const features = {
+      uri: '/models/inception',
+      digest: 'ef'.repeat(32),
+      architecture: 'fid-inception-v3',
+      preprocess: 'tf1',
+      featureDim: 2048,
+    };
     assert.match(
-      problems({ ...valid, statistics: [{ kind: 'fid', features: '/models/inception' }] })[0],
-      /^statistics\[0\]\.reference is required for fid/,
+      problems({ ...valid, statistics: { kinds: ['fid', 'pr', 'is'], features } })[0],
+      /^statistics\.reference is required for fid, pr/,
+    );
+    assert.deepEqual(parseRunSpec({ ...valid, statistics: { kinds: ['is', 'accuracy'], features } }).statistics?.kinds, ['is', 'accuracy']);
+    assert.match(problems({ ...valid, statistics: { kinds: ['is', 'is'], features } })[0], /^statistics\.kinds\[1\] must not repeat "is"/);
+    assert.match(
+      problems({ ...valid, statistics: { kinds: ['kid'], features } })[0],
+      /^statistics\.kinds\[0\] must be one of "fid", "sfid", "is", "pr", "accuracy"/,
     );
   });
 });

@@ -95,7 +95,7 @@ describe('job payloads', () => {
 });
 
 describe('storage keys', () => {
-  it('lays a run out as DESIGN.md §3 describes', () => {
+  it('lays a run out as docs/design.md#storage-layout describes', () => {
     assert.equal(keys.manifest('r1'), 'r1/manifest.json');
     assert.equal(keys.shardNpz('r1', 3), 'r1/shards/3.npz');
     assert.equal(keys.shardMeta('r1', 3), 'r1/shards/3.json');

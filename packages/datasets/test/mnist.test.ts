@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { MNIST_HELDOUT_PER_CLASS, mnistDigits } from '@diffq/datasets';
+import { isHeldOut, MNIST_HELDOUT_PER_CLASS, mnistDigits } from '@diffq/datasets';
 
 const PIXELS = 28 * 28;
 const digest = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -36,7 +36,7 @@ describe('the mnist package digits', () => {
     }
   });
 
-  it('holds out the last 200 digits of each class, 2,000 in all, and trains on the other 8,000', async () => {
+  it('holds out 200 evenly spaced digits of each class, 2,000 in all, and trains on the other 8,000', async () => {
     const [all, train, heldout] = await Promise.all([mnistDigits('all'), mnistDigits('train'), mnistDigits('heldout')]);
     assert.equal(heldout.count, 2_000);
     assert.equal(train.count, 8_000);
@@ -56,13 +56,23 @@ describe('the mnist package digits', () => {
         counts.set(k, counts.get(k)! - 1);
       }
     }
-    // The held-out digits are the tail of each class: the last digit of class 0 overall is held out.
-    const lastZero = all.labels.lastIndexOf(0);
-    const lastHeldZero = heldout.labels.lastIndexOf(0);
-    assert.equal(
-      digest(all.images.subarray(lastZero * PIXELS, (lastZero + 1) * PIXELS)),
-      digest(heldout.images.subarray(lastHeldZero * PIXELS, (lastHeldZero + 1) * PIXELS)),
-    );
+    // The held-out digits of class 0 are its file's digits ⌊(k + ½)·n / 200⌋, in file order.
+    const zeros = (d: typeof all) =>
+      [...d.labels.keys()].filter((i) => d.labels[i] === 0).map((i) => d.images.subarray(i * PIXELS, (i + 1) * PIXELS));
+    const allZeros = zeros(all);
+    const heldZeros = zeros(heldout);
+    for (const k of [0, 1, 100, 199]) {
+      assert.equal(digest(heldZeros[k]), digest(allZeros[Math.floor(((k + 0.5) * allZeros.length) / 200)]), `held-out zero ${k}`);
+    }
+  });
+
+  it('spreads the held-out digits over the whole file: one in every n/200 positions', () => {
+    for (const n of [863, 1001, 1127]) {
+      const held = Array.from({ length: n }, (_, i) => i).filter((i) => isHeldOut(i, n));
+      assert.equal(held.length, 200);
+      assert.deepEqual(held.slice(0, 2), [Math.floor((0.5 * n) / 200), Math.floor((1.5 * n) / 200)]);
+      assert.ok(held.every((p, k) => k === 0 || p - held[k - 1] >= Math.floor(n / 200)));
+    }
   });
 
   it('refuses an unknown split, naming the accepted ones', async () => {

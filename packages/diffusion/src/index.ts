@@ -35,6 +35,7 @@ export * from './schedule/index.ts';
 export * from './solvers/index.ts';
 export * from './stats/frechet.ts';
 export * from './stats/inception-score.ts';
+export * from './stats/moment-kernel.ts';
 export * from './stats/moments.ts';
 export * from './stats/precision-recall.ts';
 export * from './training/index.ts';

@@ -5,5 +5,6 @@
 export * from './evaluation/feature-accumulator.ts';
 export * from './stats/frechet.ts';
 export * from './stats/inception-score.ts';
+export * from './stats/moment-kernel.ts';
 export * from './stats/moments.ts';
 export * from './stats/precision-recall.ts';

@@ -101,7 +101,7 @@ describe('the MNIST classifier trainer', () => {
       /maxRotation is 90; accepted: a number of degrees in \[0, 45\]/,
     );
     assert.throws(
-      () => new MnistClassifierTrainer(SMALL, { ...bars(3), shape: [3, 12, 12, 3] }),
+      () => new MnistClassifierTrainer(SMALL, { ...bars(3), shape: [3, 12, 12, 3] }, SETTINGS),
       /images are \[12, 12, 3\]; the network takes \[12, 12, 1\]/,
     );
   });

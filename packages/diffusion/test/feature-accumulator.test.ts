@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FeatureAccumulator, featureStats, frechetDistance, inceptionScore, precisionRecall, softmaxRows } from '@diffq/diffusion/statistics';
+import {
+  FeatureAccumulator,
+  featureStats,
+  frechetDistance,
+  inceptionScore,
+  precisionRecall,
+  softmaxRows,
+} from '@diffq/diffusion/statistics';
 
 function values(n: number, seed: number, scale = 1): Float32Array {
   let x = seed || 1;
@@ -38,7 +45,11 @@ function feed(acc: FeatureAccumulator, sizes: number[]): void {
 }
 
 describe('FeatureAccumulator', () => {
-  const reference = { ...featureStats(values(30 * D, 17, 2), D), spatial: featureStats(values(30 * S, 19), S), features: values(30 * D, 17, 2) };
+  const reference = {
+    ...featureStats(values(30 * D, 17, 2), D),
+    spatial: featureStats(values(30 * S, 19), S),
+    features: values(30 * D, 17, 2),
+  };
   const kinds = ['fid', 'sfid', 'is', 'pr', 'accuracy'];
 
   it('gives the statistics of all rows at once, however the rows were cut into shards', () => {

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seedNormals } from '../src/rng/normals.ts';
+import { multiplyABt } from '../src/stats/dense.ts';
 import { frechetDistance, traceSqrtProduct } from '../src/stats/frechet.ts';
 import { featureStats } from '../src/stats/moments.ts';
+import { symmetricEigen } from '../src/stats/symmetric-eigen.ts';
 
 /** R·diag(a)·Rᵀ with R = I − 2uuᵀ (|u| = 1), a Householder reflection: an orthogonal change of basis. */
 function rotatedDiagonal(a: number[], u: Float64Array): Float64Array {
@@ -64,6 +66,40 @@ describe('Fréchet distance', () => {
     const det = (s: Float64Array) => s[0] * s[3] - s[1] * s[2];
     const expected = Math.sqrt(trProduct + 2 * Math.sqrt(det(s1) * det(s2)));
     assert.ok(Math.abs(traceSqrtProduct(s1, s2, 2) - expected) < 1e-14);
+  });
+
+  it('agrees with the √Σ₁·Σ₂·√Σ₁ eigenvalue route on rank-deficient covariances of ReLU features at d = 96', () => {
+    const d = 96;
+    const relu = (seed: number, n: number, dead: number) =>
+      featureStats(
+        Float64Array.from(seedNormals(seed, 0, n * d), (v, i) => (i % d < dead ? 0 : Math.max(v, 0))),
+        d,
+      );
+    for (const [a, b] of [
+      [relu(1, 20, 0), relu(2, 40, 0)],
+      [relu(3, 40, 30), relu(4, 300, 10)],
+      [relu(5, 300, 0), relu(6, 30, 50)],
+    ]) {
+      // Oracle: √Σ₁ = V·√Λ·Vᵀ from the eigen-decomposition, then the eigenvalues of √Σ₁·Σ₂·√Σ₁.
+      const { values, vectorRows: v } = symmetricEigen(a.sigma, d, { vectors: true });
+      assert.ok(v);
+      const root = new Float64Array(d * d);
+      for (let i = 0; i < d; i++) {
+        for (let j = 0; j < d; j++) {
+          let s = 0;
+          for (let k = 0; k < d; k++) s += v[k * d + i] * Math.sqrt(Math.max(values[k], 0)) * v[k * d + j];
+          root[i * d + j] = s;
+        }
+      }
+      const inner = multiplyABt(multiplyABt(root, b.sigma, d, d, d), root, d, d, d);
+      const expected = symmetricEigen(inner, d).values.reduce((t, l) => t + Math.sqrt(Math.max(l, 0)), 0);
+      const withHints = traceSqrtProduct(a.sigma, b.sigma, d, { samples1: a.samples, samples2: b.samples });
+      const withoutHints = traceSqrtProduct(a.sigma.slice(), b.sigma.slice(), d);
+      assert.ok(Math.abs(withHints - expected) < 1e-7 * expected, `${withHints} vs ${expected}`);
+      assert.ok(Math.abs(withoutHints - expected) < 1e-7 * expected, `${withoutHints} vs ${expected}`);
+      // The second call reuses the cached factor and gives the same number.
+      assert.equal(frechetDistance(a, b), frechetDistance(a, b));
+    }
   });
 
   it('is symmetric in its two arguments', () => {

@@ -63,6 +63,20 @@ describe('precision and recall (k-NN manifolds)', () => {
     assert.ok(expected.precision > 0 && expected.precision < 1 && expected.recall > 0 && expected.recall < 1);
   });
 
+  it('agrees with brute force when points repeat, so that radii of 0 and ties on a ball boundary decide', () => {
+    const d = 3;
+    // Integer grid points with many duplicates: squared distances are exact integers and tie often.
+    const grid = (seed: number, n: number) => Float64Array.from(seedNormals(seed, 0, n * d), (v) => Math.round(v));
+    const real = grid(3, 90);
+    const fake = grid(4, 70);
+    const expected = bruteForce(real, fake, d, 3);
+    assert.deepEqual(precisionRecall(real, fake, d), expected);
+    assert.ok(
+      manifoldRadii(real, d).some((r) => r === 0),
+      'some point has 3 copies of itself',
+    );
+  });
+
   it('rejects a neighbourhood larger than the set', () => {
     assert.throws(() => manifoldRadii(points(line(0, 2)), 2, 3), /k is 3; accepted: an integer in \[1, 2\] for 3 feature vectors/);
   });

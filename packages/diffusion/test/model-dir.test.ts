@@ -134,7 +134,11 @@ describe('model directory', () => {
       /Invalid model\.json: architecture must be one of "adm-unet", "adm-classifier", .* \(got "unet"\)/,
     ],
     ['a denoiser without diffusion', { ...MODEL_JSON, diffusion: undefined }, /Invalid model\.json: diffusion is required \(an object\)/],
-    ['an unknown top-level field', { ...MODEL_JSON, extra: 1 }, /Invalid model\.json: model\.json has unknown field "extra"; check the spelling/],
+    [
+      'an unknown top-level field',
+      { ...MODEL_JSON, extra: 1 },
+      /Invalid model\.json: model\.json has unknown field "extra"; check the spelling/,
+    ],
     [
       'a mistyped model field',
       { ...MODEL_JSON, model: { ...MODEL, num_channels: '32' } },
@@ -177,7 +181,7 @@ describe('model directory', () => {
     );
   });
 
-  it('accepts the DDPM-IP CIFAR-10 model.json of the README', () => {
+  it('accepts the DDPM-IP CIFAR-10 model.json of docs/models.md', () => {
     const json = {
       format: 'diffq-model/1',
       architecture: 'adm-unet',

@@ -24,7 +24,10 @@ describe('model.json diffusion config', () => {
   });
 
   it('names the field and the accepted values for an unknown noise schedule', () => {
-    assert.throws(() => parseDiffusionConfig({ noise_schedule: 'sigmoid' }), /Invalid diffusion: noise_schedule must be one of "linear", "cosine" \(got "sigmoid"\)/);
+    assert.throws(
+      () => parseDiffusionConfig({ noise_schedule: 'sigmoid' }),
+      /Invalid diffusion: noise_schedule must be one of "linear", "cosine" \(got "sigmoid"\)/,
+    );
   });
 
   it('names the field of a wrongly typed flag', () => {

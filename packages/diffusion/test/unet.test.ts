@@ -74,7 +74,7 @@ describe('UNetModel', () => {
     }
   });
 
-  it("has as many parameters as the reference UNetModel for the README's configurations", () => {
+  it('has as many parameters as the reference UNetModel for the configurations docs/models.md and docs/benchmarks.md describe', () => {
     // Counts of guided-diffusion's own UNetModel (PyTorch, sum of p.numel()) for the same flags.
     const ddpmIpCifar10 = parseUNetConfig({
       image_size: 32,

@@ -53,8 +53,6 @@ export function blockOutputName(dims: number): InceptionOutput {
   }
 }
 
-export let MERGE = true;
-export function setMerge(v: boolean) { MERGE = v; }
 class InceptionGraphBuilder {
   readonly g = new OnnxGraph('fid_inception_v3', ['x', ...INCEPTION_OUTPUTS]);
   /** Each BasicConv2d's output value by key, for the taps inside blocks (the sFID features). */
@@ -72,8 +70,8 @@ class InceptionGraphBuilder {
     return this.g.constant(values, 'int64');
   }
 
-  /** A BasicConv2d's kernel and bias with its batch norm folded in. */
-  private folded(c: InceptionConv): { w: Float32Array; b: Float32Array } {
+  /** BasicConv2d: Conv with the batch norm folded in, then ReLU. */
+  private conv(c: InceptionConv, x: string): string {
     const w = this.param(`${c.key}.conv.weight`);
     const gamma = this.param(`${c.key}.bn.weight`);
     const beta = this.param(`${c.key}.bn.bias`);
@@ -87,14 +85,8 @@ class InceptionGraphBuilder {
       bias[o] = beta[o] - mean[o] * scale;
       for (let i = o * perOut; i < (o + 1) * perOut; i++) folded[i] = w[i] * scale;
     }
-    return { w: folded, b: bias };
-  }
-
-  /** BasicConv2d: Conv with the batch norm folded in, then ReLU. */
-  private conv(c: InceptionConv, x: string): string {
-    const { w, b } = this.folded(c);
-    const wName = this.g.initializer(`${c.key}.weight`, w, [c.outCh, c.inCh, ...c.kernel]);
-    const bName = this.g.initializer(`${c.key}.bias`, b, [c.outCh]);
+    const wName = this.g.initializer(`${c.key}.weight`, folded, [c.outCh, c.inCh, ...c.kernel]);
+    const bName = this.g.initializer(`${c.key}.bias`, bias, [c.outCh]);
     const [ph, pw] = c.pad;
     const y = this.g.node(
       'Conv',
@@ -105,52 +97,6 @@ class InceptionGraphBuilder {
     const out = this.g.node('Relu', [y], {}, c.key);
     this.convOutputs.set(c.key, out);
     return out;
-  }
-
-  /**
-   * The 1×1 convolutions that open several branches of a block read the same input: one Conv with
-   * their kernels stacked, split afterwards, reads it once and runs one larger matrix product.
-   */
-  private mergedHeads(convs: InceptionConv[], x: string): string[] {
-    const parts = convs.map((c) => this.folded(c));
-    const outCh = convs.reduce((sum, c) => sum + c.outCh, 0);
-    const w = new Float32Array(outCh * convs[0].inCh);
-    const b = new Float32Array(outCh);
-    let o = 0;
-    parts.forEach((p, i) => {
-      w.set(p.w, o * convs[0].inCh);
-      b.set(p.b, o);
-      o += convs[i].outCh;
-    });
-    const name = convs.map((c) => c.key).join('+');
-    const wName = this.g.initializer(`${name}.weight`, w, [outCh, convs[0].inCh, 1, 1]);
-    const bName = this.g.initializer(`${name}.bias`, b, [outCh]);
-    const y = this.g.node('Relu', [this.g.node('Conv', [x, wName, bName], { kernel_shape: [1, 1] }, `${name}.conv`)], {}, name);
-    const outs = this.g.nodeN('Split', [y, this.i64(convs.map((c) => c.outCh))], { axis: 1 }, `${name}/split`, convs.length);
-    convs.forEach((c, i) => this.convOutputs.set(c.key, outs[i]));
-    return outs;
-  }
-
-  /** A branch's opening 1×1 convolution (stride 1, no padding) and what follows it, if it opens with one. */
-  private static head(branch: InceptionNode): { conv: InceptionConv; rest: InceptionNode[] } | undefined {
-    const first = branch.op === 'chain' ? branch.nodes[0] : branch;
-    const rest = branch.op === 'chain' ? branch.nodes.slice(1) : [];
-    const is1x1 = first.op === 'conv' && first.kernel[0] === 1 && first.kernel[1] === 1 && first.stride === 1;
-    return is1x1 ? { conv: first, rest } : undefined;
-  }
-
-  private concat(branches: InceptionNode[], x: string): string {
-    const heads = branches.map((b) => InceptionGraphBuilder.head(b));
-    const opened = heads.filter((h) => h !== undefined);
-    const merged = MERGE && opened.length >= 2 ? this.mergedHeads(opened.map((h) => h.conv), x) : [];
-    let next = 0;
-    const outs = branches.map((b, i) => {
-      const h = heads[i];
-      if (!h || merged.length === 0) return this.node(b, x);
-      const start = merged[next++];
-      return h.rest.reduce((v, child) => this.node(child, v), start);
-    });
-    return this.g.node('Concat', outs, { axis: 1 });
   }
 
   private node(n: InceptionNode, x: string): string {
@@ -164,7 +110,11 @@ class InceptionGraphBuilder {
       case 'chain':
         return n.nodes.reduce((h, child) => this.node(child, h), x);
       case 'concat':
-        return this.concat(n.branches, x);
+        return this.g.node(
+          'Concat',
+          n.branches.map((b) => this.node(b, x)),
+          { axis: 1 },
+        );
     }
   }
 

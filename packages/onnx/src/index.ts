@@ -10,4 +10,6 @@ export * from './onnx-feature-network.ts';
 export * from './onnx-graph.ts';
 export * from './open-engine.ts';
 export * from './open-mnist-classifier.ts';
+export * from './ort-congruence.ts';
+export * from './ort-moment-kernel.ts';
 export * from './unet-graph.ts';

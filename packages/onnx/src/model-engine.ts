@@ -1,5 +1,5 @@
 /**
- * The denoiser engine of a model directory (DESIGN.md §5). Besides model.json and
+ * The denoiser engine of a model directory (docs/design.md#model-directory). Besides model.json and
  * weights.safetensors the directory may hold:
  * - `model.onnx`, the user's own export of the same UNet from PyTorch (inputs x, t and y), which the
  *   onnx engine then runs instead of a graph built from the weights;

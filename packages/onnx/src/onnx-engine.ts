@@ -19,11 +19,9 @@ export interface OnnxEngineOptions {
   provider?: ExecutionProvider;
   /** CPU threads for one forward; default all cores (os.availableParallelism()). */
   threads?: number;
-  /** GPU ordinal for the cuda provider; default 0. */
-  deviceId?: number;
 }
 
-/** The library onnxruntime-node needs for its CUDA provider, installed only on request (README, GPU nodes). */
+/** The library onnxruntime-node needs for its CUDA provider, installed only on request (docs/deployment.md, "GPU nodes"). */
 const CUDA_PROVIDER_LIBRARY = 'libonnxruntime_providers_cuda.so';
 
 export type OrtModule = typeof Ort;
@@ -139,7 +137,8 @@ export async function openOrtSession(model: Uint8Array | string, options: OnnxEn
     fallback = cudaUnavailableReason();
     if (!fallback) {
       try {
-        session = await open([{ name: 'cuda', deviceId: options.deviceId ?? 0 }, 'cpu']);
+        // One GPU per worker: the first one it sees (CUDA_VISIBLE_DEVICES picks which, as on Kubernetes).
+        session = await open([{ name: 'cuda', deviceId: 0 }, 'cpu']);
         provider = 'cuda';
       } catch (e) {
         fallback = `the cuda provider did not load: ${(e as Error).message.split('\n')[0]}`;

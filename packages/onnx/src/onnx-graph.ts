@@ -7,10 +7,11 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
-export type ElemType = 'float32' | 'float16' | 'int64';
+export type ElemType = 'float32' | 'float64' | 'float16' | 'int64';
 
 const DATA_TYPE: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float64: onnx.TensorProto.DataType.DOUBLE,
   float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
 };
@@ -56,6 +57,10 @@ function toBytes(data: Float32Array | BigInt64Array, type: ElemType): Uint8Array
     const halves = new Uint16Array(data.length);
     for (let i = 0; i < data.length; i++) halves[i] = floatToHalfBits(data[i]);
     return new Uint8Array(halves.buffer);
+  }
+  if (type === 'float64') {
+    if (data instanceof BigInt64Array) throw new Error('an int64 tensor cannot be stored as float64');
+    return new Uint8Array(Float64Array.from(data).buffer);
   }
   // Copy so that the model owns its bytes whatever the caller does with `data` afterwards.
   return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));

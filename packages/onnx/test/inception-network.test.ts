@@ -13,7 +13,7 @@ import {
   type TensorToWrite,
   writeSafetensors,
 } from '@diffq/diffusion';
-import { buildInceptionOnnx, ONNX_CACHE_DIR, openFeatureNetwork } from '@diffq/onnx';
+import { buildInceptionOnnx, INCEPTION_MAX_BATCH, ONNX_CACHE_DIR, openFeatureNetwork } from '@diffq/onnx';
 
 /** The golden case whose images and reference outputs the network must reproduce (4 images, 64×64). */
 const CASE = join(import.meta.dirname, '../../../test/golden/cases/inception_features_64px_n4');
@@ -114,14 +114,24 @@ describe('the fid-inception-v3 feature network', () => {
     assert.ok(relL2(fromJson.features, fromOption.features.subarray(0, 2048)) < 1e-6);
   });
 
-  it("gives pytorch-fid's --dims 768 features when asked, and the same rows whatever the batch", async () => {
+  it("gives pytorch-fid's --dims 768 features when asked, the same rows whatever the batch", async () => {
+    // 18 images: the case's 4 repeated, so a batch larger than one run (INCEPTION_MAX_BATCH) is cut in two.
+    const count = 18;
+    assert.ok(count > INCEPTION_MAX_BATCH);
+    const per = shape[1] * shape[2] * shape[3];
+    const many = new Uint8Array(count * per);
+    for (let i = 0; i < count; i++) many.set(pixels.subarray((i % 4) * per, ((i % 4) + 1) * per), i * per);
     await withNetwork(dir, { dims: 768 }, async (net) => {
       assert.equal(net.info.featureDim, 768);
-      const all = await net.extract(pixels, shape);
-      assert.ok(relL2(all.features, reference('block2_768')) < 1e-4);
-      const per = shape[1] * shape[2] * shape[3];
-      const last = await net.extract(pixels.subarray(3 * per), [1, ...shape.slice(1)] as typeof shape);
-      assert.ok(relL2(last.features, all.features.subarray(3 * 768)) < 1e-6);
+      const out = await net.extract(many, [count, ...shape.slice(1)] as typeof shape);
+      assert.ok(relL2(out.features.subarray(0, 4 * 768), reference('block2_768')) < 1e-4);
+      for (const i of [4, 15, 16, 17]) {
+        const first = out.features.subarray((i % 4) * 768, ((i % 4) + 1) * 768);
+        assert.ok(relL2(out.features.subarray(i * 768, (i + 1) * 768), first) < 1e-6, `image ${i}`);
+        assert.ok(
+          relL2(out.spatial!.subarray(i * 2023, (i + 1) * 2023), out.spatial!.subarray((i % 4) * 2023, ((i % 4) + 1) * 2023)) < 1e-6,
+        );
+      }
     });
   });
 

@@ -82,7 +82,7 @@ describe('the ONNX UNet graph', () => {
 
     it(`stays within 2e-3 relative of the reference in float16 on ${name}`, async () => {
       // The cpu provider runs a float16 graph by casting around the kernels it lacks, which rounds
-      // every activation and weight to half precision as CUDA would; the figure goes in the README.
+      // every activation and weight to half precision as CUDA would; the figure goes in docs/deployment.md, "float16".
       const c = loadUNetCase(name);
       const engine = await OnnxEngine.create(buildUNetOnnx(c.config, c.weights, { dtype: 'float16' }));
       try {

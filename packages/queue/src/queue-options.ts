@@ -1,7 +1,7 @@
 /**
- * Every BullMQ option diffq chooses, in one place, with the reason (the README repeats them).
+ * Every BullMQ option diffq chooses, in one place, with the reason (docs/operations.md repeats them).
  *
- * Delivery is at-least-once; exactly-once output comes from idempotent shard keys (DESIGN.md §4).
+ * Delivery is at-least-once; exactly-once output comes from idempotent shard keys (docs/design.md#queue).
  * So the queue may hand a shard out twice (a stalled lock, a retry after the write succeeded):
  * that costs compute, never correctness. The numbers below trade that waste against how fast a
  * dead worker's shard comes back.
@@ -23,10 +23,12 @@ export interface LockSettings {
 /**
  * lockDuration 60 s: BullMQ renews the lock from a timer every lockDuration/4 (renewing those older
  * than lockDuration/4), so the event loop may be held for up to ~lockDuration/2 without losing the
- * lock. The worker yields to the event loop before every denoiser forward pass, so the longest hold
- * is one forward pass of one micro-batch (seconds for tfjs-wasm, ~0 for onnxruntime whose runs are
- * asynchronous); 60 s leaves a 10× margin for large models on CPU. The worker times a warm-up pass
- * at start and refuses to run if it exceeds lockDuration/3.
+ * lock. The worker yields to the event loop after every denoiser step, so the longest hold is one
+ * step of one micro-batch (a forward of it, of twice it under classifier-free guidance, plus a
+ * gradient pass under classifier guidance: seconds for tfjs-wasm, ~0 for onnxruntime forwards,
+ * which run off the JS thread); 60 s leaves a 10× margin for large models on CPU. A step may take a third of it: the
+ * worker checks an unguided step at start and each guidance's step on its first shard, splitting
+ * the micro-batch or refusing the run when it is over (apps/worker/src/step-budget.ts).
  * stalledInterval 30 s and maxStalledCount 2: a killed worker's shard is back in `wait` within
  * lockDuration + stalledInterval ≈ 90 s; a shard may lose its worker twice (spot/preemptible nodes)
  * before it fails, but a shard that kills every worker that takes it (OOM) does not loop forever.

@@ -12,7 +12,6 @@ import { fileDigest } from './file-digest.ts';
 import { openStore } from './open-store.ts';
 import { sha256Hex } from './run-objects.ts';
 
-
 export interface LocalModel {
   /** As given: a path or an s3:// URI. */
   uri: string;

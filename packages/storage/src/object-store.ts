@@ -1,5 +1,5 @@
 /**
- * What the apps need of object storage. Keys are relative to the store's root (DESIGN.md §3) and
+ * What the apps need of object storage. Keys are relative to the store's root (docs/design.md#storage-layout) and
  * checked by assertKey. Every method throws TransientStoreError or PermanentStoreError on failure.
  */
 import type { Readable } from 'node:stream';

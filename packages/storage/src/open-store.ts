@@ -1,5 +1,5 @@
 /**
- * A store from its root URL (DESIGN.md §3):
+ * A store from its root URL (docs/design.md#storage-layout):
  *   file://./runs          a directory, relative to the working directory (the default store)
  *   file:///data/runs      an absolute directory
  *   s3://bucket/prefix     an S3-compatible bucket, keys below prefix

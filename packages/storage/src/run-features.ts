@@ -3,11 +3,10 @@
  * - `<run>/features/<i>.npz`, one per shard, written before the shard's .json (which names its
  *   sha256): float32 `features` [n, D], `logits` [n, K] and `spatial` [n, S] when the network has
  *   them, int64 `seeds` [n] and `labels` [n] (class-conditional runs), rows in seed order;
- * - stats npz files (`<run>/stats.npz`, reference and floor statistics): float64 `mu` [D] and
- *   `sigma` [D, D] as pytorch-fid reads them, `mu_s`/`sigma_s` for sFID, and float32 `features`
- *   [m, D] when precision/recall may be computed against it.
+ * - stats npz files (`<run>/stats.npz`, reference and floor statistics; their format is
+ *   @diffq/codecs' stats-npz.ts), read here by URI with their sha256, which the manifest pins.
  */
-import { decodeNpz, encodeNpz, int64Array, type NpyArray, npyArray } from '@diffq/codecs';
+import { decodeNpz, decodeStatsNpz, encodeNpz, int64Array, type NpyArray, npyArray, type StatsNpz } from '@diffq/codecs';
 import { keys, type ShardMeta } from '@diffq/contract';
 import type { ObjectStore } from './object-store.ts';
 import { openStore } from './open-store.ts';
@@ -47,7 +46,8 @@ export function encodeShardFeatures(f: ShardFeatures): Uint8Array {
 
 export function decodeShardFeatures(bytes: Uint8Array, where: string): ShardFeatures {
   const npz = decodeNpz(bytes);
-  if (!npz.features || !npz.seeds) throw new Error(`${where}: a features npz holds "features" and "seeds"; found ${Object.keys(npz).join(', ')}`);
+  if (!npz.features || !npz.seeds)
+    throw new Error(`${where}: a features npz holds "features" and "seeds"; found ${Object.keys(npz).join(', ')}`);
   const seeds = Array.from(npz.seeds.data as BigInt64Array, Number);
   const n = seeds.length;
   const out: ShardFeatures = {
@@ -83,66 +83,6 @@ export async function readShardFeatures(store: ObjectStore, meta: ShardMeta): Pr
   return features;
 }
 
-/** What a stats npz holds. */
-export interface StatsFile {
-  /** μ [d], float64. */
-  mu: Float64Array;
-  /** Σ [d, d] row-major, float64. */
-  sigma: Float64Array;
-  /** Of the spatial features (sFID), when present. */
-  spatial?: { mu: Float64Array; sigma: Float64Array };
-  /** float32 feature rows [m, d] for precision/recall, when present. */
-  features?: Float32Array;
-}
-
-export function statsDim(stats: StatsFile): number {
-  return stats.mu.length;
-}
-
-export function encodeStats(stats: StatsFile): Uint8Array {
-  const d = stats.mu.length;
-  const arrays: Record<string, NpyArray> = { mu: npyArray(stats.mu, [d]), sigma: npyArray(stats.sigma, [d, d]) };
-  if (stats.spatial) {
-    const s = stats.spatial.mu.length;
-    arrays.mu_s = npyArray(stats.spatial.mu, [s]);
-    arrays.sigma_s = npyArray(stats.spatial.sigma, [s, s]);
-  }
-  if (stats.features) arrays.features = npyArray(stats.features, [stats.features.length / d, d]);
-  return encodeNpz(arrays);
-}
-
-function float64(array: NpyArray): Float64Array {
-  return array.data instanceof Float64Array ? array.data : Float64Array.from(array.data as ArrayLike<number>);
-}
-
-function gaussian(npz: Record<string, NpyArray>, muName: string, sigmaName: string, where: string) {
-  const mu = npz[muName];
-  const sigma = npz[sigmaName];
-  if (!mu || !sigma) return undefined;
-  const d = mu.shape[0];
-  if (mu.shape.length !== 1 || sigma.shape.length !== 2 || sigma.shape[0] !== d || sigma.shape[1] !== d) {
-    throw new Error(`${where}: ${muName} must be [d] and ${sigmaName} [d, d]; they are [${mu.shape}] and [${sigma.shape}]`);
-  }
-  return { mu: float64(mu), sigma: float64(sigma) };
-}
-
-export function decodeStats(bytes: Uint8Array, where: string): StatsFile {
-  const npz = decodeNpz(bytes);
-  const main = gaussian(npz, 'mu', 'sigma', where);
-  if (!main) throw new Error(`${where}: a stats npz holds "mu" and "sigma" (as pytorch-fid writes them); found ${Object.keys(npz).join(', ')}`);
-  const out: StatsFile = { ...main };
-  const spatial = gaussian(npz, 'mu_s', 'sigma_s', where);
-  if (spatial) out.spatial = spatial;
-  if (npz.features) {
-    const f = npz.features;
-    if (f.shape.length !== 2 || f.shape[1] !== main.mu.length) {
-      throw new Error(`${where}: features must be [m, ${main.mu.length}] like mu; they are [${f.shape}]`);
-    }
-    out.features = f.data instanceof Float32Array ? f.data : Float32Array.from(f.data as ArrayLike<number>);
-  }
-  return out;
-}
-
 /** Splits a file's URI into the store holding its folder and its key there. */
 function storeAndKey(uri: string): { storeUrl: string; key: string } {
   const slash = uri.lastIndexOf('/');
@@ -162,8 +102,8 @@ export async function readFileUri(uri: string): Promise<Uint8Array | undefined> 
 }
 
 /** The stats npz at uri with its sha256; throws naming the uri when it is missing or malformed. */
-export async function readStatsUri(uri: string): Promise<{ stats: StatsFile; digest: string }> {
+export async function readStatsUri(uri: string): Promise<{ stats: StatsNpz; digest: string }> {
   const bytes = await readFileUri(uri);
   if (bytes === undefined) throw new Error(`${uri} does not exist`);
-  return { stats: decodeStats(bytes, uri), digest: sha256Hex(bytes) };
+  return { stats: decodeStatsNpz(bytes, uri), digest: sha256Hex(bytes) };
 }

@@ -275,7 +275,10 @@ export function objectStoreBehaviour(store: () => ObjectStore): void {
     // A run with statistics: the shard is done only with its features.
     const withStats = {
       ...spec,
-      statistics: { kinds: ['is' as const], features: { uri: '/models/f', digest: 'cd'.repeat(32), architecture: 'mnist-classifier', preprocess: 'none', featureDim: 8 } },
+      statistics: {
+        kinds: ['is' as const],
+        features: { uri: '/models/f', digest: 'cd'.repeat(32), architecture: 'mnist-classifier', preprocess: 'none', featureDim: 8 },
+      },
     };
     await writeShardMeta(s, { ...meta, seeds: [...meta.seeds] });
     assert.equal(await shardDone(s, withStats, 4), undefined, 'metadata without features');

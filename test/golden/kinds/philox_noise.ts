@@ -1,5 +1,5 @@
 /**
- * philox_noise: per-seed Philox words, noise and `random` labels (DESIGN.md §2), straight from the
+ * philox_noise: per-seed Philox words, noise and `random` labels (docs/design.md#one-seed-one-image), straight from the
  * seeds; noise is [S, N, *sample_shape], labels [K, N].
  */
 import { labelsFor, philox4x32, seedBatchNormals, seedKey } from '@diffq/diffusion';

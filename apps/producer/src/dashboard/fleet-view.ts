@@ -24,8 +24,10 @@ export interface RunCard {
   /** Over the dashboard's last minute of polls, else over the run's last finished shards. */
   samplesPerSecond: number | null;
   etaSeconds: number | null;
-  /** FID of the samples stored so far, when the run computes statistics; null until then. */
+  /** FID of the samples stored so far (runs launched with statistics: `diffq status`'s live FID); null otherwise. */
   fid: number | null;
+  /** Samples the live FID was computed from. */
+  fidSamples: number | null;
   /** Path of the contact sheet, versioned by what it is made of; null before the first shard. */
   contactSheet: string | null;
   /** Why the run could not be read (no manifest, store unreachable), instead of its numbers. */
@@ -154,7 +156,8 @@ export class FleetView {
       shards: status.shards,
       samplesPerSecond: speed,
       etaSeconds: remaining === 0 ? 0 : speed ? remaining / speed : null,
-      fid: null,
+      fid: status.fid?.fid ?? null,
+      fidSamples: status.fid?.samples ?? null,
       contactSheet: status.shards.done > 0 ? `/api/runs/${status.runId}/contact-sheet.png?v=${version}` : null,
     };
   }
@@ -175,6 +178,7 @@ export class FleetView {
         samplesPerSecond: null,
         etaSeconds: null,
         fid: null,
+        fidSamples: null,
         contactSheet: null,
         error: (error as Error).message,
       };

@@ -87,7 +87,8 @@ function stats(card) {
     h('div', {}, h('b', { class: 'samples-done' }, card.samplesDone), 'of ' + card.samplesTotal + ' (' + pct + ')'),
     h('div', {}, h('b', {}, num(card.samplesPerSecond, 2)), 'samples/s'),
     h('div', {}, h('b', {}, card.etaSeconds === 0 ? 'done' : duration(card.etaSeconds)), 'ETA'),
-    h('div', {}, h('b', {}, num(card.fid, 2)), 'FID (live)'));
+    h('div', { title: card.fidSamples ? 'over the ' + card.fidSamples + ' samples stored so far' : 'runs launched with statistics show their FID here' },
+      h('b', { class: 'fid' }, num(card.fid, 2)), 'FID (live)'));
 }
 function shardLine(s) {
   return h('div', { class: 'shards' }, 'shards: ' + s.done + ' done · ' + s.active + ' running · ' + (s.waiting + s.delayed) + ' waiting · ' +

@@ -5,8 +5,9 @@
  * precision/recall keep only the first PR_SAMPLE_CAP rows, because their k-NN manifolds cost
  * O(n²·d) and a 50,000² distance matrix is out of reach of a CPU finalizer.
  */
-import { frechetDistance, type GaussianStats } from '../stats/frechet.ts';
+import { type FrechetKernel, frechetDistance, frechetDistanceWith, type GaussianStats } from '../stats/frechet.ts';
 import { inceptionScore, softmaxRows } from '../stats/inception-score.ts';
+import { javascriptMomentKernel, type MomentKernel } from '../stats/moment-kernel.ts';
 import { accumulateMoments, emptyMoments, type Moments, momentsToStats } from '../stats/moments.ts';
 import { precisionRecall } from '../stats/precision-recall.ts';
 
@@ -70,7 +71,14 @@ export class FeatureAccumulator {
     /** The run's statistics (the contract's STATISTIC_KINDS): fid, sfid, is, pr, accuracy. */
     readonly kinds: readonly string[],
     readonly dims: AccumulatorDims,
-    private readonly options: { splitSize?: number; prCap?: number } = {},
+    private readonly options: {
+      splitSize?: number;
+      prCap?: number;
+      /** Runs Σx·xᵀ for addBatch (packages/onnx's openMomentKernel is the fast one); default JavaScript. */
+      momentKernel?: MomentKernel;
+      /** Runs the Fréchet distances' big product for finishAsync; default JavaScript. */
+      frechetKernel?: FrechetKernel;
+    } = {},
   ) {
     this.moments = emptyMoments(dims.featureDim);
     if (kinds.includes('sfid')) {
@@ -86,14 +94,31 @@ export class FeatureAccumulator {
     return this.moments.count;
   }
 
+  /** Adds one shard's rows, its moments by the JavaScript kernel. */
   add(batch: FeatureBatch): void {
+    this.checkSpatial(batch);
+    accumulateMoments(this.moments, batch.features);
+    if (this.spatialMoments && batch.spatial) accumulateMoments(this.spatialMoments, batch.spatial);
+    this.addRest(batch);
+  }
+
+  /** Adds one shard's rows, its moments by the accumulator's momentKernel. */
+  async addBatch(batch: FeatureBatch): Promise<void> {
+    this.checkSpatial(batch);
+    const kernel = this.options.momentKernel ?? javascriptMomentKernel;
+    await kernel.accumulate(this.moments, batch.features);
+    if (this.spatialMoments && batch.spatial) await kernel.accumulate(this.spatialMoments, batch.spatial);
+    this.addRest(batch);
+  }
+
+  private checkSpatial(batch: FeatureBatch): void {
+    if (this.spatialMoments && !batch.spatial) throw new RangeError('a shard has no spatial features but the run asks sfid');
+  }
+
+  /** Everything but the moments: precision/recall rows, Inception Score splits, accuracy. */
+  private addRest(batch: FeatureBatch): void {
     const { featureDim, logitDim } = this.dims;
     const n = batch.features.length / featureDim;
-    accumulateMoments(this.moments, batch.features);
-    if (this.spatialMoments) {
-      if (!batch.spatial) throw new RangeError('a shard has no spatial features but the run asks sfid');
-      accumulateMoments(this.spatialMoments, batch.spatial);
-    }
     const cap = this.options.prCap ?? PR_SAMPLE_CAP;
     if (this.prCount < cap) {
       const take = Math.min(n, cap - this.prCount);
@@ -148,6 +173,25 @@ export class FeatureAccumulator {
 
   /** Every statistic the run asked for; the reference is needed by fid, sfid and pr. */
   finish(reference?: EvaluationReference): EvaluationResult {
+    const { result, distances } = this.collect(reference);
+    for (const [key, a, b] of distances) result[key] = frechetDistance(a, b);
+    return result;
+  }
+
+  /** finish, with the Fréchet distances on the accumulator's frechetKernel. */
+  async finishAsync(reference?: EvaluationReference): Promise<EvaluationResult> {
+    const { result, distances } = this.collect(reference);
+    const kernel = this.options.frechetKernel;
+    for (const [key, a, b] of distances) result[key] = kernel ? await frechetDistanceWith(kernel, a, b) : frechetDistance(a, b);
+    return result;
+  }
+
+  /** Every statistic but the Fréchet distances, which are returned as the pairs to compare. */
+  private collect(reference?: EvaluationReference): {
+    result: EvaluationResult;
+    distances: Array<['fid' | 'sfid', GaussianStats, GaussianStats]>;
+  } {
+    const distances: Array<['fid' | 'sfid', GaussianStats, GaussianStats]> = [];
     const { featureDim } = this.dims;
     const stats = momentsToStats(this.moments);
     const sampleFeatures = new Float32Array(this.prCount * featureDim);
@@ -162,11 +206,11 @@ export class FeatureAccumulator {
       return reference;
     };
     if (this.spatialMoments) result.spatialStats = momentsToStats(this.spatialMoments);
-    if (this.kinds.includes('fid')) result.fid = frechetDistance(stats, needReference('fid'));
+    if (this.kinds.includes('fid')) distances.push(['fid', stats, needReference('fid')]);
     if (this.kinds.includes('sfid')) {
       const ref = needReference('sfid');
       if (!ref.spatial) throw new RangeError('sfid needs a reference with spatial statistics (mu_s, sigma_s)');
-      result.sfid = frechetDistance(result.spatialStats as GaussianStats, ref.spatial);
+      distances.push(['sfid', result.spatialStats as GaussianStats, ref.spatial]);
     }
     if (this.kinds.includes('is')) {
       this.scoreSplit();
@@ -195,6 +239,6 @@ export class FeatureAccumulator {
       }
       result.accuracy = { accuracy: total > 0 ? right / total : 0, samples: total, perClass };
     }
-    return result;
+    return { result, distances };
   }
 }

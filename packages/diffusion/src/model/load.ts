@@ -1,7 +1,8 @@
 /** Puts a parsed model directory's network on the tfjs backend. */
+
+import { WEIGHTS_FILE } from '@diffq/contract';
 import { createClassifier, type NoisyClassifier } from '../nn/classifier.ts';
 import { createUNet, type UNet } from '../nn/unet.ts';
-import { WEIGHTS_FILE } from '@diffq/contract';
 import type { ModelDirectory } from './model-directory.ts';
 
 /** The denoiser of an `adm-unet` directory; the caller disposes it (or hands it to a TfjsEngine). */

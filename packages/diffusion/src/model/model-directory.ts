@@ -1,5 +1,5 @@
 /**
- * A model directory (docs/design.md, "Model directory"): model.json + weights.safetensors, the latter holding the PyTorch
+ * A model directory (docs/design.md#model-directory): model.json + weights.safetensors, the latter holding the PyTorch
  * state_dict under its own key names. Parsing is pure (text and bytes in, checked description out)
  * so that a worker, a test or a browser can load a model from wherever it got the bytes.
  */

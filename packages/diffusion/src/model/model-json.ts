@@ -1,5 +1,5 @@
 /**
- * model.json, the description half of a model directory (docs/design.md, "Model directory"): which network the weights
+ * model.json, the description half of a model directory (docs/design.md#model-directory): which network the weights
  * belong to and with which arguments. `model` is checked further by the architecture's own parser
  * (parseUNetConfig / parseClassifierConfig) and `diffusion` by the diffusion-config parser, so this
  * schema only fixes the envelope.

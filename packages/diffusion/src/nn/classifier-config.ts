@@ -22,6 +22,7 @@ export const ClassifierArgsSchema = z
     classifier_use_scale_shift_norm: z.boolean().default(true),
     classifier_resblock_updown: z.boolean().default(true),
     classifier_pool: z.enum(CLASSIFIER_POOLS).default('attention'),
+    // Accepted as create_classifier takes it, and ignored (as use_fp16 in config.ts).
     classifier_use_fp16: z.boolean().optional(),
     channel_mult: CommaIntsSchema.default(''),
     out_channels: z.number().int().min(1).default(1000),

@@ -32,6 +32,9 @@ export const UNetArgsSchema = z
     num_classes: z.number().int().min(1).nullable().default(null),
     in_channels: z.number().int().min(1).max(64).default(3),
     dropout: z.number().min(0).max(1).default(0),
+    // Accepted so guided-diffusion's create_model flags load as they are, and ignored: they change how
+    // PyTorch computes (memory, half precision), not the function. diffq's precision is a worker
+    // setting (DIFFQ_ONNX_DTYPE) that a run records (docs/design.md#one-precision-per-run).
     use_checkpoint: z.boolean().optional(),
     use_fp16: z.boolean().optional(),
     derived: z.unknown().optional(),

@@ -1,5 +1,5 @@
 /**
- * Class labels of a class-conditional run, a function of the seed only (DESIGN.md §2):
+ * Class labels of a class-conditional run, a function of the seed only (docs/design.md#one-seed-one-image):
  * - `random`:   ⌊u(a)·K⌋, a = word 0 of Philox at counter (0, 2^32−1, 0, 0) under the seed's key
  *               (a stream of its own, so labels never share numbers with the noise);
  * - `balanced`: seed mod K, every class equally often over consecutive seeds;

@@ -1,7 +1,7 @@
 /**
  * Where a sampling loop's random numbers come from. Samplers draw through this interface only, so a
  * golden case can inject the reference's draws and production can draw each seed's own Philox
- * streams (DESIGN.md §2): x_T is stream 0, the draw of loop step i is stream i + 1.
+ * streams (docs/design.md#one-seed-one-image): x_T is stream 0, the draw of loop step i is stream i + 1.
  */
 import type * as tf from '@tensorflow/tfjs';
 

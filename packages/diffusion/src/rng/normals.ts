@@ -1,5 +1,5 @@
 /**
- * Standard normal numbers of one (seed, stream), DESIGN.md §2. Block b of the stream is Philox at
+ * Standard normal numbers of one (seed, stream), docs/design.md#one-seed-one-image. Block b of the stream is Philox at
  * counter (b, stream, 0, 0) under the seed's key; its words (a, b, c, d) give four normals by
  * Box–Muller, in float64 and then rounded to float32:
  *   r₁ = √(−2 ln u(a)),  r₂ = √(−2 ln u(c))

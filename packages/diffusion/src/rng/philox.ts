@@ -2,7 +2,7 @@
  * Philox4x32-10, the counter-based generator of Random123 (Salmon et al., "Parallel random numbers:
  * as easy as 1, 2, 3", SC 2011). A counter-based generator is what makes "one seed, one image"
  * cheap: any (seed, stream, block) is reached directly, without generating what comes before it,
- * so a sample's noise never depends on the batch it is drawn in (DESIGN.md §2).
+ * so a sample's noise never depends on the batch it is drawn in (docs/design.md#one-seed-one-image).
  *
  * One round on counter (c0, c1, c2, c3) under key (k0, k1):
  *   (hi0, lo0) = M0·c0,  (hi1, lo1) = M1·c2       (32×32 → 64-bit products)

@@ -1,6 +1,6 @@
 /**
  * The production NoiseSource: sample n of a batch draws only from seeds[n]'s own Philox streams
- * (DESIGN.md §2), x_T from stream 0 and loop step i from stream i + 1, so a seed's noise is the same
+ * (docs/design.md#one-seed-one-image), x_T from stream 0 and loop step i from stream i + 1, so a seed's noise is the same
  * whatever batch, worker or order it is drawn in.
  */
 import * as tf from '@tensorflow/tfjs';

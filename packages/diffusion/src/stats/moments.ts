@@ -9,8 +9,8 @@
  * that matters next to the golden tolerance (checked against the two-pass formula in the tests).
  */
 import { multiplyABt } from './dense.ts';
-import { runTiles, sharedFloat64, type TileList, toShared, worthParallel } from './parallel-tiles.ts';
 import type { GaussianStats } from './frechet.ts';
+import { runTiles, sharedFloat64, type TileList, toShared, worthParallel } from './parallel-tiles.ts';
 
 export interface Moments {
   dim: number;
@@ -83,7 +83,7 @@ export function momentsToStats(m: Moments): GaussianStats {
   const mu = m.sum.map((s) => s / n);
   const sigma = new Float64Array(d * d);
   for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) sigma[i * d + j] = (m.sumOuter[i * d + j] - n * mu[i] * mu[j]) / (n - 1);
-  return { mu, sigma };
+  return { mu, sigma, samples: n };
 }
 
 /**
@@ -100,7 +100,7 @@ export function featureStats(features: FeatureArray, dim: number): GaussianStats
   for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) centredT[j * n + i] = features[i * dim + j] - mu[j];
   const sigma = multiplyABt(centredT, centredT, dim, dim, n, { symmetric: true });
   for (let i = 0; i < sigma.length; i++) sigma[i] /= n - 1;
-  return { mu, sigma };
+  return { mu, sigma, samples: n };
 }
 
 const MAGIC = 'DQMOMNT1';

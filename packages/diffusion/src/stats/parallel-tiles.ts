@@ -11,7 +11,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { dot, productTile, type TileOperands } from './product-tile.ts';
+import { dot, productTile, symmetricProductRows, type TileOperands } from './product-tile.ts';
 
 /** Below this many multiply-adds in a call the workers are not worth waking. */
 const PARALLEL_MIN_WORK = 4e6;
@@ -47,10 +47,21 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 ${dot.toString()}
 ${productTile.toString()}
-parentPort.on('message', ({ groups, tiles, control }) => {
-  const count = tiles.length / 5;
-  for (let t = Atomics.add(control, 0, 1); t < count; t = Atomics.add(control, 0, 1)) {
-    productTile(groups[tiles[5 * t]], tiles[5 * t + 1], tiles[5 * t + 2], tiles[5 * t + 3], tiles[5 * t + 4]);
+${symmetricProductRows.toString()}
+parentPort.on('message', (task) => {
+  const { control } = task;
+  if (task.kind === 'tiles') {
+    const { groups, tiles } = task;
+    const count = tiles.length / 5;
+    for (let t = Atomics.add(control, 0, 1); t < count; t = Atomics.add(control, 0, 1)) {
+      productTile(groups[tiles[5 * t]], tiles[5 * t + 1], tiles[5 * t + 2], tiles[5 * t + 3], tiles[5 * t + 4]);
+    }
+  } else {
+    const { m, n, rows, v, parts } = task;
+    const count = rows.length - 1;
+    for (let t = Atomics.add(control, 0, 1); t < count; t = Atomics.add(control, 0, 1)) {
+      symmetricProductRows(m, n, rows[t], rows[t + 1], v, parts[t]);
+    }
   }
   Atomics.add(control, 1, 1);
   Atomics.notify(control, 1);
@@ -102,9 +113,53 @@ export function runTileGroups(groups: TileGroup[]): void {
   // control[0]: the next tile to take; control[1]: how many workers have finished.
   const control = new Int32Array(new SharedArrayBuffer(8));
   const operands = groups.map((g) => g.operands);
-  for (const worker of helpers) worker.postMessage({ groups: operands, tiles, control });
+  for (const worker of helpers) worker.postMessage({ kind: 'tiles', groups: operands, tiles, control });
   for (let t = Atomics.add(control, 0, 1); t < count; t = Atomics.add(control, 0, 1)) {
     productTile(operands[tiles[5 * t]], tiles[5 * t + 1], tiles[5 * t + 2], tiles[5 * t + 3], tiles[5 * t + 4]);
   }
-  for (let done = Atomics.load(control, 1); done < helpers.length; done = Atomics.load(control, 1)) Atomics.wait(control, 1, done);
+  waitForHelpers(control, helpers.length);
+}
+
+function waitForHelpers(control: Int32Array, helpers: number): void {
+  for (let done = Atomics.load(control, 1); done < helpers; done = Atomics.load(control, 1)) Atomics.wait(control, 1, done);
+}
+
+/** Below this many matrix elements a symmetric product is not split: a step's hand-off costs ~0.1 ms. */
+const SPLIT_MIN_ELEMENTS = 2e5;
+
+/** Per-thread buffers of symmetricProduct, kept between the steps of one reduction. */
+let partBuffers: Float64Array[] = [];
+
+/**
+ * p = B·v for the symmetric B = m[from…, from…] held in the upper triangle of m [n, n] (p is zeroed
+ * first). With m and v shared and B large, the rows are split into one range per thread, of equal
+ * area (row r holds n − r elements), each thread adds its rows into its own buffer, and p is their sum.
+ */
+export function symmetricProduct(m: Float64Array, n: number, from: number, v: Float64Array, p: Float64Array): void {
+  p.fill(0);
+  const size = n - from;
+  const shared = m.buffer instanceof SharedArrayBuffer && v.buffer instanceof SharedArrayBuffer;
+  const helpers = shared && (size * size) / 2 >= SPLIT_MIN_ELEMENTS ? pool() : [];
+  if (helpers.length === 0) {
+    symmetricProductRows(m, n, from, n, v, p);
+    return;
+  }
+  const threads = helpers.length + 1;
+  // Row boundaries splitting the triangle's area (n − r per row r) evenly, on multiples of 4 rows.
+  const rows = new Int32Array(new SharedArrayBuffer(4 * (threads + 1)));
+  rows[0] = from;
+  rows[threads] = n;
+  for (let t = 1; t < threads; t++) {
+    const remaining = size * Math.sqrt(1 - t / threads);
+    rows[t] = Math.max(rows[t - 1], Math.min(n, from + Math.round((size - remaining) / 4) * 4));
+  }
+  if (partBuffers.length !== threads || partBuffers[0].length !== n) partBuffers = Array.from({ length: threads }, () => sharedFloat64(n));
+  const parts = partBuffers;
+  for (const part of parts) part.fill(0, from, n);
+  const control = new Int32Array(new SharedArrayBuffer(8));
+  for (const worker of helpers) worker.postMessage({ kind: 'rows', m, n, rows, v, parts, control });
+  for (let t = Atomics.add(control, 0, 1); t < threads; t = Atomics.add(control, 0, 1))
+    symmetricProductRows(m, n, rows[t], rows[t + 1], v, parts[t]);
+  waitForHelpers(control, helpers.length);
+  for (const part of parts) for (let c = from; c < n; c++) p[c] += part[c];
 }

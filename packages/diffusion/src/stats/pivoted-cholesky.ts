@@ -69,7 +69,18 @@ export function pivotedCholesky(a: ArrayLike<number>, n: number): PivotedCholesk
       }
     }
     // Trailing lower triangle: W[i, l] −= Σ_{k in panel} L[i, k]·L[l, k] for j1 ≤ l ≤ i.
-    const operands = { a: w, aStride: n, aOffset: j0, b: w, bStride: n, bOffset: j0, c: w, cStride: n, length: j1 - j0, mode: 'subtract' } as const;
+    const operands = {
+      a: w,
+      aStride: n,
+      aOffset: j0,
+      b: w,
+      bStride: n,
+      bOffset: j0,
+      c: w,
+      cStride: n,
+      length: j1 - j0,
+      mode: 'subtract',
+    } as const;
     const tiles: TileList = [];
     for (let i0 = j1; i0 < n; i0 += BLOCK) {
       const i1 = Math.min(n, i0 + BLOCK);

@@ -1,7 +1,7 @@
 /**
- * The one inner kernel of the statistics' dense products: a tile of C = A·Bᵀ (or C −= A·Bᵀ) from rows
- * of A and rows of B, both contiguous. Kept free of imports and closures because parallel-tiles.ts
- * ships its source to worker threads.
+ * The inner kernels of the statistics' dense products: a tile of C = A·Bᵀ (or C ±= A·Bᵀ) from rows
+ * of A and rows of B, both contiguous, and a range of rows of a symmetric matrix-vector product. Kept
+ * free of imports and closures because parallel-tiles.ts ships their source to worker threads.
  */
 
 /**
@@ -99,4 +99,63 @@ export function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, k:
   let s = 0;
   for (let p = 0; p < k; p++) s += x[xo + p] * y[yo + p];
   return s;
+}
+
+/**
+ * p += the contribution of rows r0 … r1−1 of the symmetric B held in the upper triangle of m [n, n]
+ * to B·v (over columns ≥ r0, so a range of rows of B = m[from…, from…] for any from ≤ r0). Four rows
+ * per pass: each load and store of p[c] then serves four matrix elements instead of one, which makes
+ * this memory-bound loop ~3× faster in V8.
+ */
+export function symmetricProductRows(m: Float64Array, n: number, r0: number, r1: number, v: Float64Array, p: Float64Array): void {
+  let r = r0;
+  for (; r + 3 < r1; r += 4) {
+    // The 4×4 diagonal block, one element at a time.
+    for (let q = r; q < r + 4; q++) {
+      const rq = q * n;
+      p[q] += m[rq + q] * v[q];
+      for (let c = q + 1; c < r + 4; c++) {
+        p[q] += m[rq + c] * v[c];
+        p[c] += m[rq + c] * v[q];
+      }
+    }
+    const r0 = r * n;
+    const r1 = r0 + n;
+    const r2 = r1 + n;
+    const r3 = r2 + n;
+    const v0 = v[r];
+    const v1 = v[r + 1];
+    const v2 = v[r + 2];
+    const v3 = v[r + 3];
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let c = r + 4; c < n; c++) {
+      const a0 = m[r0 + c];
+      const a1 = m[r1 + c];
+      const a2 = m[r2 + c];
+      const a3 = m[r3 + c];
+      const vc = v[c];
+      s0 += a0 * vc;
+      s1 += a1 * vc;
+      s2 += a2 * vc;
+      s3 += a3 * vc;
+      p[c] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
+    }
+    p[r] += s0;
+    p[r + 1] += s1;
+    p[r + 2] += s2;
+    p[r + 3] += s3;
+  }
+  for (; r < r1; r++) {
+    const rr = r * n;
+    const vr = v[r];
+    let s = m[rr + r] * vr;
+    for (let c = r + 1; c < n; c++) {
+      s += m[rr + c] * v[c];
+      p[c] += m[rr + c] * vr;
+    }
+    p[r] += s;
+  }
 }

@@ -4,12 +4,14 @@
  * (Golub & Van Loan, Matrix Computations, §8.3). Both steps are backward stable: the computed λ are
  * exact for a matrix within ~n·ε·‖A‖ of A, which is what the Fréchet distance needs.
  *
- * Written for flat row-major Float64Arrays and contiguous inner loops (a 2048×2048 matrix does not fit
- * in cache): the reduction keeps the upper triangle, the eigenvectors are kept as rows (Vᵀ) so each
- * plane rotation of the QL sweeps touches two contiguous rows.
+ * The Fréchet distance asks for eigenvalues only (reduction and QL without Q); eigenvectors are
+ * there for checking it against the √Σ₁·Σ₂·√Σ₁ route. Written for flat row-major Float64Arrays and
+ * contiguous inner loops (a 2048×2048 matrix does not fit in cache): the blocked reduction keeps the
+ * upper triangle, the eigenvectors are kept as rows (Vᵀ) so each plane rotation of the QL sweeps
+ * touches two contiguous rows.
  */
 import { transpose } from './dense.ts';
-import { runTiles, sharedFloat64, type TileList, worthParallel } from './parallel-tiles.ts';
+import { runTiles, sharedFloat64, symmetricProduct, type TileList, worthParallel } from './parallel-tiles.ts';
 import { dot } from './product-tile.ts';
 
 export interface SymmetricEigen {
@@ -71,7 +73,7 @@ function tridiagonalize(a: ArrayLike<number>, n: number, wantQ: boolean) {
   const width = 2 * PANEL;
   const x = parallel ? sharedFloat64(n * width) : new Float64Array(n * width);
   const y = parallel ? sharedFloat64(n * width) : new Float64Array(n * width);
-  const v = new Float64Array(n);
+  const v = parallel ? sharedFloat64(n) : new Float64Array(n);
   const p = new Float64Array(n);
   const wv = new Float64Array(PANEL);
   const vv = new Float64Array(PANEL);
@@ -148,7 +150,18 @@ function tridiagonalize(a: ArrayLike<number>, n: number, wantQ: boolean) {
       }
     }
     // The trailing block receives the whole panel: m[r, c] −= x_r·y_c for j1 ≤ r ≤ c.
-    const operands = { a: x, aStride: width, aOffset: 0, b: y, bStride: width, bOffset: 0, c: m, cStride: n, length: width, mode: 'subtract' } as const;
+    const operands = {
+      a: x,
+      aStride: width,
+      aOffset: 0,
+      b: y,
+      bStride: width,
+      bOffset: 0,
+      c: m,
+      cStride: n,
+      length: width,
+      mode: 'subtract',
+    } as const;
     const tiles: TileList = [];
     for (let r0 = j1; r0 < n; r0 += PANEL) {
       const r1 = Math.min(n, r0 + PANEL);
@@ -167,65 +180,6 @@ function tridiagonalize(a: ArrayLike<number>, n: number, wantQ: boolean) {
   for (let i = 0; i < n; i++) m.fill(0, i * n, i * n + i + 1);
   for (let i = Math.max(0, n - 2); i < n; i++) m.fill(0, i * n, i * n + n);
   return { diagonal, offDiagonal, q: accumulateQ(m, beta, n) };
-}
-
-/**
- * p = B·v for the symmetric B = m[from…, from…] held in its upper triangle (p is zeroed first;
- * entries below `from` stay 0). Four rows per pass: each load and store of p[c] then serves four
- * matrix elements instead of one, which makes this memory-bound loop ~3× faster in V8.
- */
-function symmetricProduct(m: Float64Array, n: number, from: number, v: Float64Array, p: Float64Array): void {
-  p.fill(0);
-  let r = from;
-  for (; r + 3 < n; r += 4) {
-    // The 4×4 diagonal block, one element at a time.
-    for (let q = r; q < r + 4; q++) {
-      const rq = q * n;
-      p[q] += m[rq + q] * v[q];
-      for (let c = q + 1; c < r + 4; c++) {
-        p[q] += m[rq + c] * v[c];
-        p[c] += m[rq + c] * v[q];
-      }
-    }
-    const r0 = r * n;
-    const r1 = r0 + n;
-    const r2 = r1 + n;
-    const r3 = r2 + n;
-    const v0 = v[r];
-    const v1 = v[r + 1];
-    const v2 = v[r + 2];
-    const v3 = v[r + 3];
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    for (let c = r + 4; c < n; c++) {
-      const a0 = m[r0 + c];
-      const a1 = m[r1 + c];
-      const a2 = m[r2 + c];
-      const a3 = m[r3 + c];
-      const vc = v[c];
-      s0 += a0 * vc;
-      s1 += a1 * vc;
-      s2 += a2 * vc;
-      s3 += a3 * vc;
-      p[c] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3;
-    }
-    p[r] += s0;
-    p[r + 1] += s1;
-    p[r + 2] += s2;
-    p[r + 3] += s3;
-  }
-  for (; r < n; r++) {
-    const rr = r * n;
-    const vr = v[r];
-    let s = m[rr + r] * vr;
-    for (let c = r + 1; c < n; c++) {
-      s += m[rr + c] * v[c];
-      p[c] += m[rr + c] * vr;
-    }
-    p[r] += s;
-  }
 }
 
 /** Columns of Q per band in accumulateQ: n rows of a band (512 KB at n = 2048) stay in cache. */

@@ -1,5 +1,5 @@
 /**
- * A training checkpoint as bytes: the model directory (DESIGN.md §5; model.json and the EMA weights
+ * A training checkpoint as bytes: the model directory (docs/design.md#model-directory; model.json and the EMA weights
  * in weights.safetensors under the reference's key names, what sampling loads) plus a sidecar
  * train-state.safetensors with what only resuming needs: the raw weights and AdamW's moments.
  * Pure: the trainer app reads and writes the files.

@@ -187,7 +187,7 @@ export class MnistClassifierTrainer {
     const indices = this.#order.indices(step, b);
     const perImage = h * w * c;
     const picked = new Uint8Array(b * perImage);
-    indices.forEach((idx, i) => picked.set(this.data.images.subarray(idx * perImage, (idx + 1) * perImage), i * perImage));
+    for (const [i, idx] of indices.entries()) picked.set(this.data.images.subarray(idx * perImage, (idx + 1) * perImage), i * perImage);
     const shape: [number, number, number, number] = [b, h, w, c];
     const s = this.settings;
     // The classifier draws no timesteps, so the per-step uniform stream is free for the distortions.

@@ -1,6 +1,6 @@
 /**
  * Training's random numbers, all from Philox4x32-10 under the run's seed (the generator the
- * samplers use, DESIGN.md §2), addressed by what they are for and the step they belong to. Nothing
+ * samplers use, docs/design.md#one-seed-one-image), addressed by what they are for and the step they belong to. Nothing
  * is carried from one step to the next, so a resumed run draws exactly what an unbroken run would.
  *
  * Counter layout (block, stream, purpose, 0): normals use purpose 0 (fillNormals), uniforms the

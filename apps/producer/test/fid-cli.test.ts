@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { encodeNpz, encodeStatsNpz, npyArray } from '@diffq/codecs';
+import { keys } from '@diffq/contract';
+import { mnistDigits } from '@diffq/datasets';
+import { featureStats, frechetDistance, seedNormals } from '@diffq/diffusion';
+import { openStore, writeManifest } from '@diffq/storage';
+import { writeRandomMnistClassifier } from '../../../test/fixtures/random-feature-model.ts';
+import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
+import { type Io, main } from '../src/cli.ts';
+
+const REDIS_URL = testRedisUrl(7);
+const hasScipy = spawnSync('/usr/bin/python3', ['-c', 'import numpy, scipy'], { stdio: 'ignore' }).status === 0;
+const needScipy = hasScipy ? false : 'python3-numpy and python3-scipy are not installed (apt-get install -y python3-numpy python3-scipy)';
+
+/** pytorch-fid's calculate_frechet_distance on two stats files, with numpy and scipy. */
+const PYTORCH_FID = `
+import sys, numpy as np
+from scipy import linalg
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+mu1, sigma1, mu2, sigma2 = a['mu'], a['sigma'], b['mu'], b['sigma']
+diff = mu1 - mu2
+covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+if not np.isfinite(covmean).all():
+    offset = np.eye(sigma1.shape[0]) * 1e-6
+    covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+if np.iscomplexobj(covmean):
+    covmean = covmean.real
+print(repr(float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))))
+`;
+
+async function diffq(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: Io = {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    tty: false,
+  };
+  const code = await main(['--redis', REDIS_URL, '--prefix', 'fid-cli', ...args], io).catch((error: Error) => {
+    err += error.message;
+    return 1;
+  });
+  return { code, out, err };
+}
+
+/** Statistics of n samples of correlated, shifted features of dimension d. */
+function stats(seed: number, n: number, d: number, shift: number) {
+  const x = Float64Array.from(seedNormals(seed, 0, n * d), (v, i) => v * (1 + (i % d) / d) + shift * Math.sin(i % d));
+  return featureStats(x, d);
+}
+
+describe('diffq fid and diffq ref-stats', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'diffq-fid-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gives pytorch-fid’s FID of two stats files (numpy + scipy.linalg.sqrtm) to 1e-6 relative', { skip: needScipy }, async () => {
+    for (const [d, n1, n2] of [
+      [64, 500, 300],
+      [200, 400, 1000],
+    ]) {
+      const a = join(dir, `a${d}.npz`);
+      const b = join(dir, `b${d}.npz`);
+      writeFileSync(a, encodeStatsNpz(stats(1, n1, d, 0)));
+      writeFileSync(b, encodeStatsNpz(stats(2, n2, d, 0.3)));
+      const run = await diffq(['fid', a, b, '--json']);
+      assert.equal(run.code, 0, run.err);
+      const result = JSON.parse(run.out);
+      const expected = Number(execFileSync('/usr/bin/python3', ['-c', PYTORCH_FID, a, b], { encoding: 'utf8' }));
+      assert.ok(Math.abs(result.fid - expected) <= 1e-6 * expected, `d=${d}: diffq ${result.fid}, pytorch-fid ${expected}`);
+      assert.deepEqual([result.a.how, result.a.dim], ['stats npz', d]);
+    }
+  });
+
+  it('writes reference statistics numpy loads, whose FID against the same images is 0', async () => {
+    const features = writeRandomMnistClassifier(join(dir, 'classifier'));
+    const out = join(dir, 'heldout.npz');
+    const made = await diffq(['ref-stats', '--data', 'mnist-heldout', '--features', features, '--out', out, '--json']);
+    assert.equal(made.code, 0, made.err);
+    const summary = JSON.parse(made.out);
+    assert.equal(summary.samples, 2000);
+    if (hasScipy) {
+      const shapes = execFileSync(
+        '/usr/bin/python3',
+        ['-c', "import numpy as np, sys; f = np.load(sys.argv[1]); print(f['mu'].dtype, f['mu'].shape, f['sigma'].shape)", out],
+        { encoding: 'utf8' },
+      ).trim();
+      assert.equal(shapes, `float64 (${summary.dim},) (${summary.dim}, ${summary.dim})`);
+    }
+    const digits = await mnistDigits('heldout');
+    const images = join(dir, 'digits.npz');
+    writeFileSync(images, encodeNpz({ arr_0: npyArray(digits.images, digits.shape) }));
+    const same = await diffq(['fid', out, images, '--features', features, '--json']);
+    assert.equal(same.code, 0, same.err);
+    const result = JSON.parse(same.out);
+    assert.equal(result.b.samples, 2000);
+    assert.ok(Math.abs(result.fid) < 1e-6, `FID of a set against itself: ${result.fid}`);
+    const train = await mnistDigits('train');
+    const other = join(dir, 'train.npz');
+    writeFileSync(other, encodeNpz({ arr_0: npyArray(train.images.subarray(0, 300 * 784), [300, 28, 28, 1]) }));
+    const apart = JSON.parse((await diffq(['fid', out, other, '--features', features, '--json'])).out);
+    assert.ok(apart.fid > 1e-6, `held-out digits against 300 training digits: ${apart.fid}`);
+  });
+
+  it('refuses images without a feature network and statistics of different dimensions, naming the files', async () => {
+    const a = join(dir, 'd8.npz');
+    const b = join(dir, 'd9.npz');
+    writeFileSync(a, encodeStatsNpz(stats(3, 50, 8, 0)));
+    writeFileSync(b, encodeStatsNpz(stats(4, 50, 9, 0)));
+    const mismatch = await diffq(['fid', a, b]);
+    assert.notEqual(mismatch.code, 0);
+    assert.match(mismatch.err, /d8\.npz has 8-d statistics and .*d9\.npz 9-d ones/);
+    const images = join(dir, 'images.npz');
+    writeFileSync(images, encodeNpz({ arr_0: npyArray(new Uint8Array(2 * 28 * 28), [2, 28, 28, 1]) }));
+    const noNetwork = await diffq(['fid', a, images]);
+    assert.match(noNetwork.err, /images\.npz holds images: give --features/);
+    const missing = await diffq(['fid', a, join(dir, 'nope.npz')]);
+    assert.match(missing.err, /nope\.npz does not exist/);
+  });
+
+  it("reads a run's stats.npz by run id, and says when a run has nothing to compare yet", async () => {
+    const storeUrl = `file://${join(dir, 'runs')}`;
+    const store = openStore(storeUrl);
+    const manifest = (runId: string) =>
+      writeManifest(store, {
+        runId,
+        model: { uri: '/models/m', id: 'model-000000000000', digest: '0'.repeat(64) },
+        sampler: { kind: 'ddim', respacing: '4' },
+        seeds: '0-9',
+        seedCount: 10,
+        shardSize: 5,
+        createdAt: new Date().toISOString(),
+        codeVersion: 'test',
+      });
+    await manifest('finished');
+    await manifest('empty');
+    const runStats = stats(5, 300, 16, 0);
+    await store.put(keys.stats('finished'), encodeStatsNpz(runStats));
+    const ref = join(dir, 'ref16.npz');
+    const refStats = stats(6, 300, 16, 0.5);
+    writeFileSync(ref, encodeStatsNpz(refStats));
+    const run = await diffq(['--store', storeUrl, 'fid', 'finished', ref, '--json']);
+    assert.equal(run.code, 0, run.err);
+    const result = JSON.parse(run.out);
+    assert.equal(result.a.source, 'run finished');
+    assert.equal(result.a.how, 'stats.npz of the finalizer');
+    assert.ok(Math.abs(result.fid - frechetDistance(runStats, refStats)) < 1e-9 * result.fid);
+    const empty = await diffq(['--store', storeUrl, 'fid', 'empty', ref]);
+    assert.match(empty.err, /run empty has no done shards yet/);
+    store.close();
+  });
+});
