@@ -20,11 +20,12 @@ import {
   emptyMoments,
   featureStats,
   fillNormals,
-  frechetDistance,
+  frechetDistanceWith,
   initBackend,
   momentsToStats,
   seedNormals,
 } from '@diffq/diffusion';
+import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import { processMomentKernel } from '@diffq/onnx/moment-kernel';
 import * as tf from '@tensorflow/tfjs';
 
@@ -107,6 +108,8 @@ export async function benchStats(): Promise<void> {
   };
   const a = features(2);
   const b = features(3);
+  const frechetKernel = await processFrechetKernel();
+  await frechetDistanceWith(frechetKernel, featureStats(seedNormals(4, 0, 64 * 48), 48), featureStats(seedNormals(5, 0, 64 * 48), 48));
   const dir = mkdtempSync(join(tmpdir(), 'diffq-bench-stats-'));
   try {
     const fileA = join(dir, 'a.npz');
@@ -115,18 +118,20 @@ export async function benchStats(): Promise<void> {
     writeFileSync(fileB, encodeStatsNpz(b));
     let ours = 0;
     const load = loadavg()[0];
-    const oursT = timed(() => {
-      ours = frechetDistance(a, b);
+    const oursT = await timedAsync(async () => {
+      ours = await frechetDistanceWith(frechetKernel, a, b);
     });
     const oursS = oursT.wall;
     const scipy = scipyFid(fileA, fileB);
     const again = { mu: a.mu, sigma: a.sigma.slice() };
-    const cachedS = seconds(() => frechetDistance(again, b));
+    const cachedS = (await timedAsync(() => frechetDistanceWith(frechetKernel, again, b))).wall;
     if (typeof scipy === 'string') {
-      console.log(`stats: Fréchet distance at d=${DIM}: diffq ${oursS.toFixed(2)} s (value ${ours.toFixed(6)}); ${scipy}`);
+      console.log(
+        `stats: Fréchet distance at d=${DIM}: diffq (${frechetKernel.name} kernel) ${oursS.toFixed(2)} s (value ${ours.toFixed(6)}); ${scipy}`,
+      );
     } else {
       console.log(
-        `stats: Fréchet distance at d=${DIM} (covariances of ${rows} samples): diffq ${oursS.toFixed(2)} s (${oursT.cpu.toFixed(1)} s CPU), pytorch-fid's scipy sqrtm route ${scipy.seconds.toFixed(2)} s (${scipy.cpu.toFixed(1)} s CPU), diffq/scipy time ${(oursS / scipy.seconds).toFixed(2)}× (CPU ${(oursT.cpu / scipy.cpu).toFixed(2)}×); ` +
+        `stats: Fréchet distance at d=${DIM} (covariances of ${rows} samples): diffq (${frechetKernel.name} kernel) ${oursS.toFixed(2)} s (${oursT.cpu.toFixed(1)} s CPU), pytorch-fid's scipy sqrtm route ${scipy.seconds.toFixed(2)} s (${scipy.cpu.toFixed(1)} s CPU), diffq/scipy time ${(oursS / scipy.seconds).toFixed(2)}× (CPU ${(oursT.cpu / scipy.cpu).toFixed(2)}×); ` +
           `values ${ours.toFixed(6)} vs ${scipy.fid.toFixed(6)} (relative difference ${(Math.abs(ours - scipy.fid) / scipy.fid).toExponential(1)}); load average ${load.toFixed(1)} on ${availableParallelism()} cores`,
       );
     }
@@ -159,13 +164,13 @@ export async function benchStats(): Promise<void> {
   const momentsT = { ...finalize };
   let fid = 0;
   const reference = { mu: b.mu, sigma: b.sigma.slice(), samples: b.samples };
-  const frechetT = timed(() => {
-    fid = frechetDistance(momentsToStats(moments), reference);
+  const frechetT = await timedAsync(async () => {
+    fid = await frechetDistanceWith(frechetKernel, momentsToStats(moments), reference);
   });
   finalize.wall += frechetT.wall;
   finalize.cpu += frechetT.cpu;
   console.log(
     `stats: finalize ${samples}x${DIM}: ${finalize.wall.toFixed(1)} s (${finalize.cpu.toFixed(1)} s CPU, load average ${load.toFixed(1)} on ${availableParallelism()} cores): ` +
-      `moments ${momentsT.wall.toFixed(1)} s (${momentsT.cpu.toFixed(1)} s CPU, ${kernel.name} kernel), Fréchet ${frechetT.wall.toFixed(1)} s (${frechetT.cpu.toFixed(1)} s CPU); FID ${fid.toFixed(3)}`,
+      `moments ${momentsT.wall.toFixed(1)} s (${momentsT.cpu.toFixed(1)} s CPU, ${kernel.name} kernel), Fréchet ${frechetT.wall.toFixed(1)} s (${frechetT.cpu.toFixed(1)} s CPU, ${frechetKernel.name} kernel); FID ${fid.toFixed(3)}`,
   );
 }

@@ -54,6 +54,9 @@ export async function demoLaunchFlags(producer: Producer, options: DemoOptions, 
     steps: options.steps,
     guidanceScale: facts.nullLabel !== null ? options.guidanceScale : undefined,
     labels: facts.numClasses !== null ? 'balanced' : undefined,
+    // A model that names its evaluation defaults (the shipped one: its classifier and held-out digits)
+    // is judged as it samples: FID beside its floor, IS, precision/recall, and class accuracy.
+    stats: facts.evaluation ? (facts.numClasses !== null ? 'fid,is,pr,accuracy' : 'fid,is,pr') : undefined,
     shardSize: DEMO_SHARD_SIZE,
     store: producer.settings.store,
   };

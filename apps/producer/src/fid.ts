@@ -3,7 +3,8 @@
  * PNGs and a stats npz (docs/statistics.md), and the sFID when both sides carry spatial statistics.
  */
 import { UsageError } from '@diffq/contract';
-import { frechetDistance } from '@diffq/diffusion/statistics';
+import { frechetDistanceWith } from '@diffq/diffusion/statistics';
+import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import type { Producer } from './producer.ts';
 import { type NetworkLoader, type SourceStats, statsOfSource } from './stats-source.ts';
 
@@ -54,10 +55,11 @@ export async function fidBetween(a: string, b: string, options: { producer: Prod
         `${first.source} has ${d1}-d statistics and ${second.source} ${d2}-d ones: compare statistics of the same feature network`,
       ]);
     }
-    const fid = frechetDistance({ ...first.stats, samples: first.samples }, { ...second.stats, samples: second.samples });
+    const kernel = await processFrechetKernel();
+    const fid = await frechetDistanceWith(kernel, { ...first.stats, samples: first.samples }, { ...second.stats, samples: second.samples });
     const result: FidResult = { fid, a: side(first), b: side(second) };
     const [s1, s2] = [first.stats.spatial, second.stats.spatial];
-    if (s1 && s2 && s1.mu.length === s2.mu.length) result.sfid = frechetDistance(s1, s2);
+    if (s1 && s2 && s1.mu.length === s2.mu.length) result.sfid = await frechetDistanceWith(kernel, s1, s2);
     return result;
   } finally {
     if (network)

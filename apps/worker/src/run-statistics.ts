@@ -66,7 +66,11 @@ export async function evaluateRun(
   if (result.fid !== undefined) statistics.fid = result.fid;
   if (result.fid !== undefined && asked.floor && reference) {
     const floor = await pinnedStats(asked.floor, 'floor');
-    statistics.floor = { fid: await frechetDistanceWith(await processFrechetKernel(), floor, reference), uri: asked.floor.uri, digest: asked.floor.digest };
+    statistics.floor = {
+      fid: await frechetDistanceWith(await processFrechetKernel(), floor, reference),
+      uri: asked.floor.uri,
+      digest: asked.floor.digest,
+    };
   }
   if (result.sfid !== undefined) statistics.sfid = result.sfid;
   if (result.inceptionScore) statistics.inceptionScore = result.inceptionScore;

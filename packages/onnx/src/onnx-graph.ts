@@ -51,7 +51,7 @@ export function floatToHalfBits(value: number): number {
   return sign | half;
 }
 
-function toBytes(data: Float32Array | BigInt64Array, type: ElemType): Uint8Array {
+function toBytes(data: Float32Array | Float64Array | BigInt64Array, type: ElemType): Uint8Array {
   if (type === 'float16') {
     if (data instanceof BigInt64Array) throw new Error('an int64 tensor cannot be stored as float16');
     const halves = new Uint16Array(data.length);
@@ -62,6 +62,7 @@ function toBytes(data: Float32Array | BigInt64Array, type: ElemType): Uint8Array
     if (data instanceof BigInt64Array) throw new Error('an int64 tensor cannot be stored as float64');
     return new Uint8Array(Float64Array.from(data).buffer);
   }
+  if (type === 'float32' && data instanceof Float64Array) return new Uint8Array(Float32Array.from(data).buffer);
   // Copy so that the model owns its bytes whatever the caller does with `data` afterwards.
   return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
 }
@@ -115,7 +116,7 @@ export class OnnxGraph {
   }
 
   /** A weight or constant stored in the model, converted to `type` (float16 rounds to nearest even). */
-  initializer(hint: string, data: Float32Array | BigInt64Array, dims: number[], type: ElemType = 'float32'): string {
+  initializer(hint: string, data: Float32Array | Float64Array | BigInt64Array, dims: number[], type: ElemType = 'float32'): string {
     const count = dims.reduce((a, b) => a * b, 1);
     if (count !== data.length) throw new Error(`initializer ${hint}: ${data.length} values do not fill shape [${dims}]`);
     const name = this.fresh(hint);
@@ -128,7 +129,12 @@ export class OnnxGraph {
     const key = `${type}:${dims}:${values}`;
     const known = this.constants.get(key);
     if (known) return known;
-    const data = type === 'int64' ? BigInt64Array.from(values.map(BigInt)) : Float32Array.from(values);
+    const data =
+      type === 'int64'
+        ? BigInt64Array.from(values.map(BigInt))
+        : type === 'float64'
+          ? Float64Array.from(values)
+          : Float32Array.from(values);
     const name = this.initializer(`const_${type}`, data, dims, type);
     this.constants.set(key, name);
     return name;
