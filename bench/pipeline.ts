@@ -131,7 +131,7 @@ async function sessionRunMs(c: Case, rounds: number): Promise<number> {
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
 }
 
-async function pipelineRun(c: Case, producer: Producer, runId: string, storeDir: string, format: string): Promise<number> {
+async function pipelineRun(c: Case, producer: Producer, runId: string, storeDir: string, format: string, log: string[]): Promise<number> {
   const start = performance.now();
   await launchRun(producer, {
     model: c.modelDir,
@@ -143,7 +143,11 @@ async function pipelineRun(c: Case, producer: Producer, runId: string, storeDir:
     store: producer.settings.store,
   });
   const report = join(storeDir, runId, 'report.json');
-  while (!existsSync(report)) await sleep(5);
+  while (!existsSync(report)) {
+    if (performance.now() - start > 900_000)
+      throw new Error(`${runId}: no report.json after 15 min; the worker said: ${log.slice(-20).join(' | ')}`);
+    await sleep(5);
+  }
   return performance.now() - start;
 }
 
@@ -153,13 +157,14 @@ async function benchCase(c: Case, rounds: number, format: string, dir: string): 
   await redis.flushdb();
   const prefix = `bench-pipeline-${c.name}`;
   const storeDir = join(dir, `runs-${c.name}`);
+  const log: string[] = [];
   const worker = await startWorker({
     redis: { url: redisUrl },
     prefix,
     model: c.modelDir,
     engine: 'onnx',
     batchSize: c.batch,
-    log: () => {},
+    log: (line) => log.push(line),
   });
   const producer = new Producer({ redis: { url: redisUrl }, prefix, store: `file://${storeDir}` });
   const opened = await openModelEngine({ modelDir: c.modelDir, engine: 'onnx' });
@@ -175,7 +180,7 @@ async function benchCase(c: Case, rounds: number, format: string, dir: string): 
     engine.count = 0;
     for (let r = 0; r < rounds; r++) {
       bareMs += await bareLoop(c, engine, seeds);
-      pipeMs += await pipelineRun(c, producer, `${c.name}-${r}`, storeDir, format);
+      pipeMs += await pipelineRun(c, producer, `${c.name}-${r}`, storeDir, format, log);
     }
     const forwardMs = engine.ms / engine.count;
     const sessionMs = await sessionRunMs(c, QUICK ? 5 : 15);

@@ -149,6 +149,12 @@ async function trainClassifier(argv: Record<string, unknown>, args: string[], io
   const { initBackend, describeBackend } = await import('@diffq/diffusion');
   const { runClassifierTraining } = await import('./classifier-run.ts');
   io.err(`${describeBackend(await initBackend())}\n`);
+  await untilSignal(io, (signal) => runClassifierTraining(plan, `diffq-train ${args.join(' ')}`, (line) => io.out(`${line}\n`), signal));
+  return 0;
+}
+
+/** Runs a training loop that stops (after its step, saving) on SIGINT or SIGTERM. */
+async function untilSignal<T>(io: Io, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const stop = new AbortController();
   const onSignal = () => {
     io.err('stopping after this step and saving…\n');
@@ -157,8 +163,7 @@ async function trainClassifier(argv: Record<string, unknown>, args: string[], io
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await runClassifierTraining(plan, `diffq-train ${args.join(' ')}`, (line) => io.out(`${line}\n`), stop.signal);
-    return 0;
+    return await run(stop.signal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -194,24 +199,14 @@ async function train(argv: Record<string, unknown>, io: Io): Promise<number> {
   const { initBackend, describeBackend } = await import('@diffq/diffusion');
   const { runTraining } = await import('./train-run.ts');
   io.err(`${describeBackend(await initBackend())}\n`);
-  const stop = new AbortController();
-  const onSignal = () => {
-    io.err('stopping after this step and saving…\n');
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    const summary = await runTraining(plan, (line) => io.out(`${line}\n`), stop.signal, io.tty ? (bar) => io.err(`\r${bar}`) : undefined);
-    io.out(
-      `done: step ${summary.step} (${summary.stepsRun} this run) in ${summary.seconds.toFixed(0)} s, stopped by ${summary.stoppedBy}` +
-        `${summary.lastLoss === null ? '' : `, last loss ${summary.lastLoss.toFixed(4)}`}\n`,
-    );
-    return 0;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  const summary = await untilSignal(io, (signal) =>
+    runTraining(plan, (line) => io.out(`${line}\n`), signal, io.tty ? (bar) => io.err(`\r${bar}`) : undefined),
+  );
+  io.out(
+    `done: step ${summary.step} (${summary.stepsRun} this run) in ${summary.seconds.toFixed(0)} s, stopped by ${summary.stoppedBy}` +
+      `${summary.lastLoss === null ? '' : `, last loss ${summary.lastLoss.toFixed(4)}`}\n`,
+  );
+  return 0;
 }
 
 async function sample(argv: Record<string, unknown>, io: Io): Promise<number> {
