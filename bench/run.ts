@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   scale: async () => (await import('./scale.ts')).benchScale(),
   features: async () => (await import('./features.ts')).benchFeatures(),
   training: async () => (await import('./training.ts')).benchTraining(),
+  guidance: async () => (await import('./guidance.ts')).benchGuidance(),
   solvers: async () => (await import('./solvers.ts')).benchSolvers(),
 };
 /** Benches left out when none is named. */

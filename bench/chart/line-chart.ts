@@ -15,8 +15,10 @@ export interface LineChart {
   title: string;
   xLabel: string;
   yLabel: string;
-  /** Increasing and positive (the axis is logarithmic). */
+  /** Increasing; positive when the axis is logarithmic. */
   x: number[];
+  /** The x axis: logarithmic (default, for step counts) or linear (for a value that can be 0). */
+  xScale?: 'log' | 'linear';
   series: Series[];
 }
 
@@ -54,7 +56,7 @@ export function drawLineChart(chart: LineChart, width = 860, height = 520): Rast
   const finite = chart.series.flatMap((s) => s.y).filter(Number.isFinite);
   const step = niceStep(Math.max(...finite, 1e-9) * 1.05, 6);
   const yMax = Math.ceil((Math.max(...finite, 1e-9) * 1.05) / step) * step;
-  const lx = chart.x.map(Math.log);
+  const lx = chart.xScale === 'linear' ? chart.x : chart.x.map(Math.log);
   const px = (i: number) => left + (lx.length > 1 ? ((lx[i] - lx[0]) / (lx[lx.length - 1] - lx[0])) * plotW : plotW / 2);
   const py = (y: number) => top + plotH - (y / yMax) * plotH;
 
