@@ -5,7 +5,7 @@
  * when the MNIST classifier features exist (models/mnist-classifier with heldout-stats.npz), the FID
  * against held-out MNIST digits; draws FID (else ms per sample) against steps to docs/solvers.png.
  * Options: --samples N (default 1000; --quick 100), --steps 5,10,20,50, --batch B (default 100),
- * --samplers ddim,dpm++2m,dpm++2m-dt,dpm++3m,unipc (default all; -dt: with dynamic thresholding), or instead of both --configs ddim:20,dpm++2m:10
+ * --samplers ddim,ddim-noclip,dpm++2m,dpm++2m-dt,dpm++3m,unipc (default all; -noclip: x̂₀ not clipped; -dt: with dynamic thresholding), or instead of both --configs ddim:20,dpm++2m:10
  * (chosen sampler:steps pairs, for a run that cannot afford the whole grid), --engine auto|onnx|tfjs (default auto),
  * --chart <path> (default docs/solvers.png; "none" for no chart).
  */
@@ -49,6 +49,8 @@ const solver = { skipType: 'time_uniform', denoiseToZero: false } as const;
 const SAMPLERS: BenchSampler[] = [
   { name: 'ddim', respacing: String, settings: () => ({ kind: 'ddim', eta: 0, clipDenoised: true }) },
   { name: 'dpm++2m', respacing: () => '', settings: (steps) => ({ kind: 'dpm-solver++', order: 2, steps, ...solver }) },
+  // DDIM without clipping x̂₀, as the solvers run: isolates what the clipping is worth on this model.
+  { name: 'ddim-noclip', respacing: String, settings: () => ({ kind: 'ddim', eta: 0, clipDenoised: false }) },
   // DPM-Solver++ with the authors' remedy for large guidance scales: dynamic thresholding of x̂₀ (p = 0.995, as Imagen).
   {
     name: 'dpm++2m-dt',
