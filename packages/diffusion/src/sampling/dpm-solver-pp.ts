@@ -4,8 +4,8 @@
  * the only draw is x_T.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DPM_SOLVER_CLIPPED_LAMBDA, marginalAlpha, marginalLambda, marginalStd, noiseScheduleVP } from '../solvers/noise-schedule-vp.ts';
-import { solverTimeGrid } from '../solvers/time-grid.ts';
+import { DPM_SOLVER_CLIPPED_LAMBDA, noiseScheduleVP } from '../solvers/noise-schedule-vp.ts';
+import { solverGridPoints } from '../solvers/time-grid.ts';
 import { predictData } from './data-prediction.ts';
 import { runSampling } from './loop.ts';
 import { checkSolverOptions, type SolverOptions } from './solver-options.ts';
@@ -65,12 +65,7 @@ export function dpmSolverPPUpdate(
 export async function sampleDpmSolverPP(o: SolverOptions): Promise<tf.Tensor4D> {
   checkSolverOptions('DPM-Solver++', o);
   const schedule = noiseScheduleVP(o.process.baseBetas, DPM_SOLVER_CLIPPED_LAMBDA);
-  const grid = solverTimeGrid(schedule, o.skipType, o.steps);
-  const at = Array.from(grid, (t) => ({
-    alpha: marginalAlpha(schedule, t),
-    sigma: marginalStd(schedule, t),
-    lambda: marginalLambda(schedule, t),
-  }));
+  const { grid, at } = solverGridPoints(schedule, o.skipType, o.steps);
   const orders = dpmSolverOrders(o.order, o.steps);
   const N = o.steps;
   const totalSteps = N + (o.denoiseToZero ? 1 : 0);

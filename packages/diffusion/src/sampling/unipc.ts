@@ -5,8 +5,8 @@
  * extra network evaluation. Deterministic: the only draw is x_T.
  */
 import * as tf from '@tensorflow/tfjs';
-import { marginalAlpha, marginalLambda, marginalStd, noiseScheduleVP } from '../solvers/noise-schedule-vp.ts';
-import { solverTimeGrid } from '../solvers/time-grid.ts';
+import { noiseScheduleVP } from '../solvers/noise-schedule-vp.ts';
+import { solverGridPoints } from '../solvers/time-grid.ts';
 import { predictData } from './data-prediction.ts';
 import { runSampling } from './loop.ts';
 import { checkSolverOptions, type SolverOptions } from './solver-options.ts';
@@ -100,12 +100,7 @@ export async function sampleUniPC(o: SolverOptions & { variant: UniPCVariant }):
   }
   // uni_pc.py keeps every keypoint: no clipping of the noisy end, unlike DPM-Solver.
   const schedule = noiseScheduleVP(o.process.baseBetas);
-  const grid = solverTimeGrid(schedule, o.skipType, o.steps);
-  const at = Array.from(grid, (t) => ({
-    alpha: marginalAlpha(schedule, t),
-    sigma: marginalStd(schedule, t),
-    lambda: marginalLambda(schedule, t),
-  }));
+  const { grid, at } = solverGridPoints(schedule, o.skipType, o.steps);
   const orders = uniPcOrders(o.order, o.steps);
   const N = o.steps;
   const totalSteps = N + (o.denoiseToZero ? 1 : 0);

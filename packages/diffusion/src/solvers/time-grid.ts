@@ -1,5 +1,5 @@
 /** The solvers' time grids τ_0 = T > τ_1 > … > τ_N = t_0 (`get_time_steps` of the official code). */
-import { inverseLambda, marginalLambda, type NoiseScheduleVP } from './noise-schedule-vp.ts';
+import { inverseLambda, marginalAlpha, marginalLambda, marginalStd, type NoiseScheduleVP } from './noise-schedule-vp.ts';
 
 export const SKIP_TYPES = ['time_uniform', 'logSNR', 'time_quadratic'] as const;
 export type SkipType = (typeof SKIP_TYPES)[number];
@@ -24,4 +24,22 @@ export function solverTimeGrid(schedule: NoiseScheduleVP, skipType: SkipType, st
     } else throw new Error(`skip type is "${skipType}"; accepted: ${SKIP_TYPES.join(', ')}`);
   }
   return grid;
+}
+
+/** α, σ and λ of the schedule at one grid time: what every multistep update reads. */
+export interface GridPoint {
+  alpha: number;
+  sigma: number;
+  lambda: number;
+}
+
+/** The time grid of a solver run and the schedule at each of its times. */
+export function solverGridPoints(schedule: NoiseScheduleVP, skipType: SkipType, steps: number): { grid: Float64Array; at: GridPoint[] } {
+  const grid = solverTimeGrid(schedule, skipType, steps);
+  const at = Array.from(grid, (t) => ({
+    alpha: marginalAlpha(schedule, t),
+    sigma: marginalStd(schedule, t),
+    lambda: marginalLambda(schedule, t),
+  }));
+  return { grid, at };
 }
