@@ -98,10 +98,9 @@ describe('diffq demo (Redis db 6)', () => {
     assert.match(run.err, /apt-get install redis-server/);
   });
 
-  it('runs its own private Redis when none answers but redis-server is installed, with two workers, and stops it', {
-    timeout: 120_000,
+  it('runs the shipped model on its own private Redis when none answers, with two workers, judged by the classifier, and stops the Redis', {
+    timeout: 180_000,
   }, async () => {
-    const model = await writeRandomModel(join(dir, 'private-redis'), { numClasses: 3 });
     const port = await freePort();
     const run = await runDiffq([
       'demo',
@@ -109,8 +108,6 @@ describe('diffq demo (Redis db 6)', () => {
       `redis://127.0.0.1:${port}`,
       '--store',
       `file://${join(dir, 'runs')}`,
-      '--model',
-      model,
       '--seeds',
       '0-99',
       '--steps',
@@ -119,6 +116,11 @@ describe('diffq demo (Redis db 6)', () => {
       'onnx',
     ]);
     assert.equal(run.code, 0, run.err);
+    // The statistics of npm start: FID beside its floor, IS, precision/recall and class accuracy.
+    assert.match(run.out, /FID {7}\d+\.\d+ \(floor 4\.66\d+: training data against the reference\)/);
+    assert.match(run.out, /IS {8}\d+\.\d+/);
+    assert.match(run.out, /precision \d\.\d+, recall \d\.\d+/);
+    assert.match(run.out, /accuracy {2}\d+\.\d+% of 100 samples are classified as the class asked/);
     const started = run.out.match(/started a private redis-server on redis:\/\/127\.0\.0\.1:(\d+)/);
     assert.ok(started, run.out);
     const grid = run.out.match(/contact sheet of the first samples: (.*grid\.png)\n/)?.[1] ?? '';
