@@ -10,19 +10,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeStatsNpz, encodePng } from '@diffq/codecs';
-import {
-  createProcess,
-  featureStats,
-  frechetDistance,
-  generate,
-  labelsFor,
-  parseDiffusionConfig,
-  readModelDirectory,
-  SeedNoiseSource,
-} from '@diffq/diffusion';
+import { createProcess, featureStats, frechetDistance, labelsFor, parseDiffusionConfig, readModelDirectory } from '@diffq/diffusion';
 import { openFeatureNetwork, openModelEngine } from '@diffq/onnx';
 import { drawLineChart } from './chart/line-chart.ts';
 import { loadLine, numberOption, stringOption } from './options.ts';
+import { sampleInBatches } from './sample-batches.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const MODEL_DIR = join(REPO, 'models', 'mnist');
@@ -68,22 +60,16 @@ export async function benchGuidance(): Promise<void> {
   const accuracies: number[] = [];
   try {
     for (const scale of scales) {
-      const images = new Uint8Array(samples * h * w * c);
-      const started = performance.now();
-      for (let start = 0; start < samples; start += batch) {
-        const batchSeeds = seeds.slice(start, start + batch);
-        const generated = await generate({
-          engine: opened.engine,
-          process,
-          noise: new SeedNoiseSource(batchSeeds),
-          shape: [batchSeeds.length, c, h, w],
-          labels: labels.subarray(start, start + batchSeeds.length),
-          guidance: { type: 'classifier_free', w: scale, nullLabel },
-          sampler: { kind: 'ddim', eta: 0, clipDenoised: true },
-        });
-        images.set(generated.images, start * h * w * c);
-      }
-      const seconds = (performance.now() - started) / 1000;
+      const { images, seconds } = await sampleInBatches({
+        engine: opened.engine,
+        process,
+        seeds,
+        labels,
+        image: [h, w, c],
+        batch,
+        guidance: { w: scale, nullLabel },
+        sampler: { kind: 'ddim', eta: 0, clipDenoised: true },
+      });
       const { features, logits } = await network.extract(images, [samples, h, w, c]);
       const fid = frechetDistance(featureStats(features, dim), reference);
       const predicted = argmaxRows(logits!, network.info.logitDim!);

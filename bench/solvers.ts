@@ -20,16 +20,15 @@ import {
   featureStats,
   frechetDistance,
   type GaussianStats,
-  generate,
   labelsFor,
   parseDiffusionConfig,
   readModelDirectory,
   type SamplerSettings,
-  SeedNoiseSource,
 } from '@diffq/diffusion';
 import { type EngineChoice, openFeatureNetwork, openModelEngine } from '@diffq/onnx';
 import { drawLineChart } from './chart/line-chart.ts';
 import { listOption, loadLine, numberOption, stringOption } from './options.ts';
+import { sampleInBatches } from './sample-batches.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const MODEL_DIR = join(REPO, 'models', 'mnist');
@@ -170,22 +169,16 @@ export async function benchSolvers(): Promise<void> {
   try {
     for (const { s, steps } of configs) {
       const process = createProcess({ ...diffusion, timestepRespacing: s.respacing(steps) });
-      const sampled = new Uint8Array(samples * h * w * c);
-      const started = performance.now();
-      for (let start = 0; start < samples; start += batch) {
-        const batchSeeds = seeds.slice(start, start + batch);
-        const generated = await generate({
-          engine: opened.engine,
-          process,
-          noise: new SeedNoiseSource(batchSeeds),
-          shape: [batchSeeds.length, c, h, w],
-          labels: labels.subarray(start, start + batchSeeds.length),
-          guidance: { type: 'classifier_free', w: GUIDANCE_W, nullLabel },
-          sampler: s.settings(steps),
-        });
-        sampled.set(generated.images, start * h * w * c);
-      }
-      const seconds = (performance.now() - started) / 1000;
+      const { images: sampled, seconds } = await sampleInBatches({
+        engine: opened.engine,
+        process,
+        seeds,
+        labels,
+        image: [h, w, c],
+        batch,
+        guidance: { w: GUIDANCE_W, nullLabel },
+        sampler: s.settings(steps),
+      });
       const r: Measured = { sampler: s.name, steps, seconds, fid: Number.NaN };
       results.push(r);
       images.set(r, sampled);
