@@ -15,11 +15,32 @@ async function writeAtomic(path: string, data: string | Uint8Array): Promise<voi
   await rename(tmp, path);
 }
 
+/**
+ * model.json as the trainer writes it, plus the top-level sections of the one already in `dir` that
+ * the trainer does not own (e.g. `evaluation`, which names the model's feature network and reference),
+ * so that retraining a shipped model keeps what was added to it by hand.
+ */
+async function mergedModelJson(dir: string, trained: string): Promise<string> {
+  const existing = await readIfPresent(join(dir, MODEL_JSON));
+  if (!existing) return trained;
+  let previous: Record<string, unknown>;
+  try {
+    previous = JSON.parse(existing.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return trained;
+  }
+  const next = JSON.parse(trained) as Record<string, unknown>;
+  const kept = Object.fromEntries(Object.entries(previous).filter(([key]) => !(key in next)));
+  if (Object.keys(kept).length === 0) return trained;
+  return `${JSON.stringify({ ...next, ...kept }, null, 2)}\n`;
+}
+
 export async function saveCheckpoint(dir: string, files: CheckpointFiles): Promise<void> {
   await mkdir(dir, { recursive: true });
+  const modelJson = await mergedModelJson(dir, files.modelJson);
   await writeAtomic(join(dir, TRAIN_STATE_FILE), files.state);
   await writeAtomic(join(dir, WEIGHTS_FILE), files.weights);
-  await writeAtomic(join(dir, MODEL_JSON), files.modelJson);
+  await writeAtomic(join(dir, MODEL_JSON), modelJson);
 }
 
 async function readIfPresent(path: string): Promise<Buffer | undefined> {

@@ -58,7 +58,11 @@ function parser(argv: string[], io: Io, done: (code: number) => void) {
             describe: `clip the gradient norm to this, 0 for none (default ${TRAIN_DEFAULTS.gradClip})`,
           })
           .option('weight-decay', { type: 'number', describe: `AdamW weight decay (default ${TRAIN_DEFAULTS.weightDecay})` })
-          .option('images', { type: 'number', describe: 'train on the first N digits only (all 10,000 by default)' })
+          .option('images', { type: 'number', describe: 'train on the first N digits of the split only (all of it by default)' })
+          .option('split', {
+            type: 'string',
+            describe: `digits to learn: train (the 8,000 outside the held-out reference) or all 10,000 (default ${TRAIN_DEFAULTS.split})`,
+          })
           .option('num-channels', { type: 'number', describe: 'UNet base width (default 32)' })
           .option('channel-mult', { type: 'string', describe: 'width multiplier per level (default "1,2,2")' })
           .option('num-res-blocks', { type: 'number', describe: 'ResBlocks per level (default 1)' })
@@ -70,7 +74,7 @@ function parser(argv: string[], io: Io, done: (code: number) => void) {
             type: 'number',
             describe: 'gradient threads besides the main one: each takes a slice of every minibatch (default: one per further core)',
           }),
-      async (a) => done(await train(a, io)),
+      async (a) => done(await train(a, io, `diffq-train ${argv.join(' ')}`)),
     )
     .command(
       'sample',
@@ -170,7 +174,7 @@ async function untilSignal<T>(io: Io, run: (signal: AbortSignal) => Promise<T>):
   }
 }
 
-async function train(argv: Record<string, unknown>, io: Io): Promise<number> {
+async function train(argv: Record<string, unknown>, io: Io, command: string): Promise<number> {
   const flags: TrainFlags = {
     out: argv.out as string | undefined,
     steps: argv.steps as number | undefined,
@@ -194,13 +198,14 @@ async function train(argv: Record<string, unknown>, io: Io): Promise<number> {
     diffusionSteps: argv.diffusionSteps as number | undefined,
     inputPerturbation: argv.inputPerturbation as number | undefined,
     threads: argv.threads as number | undefined,
+    split: argv.split as string | undefined,
   };
   const plan = planTraining(flags);
   const { initBackend, describeBackend } = await import('@diffq/diffusion');
   const { runTraining } = await import('./train-run.ts');
   io.err(`${describeBackend(await initBackend())}\n`);
   const summary = await untilSignal(io, (signal) =>
-    runTraining(plan, (line) => io.out(`${line}\n`), signal, io.tty ? (bar) => io.err(`\r${bar}`) : undefined),
+    runTraining(plan, (line) => io.out(`${line}\n`), signal, io.tty ? (bar) => io.err(`\r${bar}`) : undefined, command),
   );
   io.out(
     `done: step ${summary.step} (${summary.stepsRun} this run) in ${summary.seconds.toFixed(0)} s, stopped by ${summary.stoppedBy}` +

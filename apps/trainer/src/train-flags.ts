@@ -32,6 +32,7 @@ export interface TrainFlags {
   diffusionSteps?: number;
   inputPerturbation?: number;
   threads?: number;
+  split?: string;
 }
 
 /** A checked training plan. */
@@ -46,6 +47,8 @@ export interface TrainPlan {
   checkpointMs: number;
   /** Use only the first N images (round-robin over classes); null for all. */
   images: number | null;
+  /** Which digits the UNet learns: `train` (the 8,000 the feature network's held-out reference never contains) or `all`. */
+  split: UnetSplit;
   /** Gradient threads besides the main one (data parallelism); null: one per further core. */
   threads: number | null;
   settings: TrainerSettings;
@@ -53,6 +56,10 @@ export interface TrainPlan {
   model: UNetArgs;
   diffusion: DiffusionArgs;
 }
+
+/** The splits a UNet may train on (@diffq/datasets); `heldout` is the reference it is measured against. */
+export const UNET_SPLITS = ['train', 'all'] as const;
+export type UnetSplit = (typeof UNET_SPLITS)[number];
 
 export const TRAIN_DEFAULTS = {
   steps: 1_000_000,
@@ -65,6 +72,7 @@ export const TRAIN_DEFAULTS = {
   classDropout: 0.1,
   gradClip: 1,
   weightDecay: 0,
+  split: 'train',
 } as const;
 
 /** Fixed by the checkpoint on --resume: the architecture, the process and the seed of every draw. */
@@ -117,6 +125,11 @@ export function planTraining(f: TrainFlags): TrainPlan {
       problems.push(`${kebab(name)} is ${JSON.stringify(value)}; accepted: comma-separated positive integers, e.g. "1,2,2"`);
     }
   }
+  if (f.split !== undefined && !(UNET_SPLITS as readonly string[]).includes(f.split)) {
+    problems.push(
+      `--split is ${JSON.stringify(f.split)}; accepted: ${UNET_SPLITS.join(', ')} (train keeps the 2,000 held-out digits unseen, so FID against them is fair)`,
+    );
+  }
   if (f.noiseSchedule !== undefined && !(NOISE_SCHEDULES as readonly string[]).includes(f.noiseSchedule)) {
     problems.push(`--noise-schedule is ${JSON.stringify(f.noiseSchedule)}; accepted: ${NOISE_SCHEDULES.join(', ')}`);
   }
@@ -150,6 +163,7 @@ export function planTraining(f: TrainFlags): TrainPlan {
     logEvery: f.logEvery ?? TRAIN_DEFAULTS.logEvery,
     checkpointMs: (f.checkpointMinutes ?? TRAIN_DEFAULTS.checkpointMinutes) * 60_000,
     images: f.images ?? null,
+    split: (f.split ?? TRAIN_DEFAULTS.split) as UnetSplit,
     threads: f.threads ?? null,
     settings: {
       batchSize: f.batchSize ?? TRAIN_DEFAULTS.batchSize,

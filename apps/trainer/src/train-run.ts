@@ -3,13 +3,19 @@
  * or the wall-clock budget is reached (or SIGINT/SIGTERM), log the loss every k steps and save a
  * checkpoint every few minutes and at the end.
  */
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { MNIST_SIDE, mnistDigits } from '@diffq/datasets';
 import { checkpointFiles, DiffusionTrainer, type ImageDataset, type ModelSpec } from '@diffq/diffusion';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint-dir.ts';
 import { defaultGradientThreads, ThreadGradientPool } from './gradient-pool.ts';
 import { MNIST_NULL_LABEL } from './mnist-model.ts';
 import { formatProgress } from './progress-bar.ts';
-import type { TrainPlan } from './train-flags.ts';
+import type { TrainPlan, UnetSplit } from './train-flags.ts';
+
+/** Beside the checkpoint: every run's command and settings, and every line any run logged. */
+export const UNET_CONFIG_FILE = 'train-config.json';
+export const UNET_LOG_FILE = 'train.log';
 
 export type RunLog = (line: string) => void;
 
@@ -51,11 +57,12 @@ class LossWindow {
 }
 
 /**
- * The UNet's training digits: all 10,000 (the diffusion model learns the whole data set; only the
- * feature network keeps the held-out digits unseen), or the first `limit` in round-robin class order.
+ * The UNet's training digits: the `train` split (the 8,000 outside the held-out reference, so FID
+ * against the held-out digits measures generalisation, not recall) or `all` 10,000; the first `limit`
+ * of them in round-robin class order.
  */
-export async function unetTrainingDigits(limit?: number): Promise<ImageDataset> {
-  const digits = await mnistDigits('all');
+export async function unetTrainingDigits(split: UnetSplit, limit?: number): Promise<ImageDataset> {
+  const digits = await mnistDigits(split);
   const count = Math.min(limit ?? digits.count, digits.count);
   const size = MNIST_SIDE * MNIST_SIDE;
   // One channel: the NHWC bytes are also the trainer's [count, C, H, W] layout.
@@ -107,10 +114,25 @@ export async function runTraining(
   log: RunLog,
   signal?: AbortSignal,
   progress?: (bar: string) => void,
+  command = 'diffq-train',
 ): Promise<RunSummary> {
   const started = Date.now();
-  const data = await unetTrainingDigits(plan.images ?? undefined);
+  const print = log;
+  const logPath = join(plan.out, UNET_LOG_FILE);
+  await mkdir(plan.out, { recursive: true });
+  // A resumed run continues the log; a fresh one starts it over.
+  if (!plan.resume) await writeFile(logPath, '');
+  let logged = Promise.resolve();
+  log = (line: string) => {
+    print(line);
+    logged = logged.then(() => appendFile(logPath, `${line}\n`));
+  };
+  const data = await unetTrainingDigits(plan.split, plan.images ?? undefined);
   const trainer = await startTrainer(plan, data, log);
+  await recordRun(plan, command).catch((error) => {
+    trainer.dispose();
+    throw error;
+  });
   const pool = await startPool(plan, trainer, log).catch((error) => {
     trainer.dispose();
     throw error;
@@ -118,13 +140,13 @@ export async function runTraining(
   const firstStep = trainer.step;
   const save = async (why: string) => {
     const t0 = Date.now();
-    await saveCheckpoint(plan.out, checkpointFiles(trainer, { trainer: 'diffq-train', images: String(data.count) }));
+    await saveCheckpoint(plan.out, checkpointFiles(trainer, { trainer: 'diffq-train', images: String(data.count), split: plan.split }));
     log(`checkpoint step ${trainer.step} → ${plan.out} (${why}, ${Date.now() - t0} ms)`);
   };
   try {
     const s = plan.settings;
     log(
-      `training ${data.count} digits, batch ${s.batchSize}, lr ${s.lr}, ema ${s.emaRate}, class dropout ${s.classDropout}, grad clip ${s.gradClip ?? 'off'}, seed ${s.seed}; ` +
+      `training ${data.count} digits (${plan.split} split), batch ${s.batchSize}, lr ${s.lr}, ema ${s.emaRate}, class dropout ${s.classDropout}, grad clip ${s.gradClip ?? 'off'}, seed ${s.seed}; ` +
         `until step ${plan.steps}${plan.budgetMs === null ? '' : ` or ${duration(plan.budgetMs)}`}`,
     );
     let window = new LossWindow();
@@ -187,5 +209,34 @@ export async function runTraining(
   } finally {
     await pool?.close();
     trainer.dispose();
+    await logged;
   }
+}
+
+/** Appends this run (its command, from which step, and its settings) to train-config.json's `runs`. */
+async function recordRun(plan: TrainPlan, command: string): Promise<void> {
+  const path = join(plan.out, UNET_CONFIG_FILE);
+  let runs: unknown[] = [];
+  if (plan.resume) {
+    try {
+      const previous = JSON.parse(await readFile(path, 'utf8')) as { runs?: unknown[] };
+      runs = Array.isArray(previous.runs) ? previous.runs : [];
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${path}: ${(e as Error).message}`);
+    }
+  }
+  const { out: _out, resume, settings, split, images, steps, budgetMs, threads, model, diffusion } = plan;
+  runs.push({
+    command,
+    startedAt: new Date().toISOString(),
+    resume,
+    split,
+    images,
+    untilStep: steps,
+    minutes: budgetMs === null ? null : budgetMs / 60_000,
+    threads,
+    settings,
+    ...(resume ? {} : { model, diffusion }),
+  });
+  await writeFile(path, `${JSON.stringify({ runs }, null, 2)}\n`);
 }
