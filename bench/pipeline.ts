@@ -2,22 +2,27 @@
  * The whole path against the bare sampling loop of the same model, batch size and steps, in one
  * process: `pipeline efficiency` = bare samples/s ÷ pipeline samples/s' inverse, i.e. bare time ÷
  * pipeline time for the same seeds. The pipeline is launch (manifest, flow in Redis) → a worker
- * (startWorker, onnx, already warmed up) takes each shard → sampling loop → npz and PNGs → file
- * store → finalize writes report.json; it is timed from the launch call to report.json on disk.
- * The bare loop is generate() over the same seeds in micro-batches of the same size.
+ * (startWorker, onnx, already warmed up) takes each shard → sampling loop → npz and PNGs →
+ * features → file store → finalize (report.json with its statistics); it is timed from the launch
+ * call to report.json on disk. The bare loop is generate() over the same seeds in micro-batches of
+ * the same size, without features: what the fleet adds, features included, is what is measured.
+ * The MNIST run asks for the statistics its model.json names (FID, IS and accuracy by the shipped
+ * classifier); the CIFAR-size model has random weights and no feature network but Inception,
+ * whose CPU cost (bench features) would measure Inception, not the pipeline.
  *
  * Each model's time per micro-batch step is then split into the network (onnxruntime's
  * session.run alone), the onnx engine's tensor copies around it (engine.forward − session.run),
  * the sampling loop's tfjs work between forwards (bare step − engine.forward: posterior, noise,
- * update; packages/diffusion/src/sampling), and the worker's own cost (pipeline − bare).
+ * update; packages/diffusion/src/sampling), the feature network on the micro-batch's images (timed
+ * alone, per step of the run) and the rest of the worker's path (pipeline − bare − features).
  *
  * Options: --rounds 2 (bare/pipeline pairs per model)  --models cifar,mnist  --format both|npz
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { drawableClasses } from '@diffq/contract';
+import { drawableClasses, type RunReport } from '@diffq/contract';
 import {
   createProcess,
   type DenoiserEngine,
@@ -27,11 +32,12 @@ import {
   readModelDirectory,
   SeedNoiseSource,
 } from '@diffq/diffusion';
-import { buildUNetOnnx, loadOrt, openModelEngine } from '@diffq/onnx';
+import { buildUNetOnnx, loadOrt, openFeatureNetwork, openModelEngine } from '@diffq/onnx';
 import { startWorker } from '@diffq/worker';
 import type * as tf from '@tensorflow/tfjs';
 import { Redis } from 'ioredis';
 import { launchRun } from '../apps/producer/src/launch.ts';
+import { denoiserFacts } from '../apps/producer/src/model-facts.ts';
 import { Producer } from '../apps/producer/src/producer.ts';
 import { MNIST_MODEL, writeCifarSizeModel } from './bench-models.ts';
 import { benchRedisUrl } from './bench-redis.ts';
@@ -46,6 +52,10 @@ interface Case {
   steps: number;
   samples: number;
   shardSize: number;
+  /** --stats of the run (its feature network from the model's evaluation defaults), or none. */
+  stats?: string;
+  /** The feature network those statistics use, timed alone. */
+  featuresDir?: string;
 }
 
 /** Times every forward of an engine. */
@@ -131,8 +141,43 @@ async function sessionRunMs(c: Case, rounds: number): Promise<number> {
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
 }
 
-async function pipelineRun(c: Case, producer: Producer, runId: string, storeDir: string, format: string, log: string[]): Promise<number> {
+/** Median ms of the feature network on one micro-batch of images, or 0 when the case asks no statistics. */
+async function featuresMs(c: Case, rounds: number): Promise<number> {
+  if (!c.featuresDir) return 0;
+  const directory = await readModelDirectory(c.modelDir);
+  if (directory.architecture !== 'adm-unet') throw new Error(`${c.modelDir} is not a denoiser`);
+  const { unet } = directory;
+  const network = await openFeatureNetwork(c.featuresDir);
+  const shape = [c.batch, unet.imageSize, unet.imageSize, unet.inChannels] as const;
+  const images = new Uint8Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => (i * 37) % 256);
+  const times: number[] = [];
+  try {
+    await network.extract(images, shape);
+    for (let r = 0; r < rounds; r++) {
+      const start = performance.now();
+      await network.extract(images, shape);
+      times.push(performance.now() - start);
+    }
+  } finally {
+    network.dispose();
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+}
+
+/** Where one pipeline run's time went, in ms, from its report.json. */
+interface RunParts {
+  total: number;
+  /** launchRun called → the first shard started sampling: manifest, flow, queue hand-out. */
+  toFirstShard: number;
+  /** The worker's phases, summed over shards (report.json timings.phaseSeconds). */
+  phases: Record<string, number>;
+  /** The last shard finished → report.json on disk: finalize (statistics, grid, report). */
+  finalize: number;
+}
+
+async function pipelineRun(c: Case, producer: Producer, runId: string, storeDir: string, format: string, log: string[]): Promise<RunParts> {
   const start = performance.now();
+  const launchedAt = Date.now();
   await launchRun(producer, {
     model: c.modelDir,
     seeds: `0-${c.samples - 1}`,
@@ -141,6 +186,7 @@ async function pipelineRun(c: Case, producer: Producer, runId: string, storeDir:
     shardSize: c.shardSize,
     format,
     store: producer.settings.store,
+    ...(c.stats ? { stats: c.stats } : {}),
   });
   const report = join(storeDir, runId, 'report.json');
   while (!existsSync(report)) {
@@ -148,7 +194,16 @@ async function pipelineRun(c: Case, producer: Producer, runId: string, storeDir:
       throw new Error(`${runId}: no report.json after 15 min; the worker said: ${log.slice(-20).join(' | ')}`);
     await sleep(5);
   }
-  return performance.now() - start;
+  const total = performance.now() - start;
+  const finishedAt = Date.now();
+  const { timings } = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
+  const phases = Object.fromEntries(Object.entries(timings.phaseSeconds).map(([k, v]) => [k, v * 1000]));
+  return {
+    total,
+    toFirstShard: Date.parse(timings.firstShardStartedAt) - launchedAt,
+    phases,
+    finalize: finishedAt - Date.parse(timings.lastShardFinishedAt),
+  };
 }
 
 async function benchCase(c: Case, rounds: number, format: string, dir: string): Promise<number> {
@@ -174,23 +229,37 @@ async function benchCase(c: Case, rounds: number, format: string, dir: string): 
   const steps = (c.samples / c.batch) * c.steps;
   let bareMs = 0;
   let pipeMs = 0;
+  const parts: RunParts[] = [];
   try {
     await bareLoop({ ...c, samples: c.batch }, engine, seeds.slice(0, c.batch)); // warm-up of the bench's own engine
     engine.ms = 0;
     engine.count = 0;
     for (let r = 0; r < rounds; r++) {
       bareMs += await bareLoop(c, engine, seeds);
-      pipeMs += await pipelineRun(c, producer, `${c.name}-${r}`, storeDir, format, log);
+      const run = await pipelineRun(c, producer, `${c.name}-${r}`, storeDir, format, log);
+      parts.push(run);
+      pipeMs += run.total;
     }
     const forwardMs = engine.ms / engine.count;
     const sessionMs = await sessionRunMs(c, QUICK ? 5 : 15);
+    // The feature network runs once per micro-batch; spread over that micro-batch's steps.
+    const featuresPerStep = (await featuresMs(c, QUICK ? 5 : 15)) / c.steps;
     const efficiency = bareMs / pipeMs;
     const perStep = (ms: number) => ms / rounds / steps;
+    const withFeatures = c.stats ? `, statistics ${c.stats}` : ', no statistics';
     console.log(
-      `pipeline: ${c.name}: ${c.samples} samples, batch ${c.batch}, ${c.steps} steps, shards of ${c.shardSize}, format ${format}, ${rounds} round(s): bare ${((c.samples * rounds) / (bareMs / 1000)).toFixed(1)} samples/s, pipeline ${((c.samples * rounds) / (pipeMs / 1000)).toFixed(1)} samples/s`,
+      `pipeline: ${c.name}: ${c.samples} samples, batch ${c.batch}, ${c.steps} steps, shards of ${c.shardSize}, format ${format}${withFeatures}, ${rounds} round(s): bare ${((c.samples * rounds) / (bareMs / 1000)).toFixed(1)} samples/s, pipeline ${((c.samples * rounds) / (pipeMs / 1000)).toFixed(1)} samples/s`,
     );
     console.log(
-      `pipeline: ${c.name}: per micro-batch step: network (session.run) ${sessionMs.toFixed(1)} ms, onnx engine copies ${(forwardMs - sessionMs).toFixed(1)} ms, sampling-loop tfjs work ${(perStep(bareMs) - forwardMs).toFixed(1)} ms, worker path ${(perStep(pipeMs) - perStep(bareMs)).toFixed(1)} ms; total ${perStep(pipeMs).toFixed(1)} ms`,
+      `pipeline: ${c.name}: per micro-batch step: network (session.run) ${sessionMs.toFixed(1)} ms, onnx engine copies ${(forwardMs - sessionMs).toFixed(1)} ms, sampling-loop tfjs work ${(perStep(bareMs) - forwardMs).toFixed(1)} ms, features ${featuresPerStep.toFixed(1)} ms, rest of the worker path ${(perStep(pipeMs) - perStep(bareMs) - featuresPerStep).toFixed(1)} ms; total ${perStep(pipeMs).toFixed(1)} ms`,
+    );
+    const mean = (pick: (p: RunParts) => number) => parts.reduce((sum, p) => sum + pick(p), 0) / parts.length;
+    const phase = (name: string) => mean((p) => p.phases[name] ?? 0);
+    console.log(
+      `pipeline: ${c.name}: one run of ${(mean((p) => p.total) / 1000).toFixed(2)} s against the bare loop's ${(bareMs / rounds / 1000).toFixed(2)} s: ` +
+        `launch → first shard sampling ${mean((p) => p.toFirstShard).toFixed(0)} ms, worker sampling ${phase('sample').toFixed(0)} ms ` +
+        `(${(phase('sample') - bareMs / rounds).toFixed(0)} beyond the bare loop), features ${phase('features').toFixed(0)} ms, encode ${phase('encode').toFixed(0)} ms, ` +
+        `write ${phase('write').toFixed(0)} ms, last shard → report.json ${mean((p) => p.finalize).toFixed(0)} ms`,
     );
     console.log(
       `pipeline efficiency: ${efficiency.toFixed(3)} (${c.name}; target ≥ ${TARGET}: ${efficiency >= TARGET ? 'met' : 'NOT met'}); network share of the pipeline's time ${((sessionMs * steps * rounds) / pipeMs).toFixed(3)}`,
@@ -222,7 +291,16 @@ export async function benchPipeline(): Promise<void> {
         shardSize: 64,
       });
     if (names.includes('mnist'))
-      cases.push({ name: 'mnist', modelDir: MNIST_MODEL, batch: 64, steps: QUICK ? 20 : 50, samples: QUICK ? 256 : 512, shardSize: 256 });
+      cases.push({
+        name: 'mnist',
+        modelDir: MNIST_MODEL,
+        batch: 64,
+        steps: QUICK ? 20 : 50,
+        samples: QUICK ? 256 : 512,
+        shardSize: 256,
+        stats: 'fid,is,accuracy',
+        featuresDir: (await denoiserFacts(MNIST_MODEL)).evaluation?.features,
+      });
     for (const c of cases) await benchCase(c, rounds, format, dir);
     console.log(`pipeline: ${loadLine()}`);
   } finally {
