@@ -90,16 +90,29 @@ describe('sampling loops', () => {
     }
   });
 
-  it('draws x_T first and then exactly one draw per step in loop order, also at t = 0 and with eta = 0', async () => {
+  it('draws x_T first and then exactly one draw per step in loop order, also at t = 0', async () => {
     for (const run of [
       (noise: RecordingNoise) => sampleDdpm({ engine: new TestNetwork(false), process: testProcess(), noise, shape, clipDenoised: true }),
       (noise: RecordingNoise) =>
-        sampleDdim({ engine: new TestNetwork(false), process: testProcess(), noise, shape, clipDenoised: true, eta: 0 }),
+        sampleDdim({ engine: new TestNetwork(false), process: testProcess(), noise, shape, clipDenoised: true, eta: 0.5 }),
     ]) {
       const noise = new RecordingNoise(5);
       (await run(noise)).dispose();
       assert.deepEqual(noise.requests, ['initial', ...Array.from({ length: 8 }, (_, i) => `step ${i}`)]);
     }
+  });
+
+  it('DDIM at eta = 0 draws only x_T, and its samples are those of any step noise times σ = 0', async () => {
+    const noise = new RecordingNoise(5);
+    const ddim = (n: RecordingNoise, eta: number) =>
+      sampleDdim({ engine: new TestNetwork(false), process: testProcess(), noise: n, shape, clipDenoised: true, eta });
+    const skipped = await ddim(noise, 0);
+    assert.deepEqual(noise.requests, ['initial']);
+    // η = 1e-30 draws every z, but σ·z (~1e-30) is far below float32 resolution of x: the formula with z.
+    const drawn = await ddim(new RecordingNoise(5), 1e-30);
+    assert.deepEqual(Array.from(skipped.dataSync()), Array.from(drawn.dataSync()));
+    skipped.dispose();
+    drawn.dispose();
   });
 
   it('calls the network with the mapped timesteps from S−1 down to 0', async () => {

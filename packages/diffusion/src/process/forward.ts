@@ -1,7 +1,7 @@
 /** The forward (noising) process q(x_t | x_0) = N(√ᾱ_t·x_0, (1 − ᾱ_t)·I). */
 import * as tf from '@tensorflow/tfjs';
 import type { DiffusionProcess } from '../schedule/diffusion-process.ts';
-import { extract, type Timesteps } from './extract.ts';
+import { broadcastCoefficient, extract, type Timesteps } from './extract.ts';
 
 /** x_t = √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε. x_0, ε: [N, C, H, W]; returns [N, C, H, W]. */
 export function qSample(p: DiffusionProcess, xStart: tf.Tensor4D, t: Timesteps, noise: tf.Tensor4D): tf.Tensor4D {
@@ -23,11 +23,11 @@ export function qMeanVariance(p: DiffusionProcess, xStart: tf.Tensor4D, t: Times
   return tf.tidy(
     (): Gaussian => ({
       mean: tf.mul(extract(p.sqrtAlphasCumprod, t), xStart),
-      variance: tf.broadcastTo(
+      variance: broadcastCoefficient(
         extract(p.alphasCumprod, t, (a) => 1 - a),
         xStart.shape,
       ),
-      logVariance: tf.broadcastTo(extract(p.logOneMinusAlphasCumprod, t), xStart.shape),
+      logVariance: broadcastCoefficient(extract(p.logOneMinusAlphasCumprod, t), xStart.shape),
     }),
   );
 }

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { DiffusionProcess } from '../schedule/diffusion-process.ts';
-import { extract, type Timesteps } from './extract.ts';
+import { broadcastCoefficient, extract, type Timesteps } from './extract.ts';
 import { posteriorMean } from './posterior.ts';
 import { predXstartFromEps } from './predictions.ts';
 
@@ -40,7 +40,8 @@ export function splitModelOutput(
 }
 
 /**
- * Σ_θ and log Σ_θ at t, [N, C, H, W]:
+ * Σ_θ and log Σ_θ at t, [N, C, H, W] (with `compact`, fixed variances stay [N, 1, 1, 1]: a sampler
+ * that only multiplies by them saves the broadcast and an exp over every pixel):
  * - LEARNED_RANGE: log Σ = f·log β_t + (1 − f)·log β̃_t (clipped), f = (v + 1)/2;
  * - FIXED_SMALL: β̃_t; FIXED_LARGE: β_t, with the t = 0 entry raised to β̃_1 for a better decoder likelihood.
  * Values derived from the schedule are computed at the batch's t only: this runs at every sampling step.
@@ -50,7 +51,9 @@ export function modelVariance(
   t: Timesteps,
   shape: [number, number, number, number],
   varValues?: tf.Tensor4D,
+  compact = false,
 ): { variance: tf.Tensor4D; logVariance: tf.Tensor4D } {
+  const spread = (a: tf.Tensor4D) => (compact ? a : broadcastCoefficient(a, shape));
   return tf.tidy(() => {
     if (p.modelVarType === 'LEARNED_RANGE') {
       if (!varValues) throw new Error('LEARNED_RANGE needs the variance channels of the model output');
@@ -63,24 +66,42 @@ export function modelVariance(
     if (p.modelVarType === 'FIXED_LARGE') {
       const large = (beta: number, ti: number) => (ti === 0 ? p.posteriorVariance[1] : beta);
       return {
-        variance: tf.broadcastTo(extract(p.betas, t, large), shape),
-        logVariance: tf.broadcastTo(
-          extract(p.betas, t, (beta, ti) => Math.log(large(beta, ti))),
-          shape,
-        ),
+        variance: spread(extract(p.betas, t, large)),
+        logVariance: spread(extract(p.betas, t, (beta, ti) => Math.log(large(beta, ti)))),
       };
     }
     return {
-      variance: tf.broadcastTo(extract(p.posteriorVariance, t), shape),
-      logVariance: tf.broadcastTo(extract(p.posteriorLogVarianceClipped, t), shape),
+      variance: spread(extract(p.posteriorVariance, t)),
+      logVariance: spread(extract(p.posteriorLogVarianceClipped, t)),
     };
+  });
+}
+
+/**
+ * x̂_0 from the network output at (x_t, t): the mean part (START_X) or predXstartFromEps(x_t, t, mean
+ * part) (EPSILON), clamped to [−1, 1] when clipDenoised. What DDIM and the solvers need of
+ * pMeanVariance, without the posterior and the variances. Inputs are not disposed.
+ */
+export function predictXstart(
+  p: DiffusionProcess,
+  modelOutput: tf.Tensor4D,
+  x: tf.Tensor4D,
+  t: Timesteps,
+  options: { clipDenoised: boolean },
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { meanPart } = splitModelOutput(p, modelOutput, x.shape[1]);
+    // clone: without learned variance the mean part is the caller's modelOutput itself, which the caller disposes.
+    const predXstart = p.modelMeanType === 'START_X' ? meanPart.clone() : predXstartFromEps(p, x, t, meanPart);
+    return options.clipDenoised ? tf.clipByValue(predXstart, -1, 1) : predXstart;
   });
 }
 
 /**
  * p(x_{t−1} | x_t) from the network output at (x_t, t):
  * x̂_0 = the mean part (START_X) or predXstartFromEps(x_t, t, mean part) (EPSILON), clamped to [−1, 1]
- * when clipDenoised; μ_θ = posteriorMeanCoef1_t·x̂_0 + posteriorMeanCoef2_t·x_t; Σ_θ per modelVariance.
+ * when clipDenoised (predictXstart); μ_θ = posteriorMeanCoef1_t·x̂_0 + posteriorMeanCoef2_t·x_t; Σ_θ per
+ * modelVariance (`compactVariance`: fixed variances as [N, 1, 1, 1]).
  * x: [N, C, H, W]; modelOutput: [N, C or 2C, H, W]. Inputs are not disposed.
  */
 export function pMeanVariance(
@@ -88,14 +109,12 @@ export function pMeanVariance(
   modelOutput: tf.Tensor4D,
   x: tf.Tensor4D,
   t: Timesteps,
-  options: { clipDenoised: boolean },
+  options: { clipDenoised: boolean; compactVariance?: boolean },
 ): PMeanVariance {
   return tf.tidy(() => {
-    const { meanPart, varValues } = splitModelOutput(p, modelOutput, x.shape[1]);
-    const { variance, logVariance } = modelVariance(p, t, x.shape, varValues);
-    // clone: without learned variance the mean part is the caller's modelOutput itself, which the caller disposes.
-    let predXstart = p.modelMeanType === 'START_X' ? meanPart.clone() : predXstartFromEps(p, x, t, meanPart);
-    if (options.clipDenoised) predXstart = tf.clipByValue(predXstart, -1, 1);
+    const { varValues } = splitModelOutput(p, modelOutput, x.shape[1]);
+    const { variance, logVariance } = modelVariance(p, t, x.shape, varValues, options.compactVariance);
+    const predXstart = predictXstart(p, modelOutput, x, t, options);
     return { mean: posteriorMean(p, predXstart, x, t), variance, logVariance, predXstart };
   });
 }

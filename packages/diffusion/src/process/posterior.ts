@@ -1,7 +1,7 @@
 /** The forward-process posterior q(x_{t−1} | x_t, x_0) = N(μ̃_t, β̃_t·I). */
 import * as tf from '@tensorflow/tfjs';
 import type { DiffusionProcess } from '../schedule/diffusion-process.ts';
-import { extract, type Timesteps } from './extract.ts';
+import { broadcastCoefficient, extract, type Timesteps } from './extract.ts';
 import type { Gaussian } from './forward.ts';
 
 /**
@@ -12,8 +12,8 @@ export function qPosteriorMeanVariance(p: DiffusionProcess, xStart: tf.Tensor4D,
   return tf.tidy(
     (): Gaussian => ({
       mean: posteriorMean(p, xStart, xT, t),
-      variance: tf.broadcastTo(extract(p.posteriorVariance, t), xT.shape),
-      logVariance: tf.broadcastTo(extract(p.posteriorLogVarianceClipped, t), xT.shape),
+      variance: broadcastCoefficient(extract(p.posteriorVariance, t), xT.shape),
+      logVariance: broadcastCoefficient(extract(p.posteriorLogVarianceClipped, t), xT.shape),
     }),
   );
 }

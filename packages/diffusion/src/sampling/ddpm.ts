@@ -31,7 +31,8 @@ export function sampleDdpm(o: SampleOptions): Promise<tf.Tensor4D> {
       if (grad) live.hold(grad);
       const z = live.hold(o.noise.step(i, o.shape));
       const [xNext, predXstart] = tf.tidy(() => {
-        const out = pMeanVariance(p, output, x, t, { clipDenoised: o.clipDenoised });
+        // Fixed variances stay [N, 1, 1, 1]: the same values, without an exp over every pixel.
+        const out = pMeanVariance(p, output, x, t, { clipDenoised: o.clipDenoised, compactVariance: true });
         const mean = grad ? tf.add(out.mean, tf.mul(out.variance, grad)) : out.mean;
         return [tf.add(mean, tf.mul(tf.mul(nonzeroMask(t), tf.exp(tf.mul(0.5, out.logVariance))), z)) as tf.Tensor4D, out.predXstart];
       });
