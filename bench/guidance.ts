@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- guidance [--samples 1000] [--scales 0,1,2,3,5] [--steps 50] [--batch 100]`: where
- * the shipped MNIST model (models/mnist) stands, as the demo samples it (DDIM, classifier-free
+ * `npm run bench -- guidance [--samples 1000] [--scales 0,1,2,3,5] [--steps 50] [--batch 100] [--model dir]`:
+ * where the shipped MNIST model (models/mnist, or a checkpoint of it being trained) stands, as the demo samples it (DDIM, classifier-free
  * guidance, balanced labels), judged by the shipped MNIST classifier (models/mnist-classifier): per
  * guidance weight w, the FID against the held-out digits (beside the floor, FID of the training
  * digits against them) and the share of samples classified as their requested class. Draws both
@@ -17,7 +17,7 @@ import { loadLine, numberOption, stringOption } from './options.ts';
 import { sampleInBatches } from './sample-batches.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const MODEL_DIR = join(REPO, 'models', 'mnist');
+const SHIPPED_MODEL = join(REPO, 'models', 'mnist');
 const FEATURES_DIR = join(REPO, 'models', 'mnist-classifier');
 
 function argmaxRows(logits: Float32Array, k: number): Int32Array {
@@ -38,6 +38,7 @@ export async function benchGuidance(): Promise<void> {
   const steps = numberOption('steps', 50, 20);
   const batch = numberOption('batch', 100);
   const chartPath = stringOption('chart', join(REPO, 'docs', 'guidance.png'));
+  const MODEL_DIR = resolve(stringOption('model', SHIPPED_MODEL));
 
   const directory = await readModelDirectory(MODEL_DIR);
   if (directory.architecture !== 'adm-unet' || directory.nullLabel === null) throw new Error(`${MODEL_DIR} is not a guided denoiser`);
