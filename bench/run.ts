@@ -2,8 +2,11 @@
  * `npm run bench [-- <name> …] [--option value …]`: runs the named benchmarks (all when none is
  * named; `gpu` only by name, it needs a GPU node). Each prints figures measured side by side in the
  * same run, so ratios are comparable whatever the machine. Options: bench/options.ts and the doc
- * comment of each bench; `--quick` shortens them all.
+ * comment of each bench; `--quick` shortens them all. With more than one bench, each runs in a process
+ * of its own, so none inherits another's heap (the memory bench reads its process's RSS, the launch
+ * bench its children's, and a fork copies the parent's).
  */
+import { spawnSync } from 'node:child_process';
 import { benchNames } from './options.ts';
 
 const BENCHES: Record<string, () => Promise<void>> = {
@@ -31,12 +34,19 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const failed: string[] = [];
-for (const name of names.length > 0 ? names : Object.keys(BENCHES).filter((n) => !ONLY_BY_NAME.has(n))) {
+const chosen = names.length > 0 ? names : Object.keys(BENCHES).filter((n) => !ONLY_BY_NAME.has(n));
+const options = process.argv.slice(2).filter((a) => !chosen.includes(a));
+for (const name of chosen) {
   console.log(`== bench ${name}`);
+  if (chosen.length > 1) {
+    // One bench failing (a GPU bench without CUDA, a busy Redis) does not hide the others' figures.
+    const child = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, name, ...options], { stdio: 'inherit' });
+    if (child.status !== 0) failed.push(name);
+    continue;
+  }
   try {
     await BENCHES[name]();
   } catch (error) {
-    // One bench failing (a GPU bench without CUDA, a busy Redis) does not hide the others' figures.
     console.error(`bench ${name} failed: ${(error as Error).message}`);
     failed.push(name);
   }
