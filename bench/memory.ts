@@ -1,11 +1,12 @@
 /**
- * A worker's memory over 1,000 micro-batches: the real worker (startWorker, onnx) in this process
+ * A worker's memory over 4,000 micro-batches (1,000 at the least; on idle cores 1,000 take 6 s,
+ * which ends while the heap is still growing to its working size): the real worker (startWorker, onnx) in this process
  * samples 100 shards of 10 micro-batches of a small model, and the process RSS and the live tfjs
  * tensors are read every 250 ms. Flat means the same tensor count once the worker is idle again as
  * before the run, and an RSS slope over the second half (after allocator warm-up) under 5 MB per
  * 1,000 micro-batches.
  *
- * Options: --micro-batches 1000
+ * Options: --micro-batches 4000
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +42,7 @@ function slope(points: { x: number; y: number }[]): number {
 }
 
 export async function benchMemory(): Promise<void> {
-  const total = numberOption('micro-batches', 1000, 200);
+  const total = numberOption('micro-batches', 4000, 200);
   const shards = Math.ceil(total / PER_SHARD);
   const dir = mkdtempSync(join(tmpdir(), 'diffq-bench-memory-'));
   const redisUrl = benchRedisUrl('memory');
