@@ -93,8 +93,10 @@ describe('monitoring checked by the real Prometheus', {
   });
 
   it('answers every recording rule, Grafana panel and autoscaler query, and fires when a run stalls', { timeout: 150_000 }, async () => {
-    // The run's queue is sample.default, the queue infra/k8s scales on.
-    await fleet.launch('run-prom', ['--model-id', 'default', '--seeds', '0-799', '--shard-size', '4', '--steps', '20']);
+    // The run's queue is sample.default, the queue infra/k8s scales on. It must outlast the wait for
+    // every expression (up to 40 s) with shards still waiting, or the stall alerts have nothing to
+    // fire on: on idle cores the worker samples 800 seeds in well under that.
+    await fleet.launch('run-prom', ['--model-id', 'default', '--seeds', '0-7999', '--shard-size', '4', '--steps', '20']);
     const [workerPort, promPort] = [await freePort(), await freePort()];
     const worker = fleet.worker([
       '--model-id',
