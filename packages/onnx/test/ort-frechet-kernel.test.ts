@@ -9,16 +9,11 @@ import {
   javascriptFrechetKernel,
 } from '@diffq/diffusion/statistics';
 import { openFrechetKernel } from '@diffq/onnx/frechet-kernel';
+import { xorshiftUniform } from '../../../test/fixtures/xorshift.ts';
 
 /** Rows [n, d] of correlated, unequally scaled values, some columns constant (zero variance). */
 function features(n: number, d: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
+  const next = xorshiftUniform(seed);
   const x = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < d; j++) x[i * d + j] = j % 17 === 5 ? 1 : (j > 0 ? 0.5 * x[i * d + j - 1] : 0) + next() * (1 + j / d);

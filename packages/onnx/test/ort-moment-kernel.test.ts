@@ -12,19 +12,14 @@ import {
   momentsToStats,
 } from '@diffq/diffusion/statistics';
 import { openMomentKernel } from '@diffq/onnx/moment-kernel';
+import { xorshiftUniform } from '../../../test/fixtures/xorshift.ts';
 
 const D = 37;
 const N = 301;
 
 /** Non-negative, unequally scaled, correlated rows [n, D], like pool features. */
 function features(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
+  const next = xorshiftUniform(seed);
   const x = new Float32Array(n * D);
   for (let i = 0; i < n; i++) for (let j = 0; j < D; j++) x[i * D + j] = (j > 0 ? 0.6 * x[i * D + j - 1] : 0) + next() * (1 + j / D);
   return x;

@@ -89,12 +89,20 @@ export function predictXstart(
   t: Timesteps,
   options: { clipDenoised: boolean },
 ): tf.Tensor4D {
-  return tf.tidy(() => {
-    const { meanPart } = splitModelOutput(p, modelOutput, x.shape[1]);
-    // clone: without learned variance the mean part is the caller's modelOutput itself, which the caller disposes.
-    const predXstart = p.modelMeanType === 'START_X' ? meanPart.clone() : predXstartFromEps(p, x, t, meanPart);
-    return options.clipDenoised ? tf.clipByValue(predXstart, -1, 1) : predXstart;
-  });
+  return tf.tidy(() => xstartFromMeanPart(p, splitModelOutput(p, modelOutput, x.shape[1]).meanPart, x, t, options));
+}
+
+/** predictXstart from the mean channels already split off the output. */
+function xstartFromMeanPart(
+  p: DiffusionProcess,
+  meanPart: tf.Tensor4D,
+  x: tf.Tensor4D,
+  t: Timesteps,
+  options: { clipDenoised: boolean },
+): tf.Tensor4D {
+  // clone: without learned variance the mean part is the caller's modelOutput itself, which the caller disposes.
+  const predXstart = p.modelMeanType === 'START_X' ? meanPart.clone() : predXstartFromEps(p, x, t, meanPart);
+  return options.clipDenoised ? tf.clipByValue(predXstart, -1, 1) : predXstart;
 }
 
 /**
@@ -112,9 +120,9 @@ export function pMeanVariance(
   options: { clipDenoised: boolean; compactVariance?: boolean },
 ): PMeanVariance {
   return tf.tidy(() => {
-    const { varValues } = splitModelOutput(p, modelOutput, x.shape[1]);
+    const { meanPart, varValues } = splitModelOutput(p, modelOutput, x.shape[1]);
     const { variance, logVariance } = modelVariance(p, t, x.shape, varValues, options.compactVariance);
-    const predXstart = predictXstart(p, modelOutput, x, t, options);
+    const predXstart = xstartFromMeanPart(p, meanPart, x, t, options);
     return { mean: posteriorMean(p, predXstart, x, t), variance, logVariance, predXstart };
   });
 }
