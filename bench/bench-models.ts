@@ -4,7 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeSafetensors } from '@diffq/diffusion';
+import { writeSafetensors } from '@diffq/networks';
 import { randomModelJson } from '../test/fixtures/random-model.ts';
 import { CIFAR_SIZE, cifarSizeModel } from './cifar-config.ts';
 

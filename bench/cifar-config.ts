@@ -3,14 +3,7 @@
  * (64 channels, mult 1,2,2,2, 2 res blocks, attention at 16×16, 32 channels per head, scale-shift
  * norm, resblock up/down, new attention order, learned sigma), with random weights.
  */
-import {
-  parseUNetConfig,
-  randomUNetWeights,
-  type StoredTensor,
-  type UNetArgs,
-  type UNetConfig,
-  unetParameterCount,
-} from '@diffq/diffusion';
+import { parseUNetConfig, randomUNetWeights, type StoredTensor, type UNetArgs, type UNetConfig, unetParameterCount } from '@diffq/networks';
 
 export const CIFAR_SIZE: UNetArgs = {
   image_size: 32,

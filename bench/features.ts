@@ -6,7 +6,7 @@
  * golden cases' seeded rule: same shapes, hence same speed, as pytorch-fid's real file.
  */
 import { availableParallelism } from 'node:os';
-import { inceptionRuleWeights } from '@diffq/diffusion';
+import { inceptionRuleWeights } from '@diffq/networks';
 import { buildInceptionOnnx, InceptionOnnxNetwork, median } from '@diffq/onnx';
 import { loadLine, numberOption } from './options.ts';
 

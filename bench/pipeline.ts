@@ -23,15 +23,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { drawableClasses, type RunReport } from '@diffq/contract';
-import {
-  createProcess,
-  type DenoiserEngine,
-  generate,
-  labelsFor,
-  parseDiffusionConfig,
-  readModelDirectory,
-  SeedNoiseSource,
-} from '@diffq/diffusion';
+import { createProcess, type DenoiserEngine, generate, labelsFor, parseDiffusionConfig, SeedNoiseSource } from '@diffq/diffusion';
+import { readModelDirectory } from '@diffq/networks';
 import { buildUNetOnnx, loadOrt, openFeatureNetwork, openModelEngine } from '@diffq/onnx';
 import { startWorker } from '@diffq/worker';
 import type * as tf from '@tensorflow/tfjs';

@@ -4,7 +4,8 @@
  * CPU, so dozens of workers fit on two cores (bench/scale.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DenoiserDirectory, DenoiserEngine } from '@diffq/diffusion';
+import type { DenoiserEngine } from '@diffq/diffusion';
+import type { DenoiserDirectory } from '@diffq/networks';
 import * as tf from '@tensorflow/tfjs';
 
 export class SleepingDenoiser implements DenoiserEngine {

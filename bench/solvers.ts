@@ -13,18 +13,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeStatsNpz, encodePng } from '@diffq/codecs';
-import {
-  createProcess,
-  type DiffusionConfig,
-  type FeatureNetwork,
-  featureStats,
-  frechetDistance,
-  type GaussianStats,
-  labelsFor,
-  parseDiffusionConfig,
-  readModelDirectory,
-  type SamplerSettings,
-} from '@diffq/diffusion';
+import { createProcess, type DiffusionConfig, labelsFor, parseDiffusionConfig, type SamplerSettings } from '@diffq/diffusion';
+import { featureStats, frechetDistance, type GaussianStats } from '@diffq/metrics';
+import { type FeatureNetwork, readModelDirectory } from '@diffq/networks';
 import { type EngineChoice, openFeatureNetwork, openModelEngine } from '@diffq/onnx';
 import { drawLineChart } from './chart/line-chart.ts';
 import { listOption, loadLine, numberOption, stringOption } from './options.ts';

@@ -15,16 +15,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeStatsNpz } from '@diffq/codecs';
-import {
-  accumulateMoments,
-  emptyMoments,
-  featureStats,
-  fillNormals,
-  frechetDistanceWith,
-  initBackend,
-  momentsToStats,
-  seedNormals,
-} from '@diffq/diffusion';
+import { fillNormals, initBackend, seedNormals } from '@diffq/diffusion';
+import { accumulateMoments, emptyMoments, featureStats, frechetDistanceWith, momentsToStats } from '@diffq/metrics';
 import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import { processMomentKernel } from '@diffq/onnx/moment-kernel';
 import * as tf from '@tensorflow/tfjs';

@@ -4,8 +4,16 @@
  * between the main thread and `--threads` gradient threads), steps alternated so both see the same
  * load. Prints ms per step of each and `training speed-up: <ratio>`.
  */
-import { DiffusionTrainer, describeBackend, type ImageDataset, initBackend, type ModelSpec } from '@diffq/diffusion';
-import { MNIST_DIFFUSION, MNIST_NULL_LABEL, MNIST_UNET, TRAIN_DEFAULTS } from '@diffq/trainer';
+import { describeBackend, initBackend } from '@diffq/diffusion';
+import {
+  DiffusionTrainer,
+  type ImageDataset,
+  MNIST_DIFFUSION,
+  MNIST_NULL_LABEL,
+  MNIST_UNET,
+  type ModelSpec,
+  TRAIN_DEFAULTS,
+} from '@diffq/trainer';
 import { ThreadGradientPool } from '../apps/trainer/src/gradient-pool.ts';
 import { loadLine, numberOption } from './options.ts';
 

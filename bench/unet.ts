@@ -4,7 +4,8 @@
  * batch 1, 8 and 32; on the pure-JS cpu backend at batch 1 only, which already takes minutes.
  */
 
-import { createUNet, describeBackend, initBackend, TfjsEngine } from '@diffq/diffusion';
+import { describeBackend, initBackend } from '@diffq/diffusion';
+import { createUNet, TfjsEngine } from '@diffq/networks';
 import { timedForward } from '@diffq/onnx';
 import { cifarSizeModel } from './cifar-config.ts';
 

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { mnistDigits } from '@diffq/datasets';
-import { countCorrect } from '@diffq/diffusion';
 import { openFeatureNetwork } from '@diffq/onnx';
+import { countCorrect } from '@diffq/trainer';
 
 const MODEL = join(fileURLToPath(new URL('../..', import.meta.url)), 'models', 'mnist-classifier');
 

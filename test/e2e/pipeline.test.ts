@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { keys } from '@diffq/contract';
-import {
-  createProcess,
-  generate,
-  initBackend,
-  loadUNet,
-  parseDiffusionConfig,
-  readModelDirectory,
-  SeedNoiseSource,
-  TfjsEngine,
-} from '@diffq/diffusion';
+import { createProcess, generate, initBackend, parseDiffusionConfig, SeedNoiseSource } from '@diffq/diffusion';
+import { loadUNet, readModelDirectory, TfjsEngine } from '@diffq/networks';
 import { assertEverySeedOnce, assertExitClean, assertSameImages, readStoredRun, useTestEnv } from './harness.ts';
 
 const SEEDS = 2000;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { decodeStatsNpz, encodeStatsNpz } from '@diffq/codecs';
 import { keys, type RunReport } from '@diffq/contract';
-import { featureStats, frechetDistance, inceptionScore, softmaxRows } from '@diffq/diffusion/statistics';
+import { featureStats, frechetDistance, inceptionScore, softmaxRows } from '@diffq/metrics';
 import { openFeatureNetwork } from '@diffq/onnx';
 import { createExporter, Producer } from '@diffq/producer';
 import { decodeShardFeatures, getJson, readShardMeta } from '@diffq/storage';

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, type StoredTensor } from '@diffq/diffusion';
+import { readSafetensors, type StoredTensor } from '@diffq/networks';
 
 export interface CaseJson {
   kind: string;

@@ -3,7 +3,7 @@
  * ||out − ref||₂ ≤ rel_l2·||ref||₂ + abs_l2. The returned `ratio` is the error as a fraction of what
  * is allowed, so 1 is the edge of passing whatever the tensor's scale.
  */
-import type { StoredTensor } from '@diffq/diffusion';
+import type { StoredTensor } from '@diffq/networks';
 
 export interface Comparison {
   name: string;

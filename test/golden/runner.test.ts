@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { readSafetensors, type TensorToWrite, writeSafetensors } from '@diffq/diffusion';
+import { readSafetensors, type TensorToWrite, writeSafetensors } from '@diffq/networks';
 
 const GOLDEN = join(import.meta.dirname, 'cases');
 const dir = mkdtempSync(join(tmpdir(), 'diffq-golden-'));

@@ -3,7 +3,7 @@
  * PNGs and a stats npz (docs/statistics.md), and the sFID when both sides carry spatial statistics.
  */
 import { UsageError } from '@diffq/contract';
-import { frechetDistanceWith } from '@diffq/diffusion/statistics';
+import { frechetDistanceWith } from '@diffq/metrics';
 import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import type { Producer } from './producer.ts';
 import { type NetworkLoader, type SourceStats, statsOfSource } from './stats-source.ts';

@@ -8,7 +8,7 @@
 
 import type { StatsNpz } from '@diffq/codecs';
 import type { RunSpec, ShardMeta } from '@diffq/contract';
-import { emptyMoments, frechetDistanceWith, type Moments, momentsToStats } from '@diffq/diffusion/statistics';
+import { emptyMoments, frechetDistanceWith, type Moments, momentsToStats } from '@diffq/metrics';
 import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import { processMomentKernel } from '@diffq/onnx/moment-kernel';
 import { type ObjectStore, readShardFeatures, readStatsUri } from '@diffq/storage';

@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MODEL_JSON } from '@diffq/contract';
-import { parseClassifierConfig, parseDiffusionConfig, parseModelJson, parseUNetConfig } from '@diffq/diffusion/config';
+import { parseDiffusionConfig } from '@diffq/diffusion/config';
+import { parseClassifierConfig, parseModelJson, parseUNetConfig } from '@diffq/networks/config';
 import { defaultModelId } from '@diffq/queue';
 import { fetchModel } from '@diffq/storage';
 import { type EvaluationDefaults, resolveBeside } from './statistics-flags.ts';

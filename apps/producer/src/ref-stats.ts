@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { decodeNpz, encodeStatsNpz, type StatsNpz } from '@diffq/codecs';
 import { UsageError } from '@diffq/contract';
-import { PR_SAMPLE_CAP } from '@diffq/diffusion/statistics';
+import { PR_SAMPLE_CAP } from '@diffq/metrics';
 import { featureNetworkLoader } from './fid.ts';
 import { featureMoments, type ImageBatch, imagesOfNpz, imagesOfPngFolder, statsOfMoments } from './stats-source.ts';
 

@@ -8,7 +8,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { posix } from 'node:path/posix';
 import { ID_PATTERN, keys, REFERENCE_STATISTICS, STATISTIC_KINDS, type StatisticKind, type StatisticsSpec } from '@diffq/contract';
-import type { FeatureNetworkInfo } from '@diffq/diffusion';
+import type { FeatureNetworkInfo } from '@diffq/networks';
 import { fetchModel, openStore, readManifest, readStatsUri } from '@diffq/storage';
 
 export interface StatisticsFlags {

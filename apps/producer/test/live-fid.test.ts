@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeStatsNpz } from '@diffq/codecs';
 import type { RunSpec } from '@diffq/contract';
-import { featureStats, frechetDistance } from '@diffq/diffusion/statistics';
+import { featureStats, frechetDistance } from '@diffq/metrics';
 import { doneShards, type ObjectStore, openStore, sha256Hex, writeManifest } from '@diffq/storage';
 import { writeShard } from '@diffq/worker';
 import { LiveFid } from '../src/live-fid.ts';

@@ -7,7 +7,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MODEL_JSON, WEIGHTS_FILE } from '@diffq/contract';
-import { type CheckpointFiles, readCheckpoint, type SavedTraining, TRAIN_STATE_FILE } from '@diffq/diffusion';
+import { type CheckpointFiles, readCheckpoint, type SavedTraining, TRAIN_STATE_FILE } from '@diffq/trainer';
 
 async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;

@@ -3,7 +3,8 @@
  * collected and reported at once (UsageError), each naming the flag, the value and the accepted range.
  */
 import { UsageError } from '@diffq/contract';
-import { type ClassifierTrainerSettings, type MnistClassifierArgs, parseMnistClassifierConfig } from '@diffq/diffusion';
+import { type MnistClassifierArgs, parseMnistClassifierConfig } from '@diffq/networks';
+import type { ClassifierTrainerSettings } from '@diffq/trainer';
 
 export interface ClassifierFlags {
   out?: string;

@@ -8,14 +8,8 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MNIST_SIDE, mnistDigits } from '@diffq/datasets';
-import {
-  countCorrect,
-  MnistClassifierTrainer,
-  MODEL_FORMAT,
-  parseMnistClassifierConfig,
-  type TensorToWrite,
-  writeSafetensors,
-} from '@diffq/diffusion';
+import { MODEL_FORMAT, parseMnistClassifierConfig, type TensorToWrite, writeSafetensors } from '@diffq/networks';
+import { countCorrect, MnistClassifierTrainer } from '@diffq/trainer';
 import type { ClassifierPlan } from './classifier-flags.ts';
 
 export const TRAIN_CONFIG_FILE = 'train-config.json';

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { DrawSlice, GradientPool, HostSliceGradients, HostWeights } from '@diffq/diffusion';
+import type { DrawSlice, GradientPool, HostSliceGradients, HostWeights } from '@diffq/trainer';
 import type { SliceReply, ThreadInit } from './gradient-thread.ts';
 
 const ENTRY = new URL('./gradient-thread.js', import.meta.url);

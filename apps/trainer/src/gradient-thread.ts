@@ -1,21 +1,13 @@
 /**
  * One data-parallel training thread: it holds the network's plan and the diffusion process, and for
  * every step receives the weights and a slice of the minibatch, and answers with that slice's share
- * of the gradient (packages/diffusion/src/training/slice-gradients.ts). It keeps no state between
+ * of the gradient (apps/trainer/src/training/slice-gradients.ts). It keeps no state between
  * steps but the plan, so the main thread's weights are the only truth.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import {
-  createProcess,
-  type DrawSlice,
-  type HostSliceGradients,
-  type HostWeights,
-  initBackend,
-  parseDiffusionConfig,
-  parseUNetConfig,
-  planUNet,
-  sliceGradients,
-} from '@diffq/diffusion';
+import { createProcess, initBackend, parseDiffusionConfig } from '@diffq/diffusion';
+import { parseUNetConfig, planUNet } from '@diffq/networks';
+import { type DrawSlice, type HostSliceGradients, type HostWeights, sliceGradients } from '@diffq/trainer';
 import * as tf from '@tensorflow/tfjs';
 
 export interface ThreadInit {

@@ -6,3 +6,4 @@ export * from './mnist-model.ts';
 export * from './sample-sheet.ts';
 export * from './train-flags.ts';
 export * from './train-run.ts';
+export * from './training/index.ts';

@@ -6,7 +6,8 @@
  */
 
 import { MNIST_CLASSES, MNIST_SIDE } from '@diffq/datasets';
-import type { DiffusionArgs, UNetArgs } from '@diffq/diffusion';
+import type { DiffusionArgs } from '@diffq/diffusion';
+import type { UNetArgs } from '@diffq/networks';
 
 /** Labels 0–9 are digits; label 10 means "no class". */
 export const MNIST_NULL_LABEL = MNIST_CLASSES;

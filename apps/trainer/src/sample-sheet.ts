@@ -4,16 +4,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import type { RasterImage } from '@diffq/codecs';
-import {
-  createProcess,
-  type Guidance,
-  generate,
-  loadUNet,
-  parseDiffusionConfig,
-  readModelDirectory,
-  SeedNoiseSource,
-  TfjsEngine,
-} from '@diffq/diffusion';
+import { createProcess, type Guidance, generate, parseDiffusionConfig, SeedNoiseSource } from '@diffq/diffusion';
+import { loadUNet, readModelDirectory, TfjsEngine } from '@diffq/networks';
 
 export interface SheetOptions {
   model: string;

@@ -4,8 +4,10 @@
  */
 
 import { UsageError } from '@diffq/contract';
-import type { DiffusionArgs, TrainerSettings, UNetArgs } from '@diffq/diffusion';
+import type { DiffusionArgs } from '@diffq/diffusion';
 import { NOISE_SCHEDULES } from '@diffq/diffusion';
+import type { UNetArgs } from '@diffq/networks';
+import type { TrainerSettings } from '@diffq/trainer';
 import { MNIST_DIFFUSION, MNIST_UNET } from './mnist-model.ts';
 
 /** The flags as the command line gives them (undefined: not given). */

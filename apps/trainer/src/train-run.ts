@@ -6,7 +6,7 @@
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MNIST_SIDE, mnistDigits } from '@diffq/datasets';
-import { checkpointFiles, DiffusionTrainer, type ImageDataset, type ModelSpec } from '@diffq/diffusion';
+import { checkpointFiles, DiffusionTrainer, type ImageDataset, type ModelSpec } from '@diffq/trainer';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint-dir.ts';
 import { defaultGradientThreads, ThreadGradientPool } from './gradient-pool.ts';
 import { MNIST_NULL_LABEL } from './mnist-model.ts';

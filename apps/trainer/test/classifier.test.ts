@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { UsageError } from '@diffq/contract';
-import { readModelDirectory } from '@diffq/diffusion';
+import { readModelDirectory } from '@diffq/networks';
 import { main, planClassifierTraining } from '@diffq/trainer';
 
 function problems(f: Parameters<typeof planClassifierTraining>[0]): string[] {

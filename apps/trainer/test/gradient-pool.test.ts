@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DiffusionTrainer, type ImageDataset, initBackend, type ModelSpec, type TrainerSettings } from '@diffq/diffusion';
+import { initBackend } from '@diffq/diffusion';
+import { DiffusionTrainer, type ImageDataset, type ModelSpec, type TrainerSettings } from '@diffq/trainer';
 import * as tf from '@tensorflow/tfjs';
-import { UNET_TRAINABLE } from '../../../packages/diffusion/test/fixtures.ts';
+import { UNET_TRAINABLE } from '../../../test/fixtures/small-networks.ts';
 import { ThreadGradientPool } from '../src/gradient-pool.ts';
 
 await initBackend();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { mnistDigits } from '@diffq/datasets';
-import { readModelDirectory } from '@diffq/diffusion';
+import { readModelDirectory } from '@diffq/networks';
 import { main } from '@diffq/trainer';
 import { unetTrainingDigits } from '../src/train-run.ts';
 

@@ -7,18 +7,16 @@ export type { EngineChoice } from '@diffq/onnx';
  */
 import { performance } from 'node:perf_hooks';
 import type { SamplingPrecision } from '@diffq/contract';
+import { type CondFn, type DenoiserEngine, initBackend } from '@diffq/diffusion';
 import {
   type ClassifierConfig,
-  type CondFn,
   classifierGradient,
   type DenoiserDirectory,
-  type DenoiserEngine,
   type FeatureNetwork,
   type InceptionPreprocess,
-  initBackend,
   loadClassifier,
   readModelDirectory,
-} from '@diffq/diffusion';
+} from '@diffq/networks';
 import { ENGINE_CHOICES, type EngineChoice, type ExecutionProvider, openFeatureNetwork, openModelEngine } from '@diffq/onnx';
 import { defaultModelId } from '@diffq/queue';
 import { fetchModel } from '@diffq/storage';

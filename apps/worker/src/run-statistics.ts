@@ -7,7 +7,7 @@
 
 import { encodeStatsNpz, type StatsNpz } from '@diffq/codecs';
 import { keys, type RunSpec, type RunStatistics, type ShardMeta } from '@diffq/contract';
-import { type EvaluationReference, FeatureAccumulator, frechetDistanceWith } from '@diffq/diffusion/statistics';
+import { type EvaluationReference, FeatureAccumulator, frechetDistanceWith } from '@diffq/metrics';
 import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import { processMomentKernel } from '@diffq/onnx/moment-kernel';
 import { type ObjectStore, readShardFeatures, readStatsUri } from '@diffq/storage';

@@ -5,7 +5,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { StatisticsSpec } from '@diffq/contract';
-import type { FeatureNetwork } from '@diffq/diffusion';
+import type { FeatureNetwork } from '@diffq/networks';
 import type { ShardFeatures } from '@diffq/storage';
 import { type SampledShard, SamplingAborted } from './shard-sampler.ts';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeStatsNpz, encodeStatsNpz } from '@diffq/codecs';
 import { keys, type RunSpec, type RunSpecInput, SeedList, shardSeeds } from '@diffq/contract';
-import { featureStats, frechetDistance, inceptionScore, precisionRecall, softmaxRows } from '@diffq/diffusion/statistics';
+import { featureStats, frechetDistance, inceptionScore, precisionRecall, softmaxRows } from '@diffq/metrics';
 import { type ObjectStore, openStore, sha256Hex, writeManifest } from '@diffq/storage';
 import { finalizeRun } from '../src/finalize-job.ts';
 import { writeShard } from '../src/shard-output.ts';

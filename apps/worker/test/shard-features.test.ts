@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { StatisticsSpec } from '@diffq/contract';
-import type { FeatureNetwork, FeatureNetworkInfo, FeatureOutputs } from '@diffq/diffusion';
+import type { FeatureNetwork, FeatureNetworkInfo, FeatureOutputs } from '@diffq/networks';
 import { extractShardFeatures } from '../src/shard-features.ts';
 import { SamplingAborted } from '../src/shard-sampler.ts';
 

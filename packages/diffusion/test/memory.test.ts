@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { initBackend } from '@diffq/diffusion';
 import {
   classifierGradient,
   createClassifier,
-  initBackend,
   parseClassifierConfig,
   parseUNetConfig,
   randomClassifierWeights,
   unetParameterShapes,
-} from '@diffq/diffusion';
+} from '@diffq/networks';
 import * as tf from '@tensorflow/tfjs';
-import { CLASSIFIER_8, randomTfjsEngine, UNET_8 } from './fixtures.ts';
+import { CLASSIFIER_8, randomTfjsEngine, UNET_8 } from '../../../test/fixtures/small-networks.ts';
 
 await initBackend();
 

@@ -3,7 +3,8 @@
  * the median time of one UNet forward at a batch size, after warm-up, on the engine that opened.
  */
 
-import type { DenoiserEngine, UNetConfig } from '@diffq/diffusion';
+import type { DenoiserEngine } from '@diffq/diffusion';
+import type { UNetConfig } from '@diffq/networks';
 import * as tf from '@tensorflow/tfjs';
 import { openModelEngine } from './model-engine.ts';
 import { type ExecutionProvider, OnnxEngine } from './onnx-engine.ts';

@@ -13,7 +13,7 @@ import {
   type InceptionPreprocess,
   MODEL_JSON,
   readModelDirectory,
-} from '@diffq/diffusion';
+} from '@diffq/networks';
 import { cachedGraph } from './graph-cache.ts';
 import { buildInceptionOnnx, INCEPTION_GRAPH_VERSION } from './inception-graph.ts';
 import { InceptionOnnxNetwork } from './inception-network.ts';

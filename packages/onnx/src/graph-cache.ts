@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WEIGHTS_FILE } from '@diffq/diffusion';
+import { WEIGHTS_FILE } from '@diffq/networks';
 
 export const ONNX_CACHE_DIR = '.diffq-onnx';
 

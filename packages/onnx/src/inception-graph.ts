@@ -1,5 +1,5 @@
 /**
- * pytorch-fid's FID Inception v3 (packages/diffusion/src/features/inception-v3.ts) as an ONNX graph,
+ * pytorch-fid's FID Inception v3 (packages/networks/src/inception/inception-v3.ts) as an ONNX graph,
  * weights as initializers.
  *
  * Graph input: `x` [N, 3, 299, 299] float32, already resized and scaled (preprocessInception).
@@ -29,7 +29,7 @@ import {
   type InceptionNode,
   inceptionParamSpecs,
   type StoredTensor,
-} from '@diffq/diffusion';
+} from '@diffq/networks';
 import { OnnxGraph } from './onnx-graph.ts';
 
 export const INCEPTION_OPSET = 17;

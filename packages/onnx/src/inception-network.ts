@@ -14,7 +14,7 @@ import {
   type InceptionDims,
   type InceptionPreprocess,
   preprocessInception,
-} from '@diffq/diffusion';
+} from '@diffq/networks';
 import type * as Ort from 'onnxruntime-node';
 import { blockOutputName, INCEPTION_OUTPUTS, type InceptionOutput } from './inception-graph.ts';
 import { type OnnxEngineOptions, type OrtModule, openOrtSession } from './onnx-engine.ts';

@@ -1,5 +1,5 @@
 /**
- * The MNIST feature network (packages/diffusion/src/features/mnist-classifier.ts) as an ONNX graph,
+ * The MNIST feature network (packages/networks/src/mnist-classifier/mnist-classifier.ts) as an ONNX graph,
  * weights as initializers.
  *
  * Graph input: `x` [N, H, W, C] float32, the pixel bytes 0…255 as stored (NHWC); the graph scales
@@ -13,7 +13,7 @@ import {
   type MnistClassifierConfig,
   mnistClassifierParamSpecs,
   type StoredTensor,
-} from '@diffq/diffusion';
+} from '@diffq/networks';
 import { OnnxGraph } from './onnx-graph.ts';
 
 export const MNIST_CLASSIFIER_OPSET = 17;

@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DenoiserDirectory, readModelDirectory, type UNetConfig } from '@diffq/diffusion';
+import { type DenoiserDirectory, readModelDirectory, type UNetConfig } from '@diffq/networks';
 import { cachedGraph } from './graph-cache.ts';
 import type { ExecutionProvider } from './onnx-engine.ts';
 import { type EngineChoice, type GraphDtype, type OpenedEngine, openEngine } from './open-engine.ts';

@@ -4,7 +4,7 @@
  * NHWC images become its `x`, which outputs are the features, logits and spatial features) comes
  * in an OnnxFeatureGraph.
  */
-import { checkFeatureImages, type FeatureNetwork, type FeatureNetworkInfo, type FeatureOutputs } from '@diffq/diffusion';
+import { checkFeatureImages, type FeatureNetwork, type FeatureNetworkInfo, type FeatureOutputs } from '@diffq/networks';
 import type * as Ort from 'onnxruntime-node';
 import { type OnnxEngineOptions, type OrtModule, openOrtSession } from './onnx-engine.ts';
 

@@ -3,15 +3,8 @@
  * (the only one with gradients). `auto` takes onnx when it loads and tfjs otherwise, and every
  * choice comes back with a sentence saying what was taken and why, for the worker's log.
  */
-import {
-  createUNet,
-  type DenoiserEngine,
-  describeBackend,
-  initBackend,
-  type StoredTensor,
-  TfjsEngine,
-  type UNetConfig,
-} from '@diffq/diffusion';
+import { type DenoiserEngine, describeBackend, initBackend } from '@diffq/diffusion';
+import { createUNet, type StoredTensor, TfjsEngine, type UNetConfig } from '@diffq/networks';
 import { type ExecutionProvider, OnnxEngine } from './onnx-engine.ts';
 import { buildUNetOnnx } from './unet-graph.ts';
 

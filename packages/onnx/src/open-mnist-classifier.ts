@@ -1,12 +1,6 @@
 /** Opens the MNIST feature network of a model directory on onnx (its built graph) or tfjs. */
-import {
-  describeBackend,
-  type FeatureNetwork,
-  initBackend,
-  type MnistClassifierDirectory,
-  mnistClassifierInfo,
-  TfjsMnistClassifier,
-} from '@diffq/diffusion';
+import { describeBackend, initBackend } from '@diffq/diffusion';
+import { type FeatureNetwork, type MnistClassifierDirectory, mnistClassifierInfo, TfjsMnistClassifier } from '@diffq/networks';
 import { buildMnistClassifierOnnx } from './mnist-classifier-graph.ts';
 import { OnnxFeatureNetwork } from './onnx-feature-network.ts';
 import type { EngineChoice } from './open-engine.ts';

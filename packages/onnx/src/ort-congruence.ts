@@ -6,7 +6,7 @@
  * i ≤ j only, ~5n³/6 multiply-adds in GEMMs instead of the 2n³ of two plain products.
  */
 import { availableParallelism } from 'node:os';
-import { type FrechetKernel, javascriptFrechetKernel } from '@diffq/diffusion/statistics';
+import { type FrechetKernel, javascriptFrechetKernel } from '@diffq/metrics';
 import type * as Ort from 'onnxruntime-node';
 import { OnnxGraph } from './onnx-graph.ts';
 

@@ -14,7 +14,7 @@
  * status` computes a live FID with it).
  */
 import { availableParallelism } from 'node:os';
-import { type FeatureArray, featureRows, javascriptMomentKernel, type MomentKernel, type Moments } from '@diffq/diffusion/statistics';
+import { type FeatureArray, featureRows, javascriptMomentKernel, type MomentKernel, type Moments } from '@diffq/metrics';
 import type * as Ort from 'onnxruntime-node';
 import { OnnxGraph } from './onnx-graph.ts';
 

@@ -21,7 +21,7 @@ import {
   timestepFrequencies,
   type UNetConfig,
   unetParamSpecs,
-} from '@diffq/diffusion';
+} from '@diffq/networks';
 import { type ElemType, OnnxGraph } from './onnx-graph.ts';
 
 export interface UNetOnnxOptions {

@@ -1,24 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  classifierGradient,
-  createClassifier,
   createProcess,
   type Guidance,
   generate,
   initBackend,
-  parseClassifierConfig,
   parseDiffusionConfig,
-  parseUNetConfig,
-  randomClassifierWeights,
-  randomUNetWeights,
   runSampler,
   type SamplerSettings,
   SeedNoiseSource,
   type Shape4,
 } from '@diffq/diffusion';
+import {
+  classifierGradient,
+  createClassifier,
+  parseClassifierConfig,
+  parseUNetConfig,
+  randomClassifierWeights,
+  randomUNetWeights,
+} from '@diffq/networks';
 import { type EngineChoice, openEngine } from '@diffq/onnx';
-import { CLASSIFIER_16, relativeL2, UNET_16 } from '../../diffusion/test/fixtures.ts';
+import { CLASSIFIER_16, relativeL2, UNET_16 } from '../../../test/fixtures/small-networks.ts';
 
 await initBackend();
 

@@ -12,7 +12,7 @@ import {
   type StoredTensor,
   type TensorToWrite,
   writeSafetensors,
-} from '@diffq/diffusion';
+} from '@diffq/networks';
 import { buildInceptionOnnx, INCEPTION_MAX_BATCH, ONNX_CACHE_DIR, openFeatureNetwork } from '@diffq/onnx';
 
 /** The golden case whose images and reference outputs the network must reproduce (4 images, 64×64). */

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { type FeatureNetwork, initBackend, readModelDirectory } from '@diffq/diffusion';
+import { initBackend } from '@diffq/diffusion';
+import { type FeatureNetwork, readModelDirectory } from '@diffq/networks';
 import { openFeatureNetwork } from '@diffq/onnx';
 import { randomMnistClassifierJson, writeRandomMnistClassifier } from '../../../test/fixtures/random-feature-model.ts';
 

@@ -3,11 +3,12 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DenoiserEngine, initBackend, parseUNetConfig, randomUNetWeights } from '@diffq/diffusion';
+import { type DenoiserEngine, initBackend } from '@diffq/diffusion';
+import { parseUNetConfig, randomUNetWeights } from '@diffq/networks';
 import { benchModel, buildUNetOnnx, ONNX_CACHE_DIR, OnnxEngine, openEngine, openModelEngine, USER_ONNX_FILE } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
-import { forwardData, UNET_8, writeModelDirectory } from '../../diffusion/test/fixtures.ts';
+import { forwardData, UNET_8, writeModelDirectory } from '../../../test/fixtures/small-networks.ts';
 
 await initBackend();
 

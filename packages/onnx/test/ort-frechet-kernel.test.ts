@@ -7,7 +7,7 @@ import {
   frechetDistanceWith,
   type GaussianStats,
   javascriptFrechetKernel,
-} from '@diffq/diffusion/statistics';
+} from '@diffq/metrics';
 import { openFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import { xorshiftUniform } from '../../../test/fixtures/xorshift.ts';
 

@@ -10,7 +10,7 @@ import {
   type Moments,
   mergeMoments,
   momentsToStats,
-} from '@diffq/diffusion/statistics';
+} from '@diffq/metrics';
 import { openMomentKernel } from '@diffq/onnx/moment-kernel';
 import { xorshiftUniform } from '../../../test/fixtures/xorshift.ts';
 

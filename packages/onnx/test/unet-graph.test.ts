@@ -3,10 +3,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { initBackend, parseUNetConfig, randomUNetWeights, readSafetensors, type StoredTensor, type UNetConfig } from '@diffq/diffusion';
+import { initBackend } from '@diffq/diffusion';
+import { parseUNetConfig, randomUNetWeights, readSafetensors, type StoredTensor, type UNetConfig } from '@diffq/networks';
 import { buildUNetOnnx, OnnxEngine } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
-import { forwardData, relativeL2, UNET_8 } from '../../diffusion/test/fixtures.ts';
+import { forwardData, relativeL2, UNET_8 } from '../../../test/fixtures/small-networks.ts';
 
 await initBackend();
 

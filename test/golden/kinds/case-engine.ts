@@ -1,5 +1,6 @@
 /** The denoiser of a golden case (`model` + `model.*` weights) on the engine the run asked for. */
-import { createUNet, type DenoiserEngine, parseUNetConfig, TfjsEngine } from '@diffq/diffusion';
+import type { DenoiserEngine } from '@diffq/diffusion';
+import { createUNet, parseUNetConfig, TfjsEngine } from '@diffq/networks';
 import { openEngine } from '@diffq/onnx';
 import { type GoldenCase, NotImplemented, type RunContext } from '../case.ts';
 

@@ -1,6 +1,6 @@
 /** classifier_forward: EncoderUNetModel logits and the classifier-guidance gradient cond_grad. */
 
-import { classifierGradient, classifierLogits, createClassifier, parseClassifierConfig } from '@diffq/diffusion';
+import { classifierGradient, classifierLogits, createClassifier, parseClassifierConfig } from '@diffq/networks';
 import * as tf from '@tensorflow/tfjs';
 import type { KindRunner } from '../case.ts';
 import { floatTensor, intTensor } from './unet_forward.ts';

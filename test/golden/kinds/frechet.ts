@@ -2,7 +2,7 @@
  * frechet: the Fréchet distance between (mu1, sigma1) and (mu2, sigma2), float64. On the onnx engine
  * its big product runs on onnxruntime's Fréchet kernel (packages/onnx), as the finalizer runs it.
  */
-import { frechetDistance, frechetDistanceWith } from '@diffq/diffusion';
+import { frechetDistance, frechetDistanceWith } from '@diffq/metrics';
 import type { KindRunner } from '../case.ts';
 
 export const run: KindRunner = async (c, ctx) => {

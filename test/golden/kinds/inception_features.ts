@@ -3,7 +3,7 @@
  * README's weight rule), every output in both preprocessing modes. The feature network runs on
  * onnxruntime only (docs/feature-networks.md), so both `--engine` runs check the onnx graph.
  */
-import { INCEPTION_PREPROCESS_MODES, inceptionRuleWeights, preprocessInception } from '@diffq/diffusion';
+import { INCEPTION_PREPROCESS_MODES, inceptionRuleWeights, preprocessInception } from '@diffq/networks';
 import { buildInceptionOnnx, InceptionOnnxNetwork } from '@diffq/onnx';
 import type { KindRunner, Outputs } from '../case.ts';
 

@@ -1,5 +1,5 @@
 /** inception_score: softmax of the logits, then the split-wise Inception Score. */
-import { inceptionScore, softmaxRows } from '@diffq/diffusion';
+import { inceptionScore, softmaxRows } from '@diffq/metrics';
 import type { KindRunner } from '../case.ts';
 
 export const run: KindRunner = async (c) => {

@@ -1,16 +1,14 @@
 /** Kind `sample_loop`: a whole DDPM / DDIM loop on the case's UNet with injected noise and guidance. */
 import {
-  classifierGradient,
-  createClassifier,
   createProcess,
   type Guidance,
   InjectedNoise,
-  parseClassifierConfig,
   parseDiffusionConfig,
   runSampler,
   type SamplerSettings,
   type Shape4,
 } from '@diffq/diffusion';
+import { classifierGradient, createClassifier, parseClassifierConfig } from '@diffq/networks';
 import type { KindRunner } from '../case.ts';
 import { caseEngine } from './case-engine.ts';
 import { indices } from './case-tensors.ts';

@@ -4,14 +4,11 @@
  * each evaluation, recorded at the engine.
  */
 import {
-  classifierGradient,
-  createClassifier,
   createProcess,
   type DenoiserEngine,
   dpmSolverOrders,
   type Guidance,
   InjectedNoise,
-  parseClassifierConfig,
   parseDiffusionConfig,
   runSampler,
   type SamplerSettings,
@@ -20,6 +17,7 @@ import {
   type UniPCVariant,
   uniPcOrders,
 } from '@diffq/diffusion';
+import { classifierGradient, createClassifier, parseClassifierConfig } from '@diffq/networks';
 import type { KindRunner } from '../case.ts';
 import { caseEngine } from './case-engine.ts';
 import { indices } from './case-tensors.ts';

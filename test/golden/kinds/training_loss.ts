@@ -7,12 +7,11 @@ import {
   engineTrainingLosses,
   modelTimesteps,
   parseDiffusionConfig,
-  TfjsEngine,
   type TrainingBatch,
   type TrainingLosses,
   trainingLosses,
-  unetForward,
 } from '@diffq/diffusion';
+import { TfjsEngine, unetForward } from '@diffq/networks';
 import * as tf from '@tensorflow/tfjs';
 import type { KindRunner } from '../case.ts';
 import { caseEngine } from './case-engine.ts';

@@ -1,6 +1,6 @@
 /** unet_forward: UNetModel.forward(x, timesteps, y) of the case's `model` with its `model.*` weights. */
 
-import { createUNet, parseUNetConfig, type StoredTensor, unetForward } from '@diffq/diffusion';
+import { createUNet, parseUNetConfig, type StoredTensor, unetForward } from '@diffq/networks';
 import * as tf from '@tensorflow/tfjs';
 import type { KindRunner } from '../case.ts';
 import { caseEngine } from './case-engine.ts';

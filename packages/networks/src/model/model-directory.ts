@@ -1,0 +1,101 @@
+/**
+ * A model directory (docs/design.md#model-directory): model.json + weights.safetensors, the latter holding the PyTorch
+ * state_dict under its own key names. Parsing is pure (text and bytes in, checked description out)
+ * so that a worker, a test or a browser can load a model from wherever it got the bytes.
+ */
+
+import { MODEL_JSON, WEIGHTS_FILE } from '@diffq/contract';
+import { classifierParamSpecs } from '../adm/classifier.ts';
+import { type ClassifierConfig, parseClassifierConfig } from '../adm/classifier-config.ts';
+import { unetParamSpecs } from '../adm/unet.ts';
+import { parseUNetConfig, type UNetConfig } from '../adm/unet-config.ts';
+import type { InceptionPreprocess } from '../inception/inception-preprocess.ts';
+import { INCEPTION_MISMATCH_HINT, inceptionParamSpecs } from '../inception/inception-v3.ts';
+import { mnistClassifierParamSpecs } from '../mnist-classifier/mnist-classifier.ts';
+import { type MnistClassifierConfig, parseMnistClassifierConfig } from '../mnist-classifier/mnist-classifier-config.ts';
+import { checkStateDict } from '../nn/params.ts';
+import { readSafetensors, type StoredTensor } from '../weights/safetensors.ts';
+import { type ModelJson, parseModelJson } from './model-json.ts';
+
+/** Defined by the contract; re-exported for the engines that read a model directory through this package. */
+export { MODEL_JSON, WEIGHTS_FILE } from '@diffq/contract';
+
+/** What every directory has; `json` is model.json narrowed to the directory's architecture. */
+interface Common<A extends ModelJson['architecture']> {
+  json: Extract<ModelJson, { architecture: A }>;
+  /** The state_dict, checked against the architecture: every key present with its shape, none extra. */
+  weights: Map<string, StoredTensor>;
+  /** The safetensors `__metadata__`. */
+  metadata: Record<string, string>;
+}
+
+export interface DenoiserDirectory extends Common<'adm-unet'> {
+  architecture: 'adm-unet';
+  unet: UNetConfig;
+  /** model.json `diffusion`, unparsed: the diffusion-config parser reads it. */
+  diffusion: Record<string, unknown>;
+  /** guidance.null_label: the "no class" label for classifier-free guidance, or null. */
+  nullLabel: number | null;
+}
+
+export interface ClassifierDirectory extends Common<'adm-classifier'> {
+  architecture: 'adm-classifier';
+  classifier: ClassifierConfig;
+  diffusion: Record<string, unknown> | undefined;
+}
+
+/** The MNIST feature network (docs/mnist-classifier.md). */
+export interface MnistClassifierDirectory extends Common<'mnist-classifier'> {
+  architecture: 'mnist-classifier';
+  mnistClassifier: MnistClassifierConfig;
+}
+
+/** pytorch-fid's FID Inception network (docs/feature-networks.md). */
+export interface InceptionDirectory extends Common<'fid-inception-v3'> {
+  architecture: 'fid-inception-v3';
+  /** model.json's default preprocessing. */
+  preprocess: InceptionPreprocess;
+}
+
+export type ModelDirectory = DenoiserDirectory | ClassifierDirectory | MnistClassifierDirectory | InceptionDirectory;
+
+/**
+ * Parses and checks a model directory from its two files' contents. Throws naming the field of
+ * model.json that is wrong, or the first missing / unexpected / mis-shaped weight.
+ */
+export function parseModelDirectory(modelJsonText: string, weightsBytes: Uint8Array): ModelDirectory {
+  const json = parseModelJson(modelJsonText, MODEL_JSON);
+  // model.json is checked in full before the weights are decoded, so its errors come first.
+  if (json.architecture === 'adm-unet') {
+    const unet = parseUNetConfig(json.model, `${MODEL_JSON}.model`);
+    const nullLabel = json.guidance.null_label;
+    if (nullLabel !== null && (unet.numClasses === null || nullLabel >= unet.numClasses)) {
+      throw new Error(
+        unet.numClasses === null
+          ? `${MODEL_JSON}.guidance.null_label is ${nullLabel} but the model is unconditional (model.class_cond false); set null_label to null`
+          : `${MODEL_JSON}.guidance.null_label is ${nullLabel}; accepted: null or a label in 0..${unet.numClasses - 1} (model.num_classes ${unet.numClasses})`,
+      );
+    }
+    const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+    checkStateDict(unetParamSpecs(unet), weights, WEIGHTS_FILE);
+    return { architecture: 'adm-unet', json, weights, metadata, unet, diffusion: json.diffusion, nullLabel };
+  }
+  if (json.architecture === 'mnist-classifier') {
+    const mnistClassifier = parseMnistClassifierConfig(json.model, `${MODEL_JSON}.model`);
+    const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+    checkStateDict(mnistClassifierParamSpecs(mnistClassifier), weights, WEIGHTS_FILE);
+    return { architecture: 'mnist-classifier', json, weights, metadata, mnistClassifier };
+  }
+  if (json.architecture === 'fid-inception-v3') {
+    const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+    checkStateDict(inceptionParamSpecs(), weights, WEIGHTS_FILE, INCEPTION_MISMATCH_HINT);
+    return { architecture: 'fid-inception-v3', json, weights, metadata, preprocess: json.preprocess };
+  }
+  const classifier = parseClassifierConfig(json.model, `${MODEL_JSON}.model`);
+  if (json.guidance.null_label !== null) {
+    throw new Error(`${MODEL_JSON}.guidance.null_label is ${json.guidance.null_label}; a classifier has no null label, accepted: null`);
+  }
+  const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+  checkStateDict(classifierParamSpecs(classifier), weights, WEIGHTS_FILE);
+  return { architecture: 'adm-classifier', json, weights, metadata, classifier, diffusion: json.diffusion };
+}
