@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
  * The packages from the bottom up, as docs/design.md's map of the code lists them: a package's
  * source may import only packages before it here, so no import runs back up and there is no cycle.
  */
+// biome-ignore format: one row per layer, bottom first
 const LAYERS = [
   ['contract', 'metrics', 'codecs', 'datasets'],
   ['storage', 'queue', 'diffusion'],
@@ -36,7 +37,10 @@ describe('the package layout', () => {
   const packages = readdirSync(join(root, 'packages'));
 
   it('places every package in a layer', () => {
-    assert.deepEqual(packages.filter((p) => !layerOf.has(p)), []);
+    assert.deepEqual(
+      packages.filter((p) => !layerOf.has(p)),
+      [],
+    );
   });
 
   for (const pkg of packages) {
@@ -57,7 +61,15 @@ describe('the package layout', () => {
     const table = readme.slice(readme.indexOf('## Layout'), readme.indexOf('## Performance'));
     const named = new Set([...table.matchAll(/`((?:packages|apps)\/[a-z-]+)`/g)].map((m) => m[1]));
     const tree = [...packages.map((p) => `packages/${p}`), ...readdirSync(join(root, 'apps')).map((a) => `apps/${a}`)];
-    assert.deepEqual(tree.filter((p) => !named.has(p)), [], 'in the tree, missing from the README');
-    assert.deepEqual([...named].filter((p) => !tree.includes(p)), [], 'in the README, missing from the tree');
+    assert.deepEqual(
+      tree.filter((p) => !named.has(p)),
+      [],
+      'in the tree, missing from the README',
+    );
+    assert.deepEqual(
+      [...named].filter((p) => !tree.includes(p)),
+      [],
+      'in the README, missing from the tree',
+    );
   });
 });
