@@ -23,6 +23,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   training: async () => (await import('./training.ts')).benchTraining(),
   guidance: async () => (await import('./guidance.ts')).benchGuidance(),
   solvers: async () => (await import('./solvers.ts')).benchSolvers(),
+  'precision-recall': async () => (await import('./precision-recall.ts')).benchPrecisionRecall(),
 };
 /** Benches left out when none is named. */
 const ONLY_BY_NAME = new Set(['gpu']);

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { decodeNpz, encodeStatsNpz, type StatsNpz } from '@diffq/codecs';
 import { UsageError } from '@diffq/contract';
-import { PR_SAMPLE_CAP } from '@diffq/metrics';
+import { REFERENCE_FEATURE_ROWS } from '@diffq/metrics';
 import { featureNetworkLoader } from './fid.ts';
 import { featureMoments, type ImageBatch, imagesOfNpz, imagesOfPngFolder, statsOfMoments } from './stats-source.ts';
 
@@ -17,7 +17,7 @@ export interface RefStatsOptions {
   features: string;
   out: string;
   sfid: boolean;
-  /** Keep the first PR_SAMPLE_CAP feature rows, so that precision/recall can use the file. */
+  /** Keep REFERENCE_FEATURE_ROWS feature rows, so that precision/recall and KID can use the file. */
   pr: boolean;
 }
 
@@ -52,7 +52,7 @@ export async function refStats(options: RefStatsOptions): Promise<RefStatsResult
   const network = await loader();
   try {
     const batch = await imagesOf(options.data, network.info.channels.includes(3) ? 3 : 1);
-    const keepRows = options.pr ? PR_SAMPLE_CAP : 0;
+    const keepRows = options.pr ? REFERENCE_FEATURE_ROWS : 0;
     const moments = await featureMoments(network, batch, { sfid: options.sfid, where: options.data, keepRows });
     const stats: StatsNpz = statsOfMoments(moments, options.data);
     if (moments.rows) stats.features = moments.rows;

@@ -46,8 +46,12 @@ export function formatStatistics(s: RunStatistics): string[] {
   if (s.precisionRecall) {
     const pr = s.precisionRecall;
     lines.push(
-      `  precision ${n(pr.precision)}, recall ${n(pr.recall)} (k = ${pr.k}; first ${pr.samples} samples against ${pr.referenceSamples} reference rows)`,
+      `  precision ${n(pr.precision)}, recall ${n(pr.recall)} (k = ${pr.k}; all ${pr.samples} samples against ${pr.referenceSamples} reference rows)`,
     );
+  }
+  if (s.kid) {
+    const kid = s.kid;
+    lines.push(`  KID       ${n(kid.mean)} ± ${n(kid.std, 2)} (${kid.subsets} subsets of ${kid.subsetSize})`);
   }
   if (s.accuracy)
     lines.push(`  accuracy  ${(100 * s.accuracy.accuracy).toFixed(2)}% of ${s.accuracy.samples} samples are classified as the class asked`);

@@ -227,10 +227,15 @@ export function checkStatistics(facts: StatisticsFacts, images: SampledImages): 
       );
     }
   }
-  if (kinds.includes('pr') && ref && ref.featureRows < 4) {
-    problems.push(
-      `--stats pr needs reference feature rows ("features" in the stats npz, at least 4); --ref ${ref.uri} holds ${ref.featureRows}`,
-    );
+  for (const [kind, least] of [
+    ['pr', 4],
+    ['kid', 2],
+  ] as const) {
+    if (kinds.includes(kind) && ref && ref.featureRows < least) {
+      problems.push(
+        `--stats ${kind} needs reference feature rows ("features" in the stats npz, at least ${least}); --ref ${ref.uri} holds ${ref.featureRows}`,
+      );
+    }
   }
   if ((kinds.includes('is') || kinds.includes('accuracy')) && info.logitDim === null) {
     problems.push(`--stats ${kinds.includes('is') ? 'is' : 'accuracy'} needs class logits; ${net} has none`);

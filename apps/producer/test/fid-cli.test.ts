@@ -84,7 +84,7 @@ describe('diffq fid and diffq ref-stats', () => {
     }
   });
 
-  it('writes reference statistics numpy loads, whose FID against the same images is 0', async () => {
+  it('writes reference statistics numpy loads, whose FID against the same images is 0 and against others pytorch-fid’s', async () => {
     const features = writeRandomMnistClassifier(join(dir, 'classifier'));
     const out = join(dir, 'heldout.npz');
     const made = await diffq(['ref-stats', '--data', 'mnist-heldout', '--features', features, '--out', out, '--json']);
@@ -111,7 +111,18 @@ describe('diffq fid and diffq ref-stats', () => {
     const other = join(dir, 'train.npz');
     writeFileSync(other, encodeNpz({ arr_0: npyArray(train.images.subarray(0, 300 * 784), [300, 28, 28, 1]) }));
     const apart = JSON.parse((await diffq(['fid', out, other, '--features', features, '--json'])).out);
-    assert.ok(apart.fid > 1e-6, `held-out digits against 300 training digits: ${apart.fid}`);
+    assert.equal(apart.b.samples, 300);
+    if (hasScipy) {
+      // The same 300 images' statistics written by ref-stats, then pytorch-fid's formula on the two files.
+      const otherStats = join(dir, 'train-stats.npz');
+      assert.equal((await diffq(['ref-stats', '--data', other, '--features', features, '--out', otherStats])).code, 0);
+      const expected = Number(execFileSync('/usr/bin/python3', ['-c', PYTORCH_FID, out, otherStats], { encoding: 'utf8' }));
+      assert.ok(expected > 1e-4, `the random network still tells the two sets apart: pytorch-fid ${expected}`);
+      assert.ok(
+        Math.abs(apart.fid - expected) <= 1e-6 * expected,
+        `held-out digits against 300 training digits: ${apart.fid} vs pytorch-fid ${expected}`,
+      );
+    }
   });
 
   it('refuses images without a feature network and statistics of different dimensions, naming the files', async () => {

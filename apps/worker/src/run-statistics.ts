@@ -10,6 +10,7 @@ import { keys, type RunSpec, type RunStatistics, type ShardMeta } from '@diffq/c
 import { type EvaluationReference, FeatureAccumulator, frechetDistanceWith } from '@diffq/metrics';
 import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import { processMomentKernel } from '@diffq/onnx/moment-kernel';
+import { processPairwiseKernel } from '@diffq/onnx/pairwise-kernel';
 import { type ObjectStore, readShardFeatures, readStatsUri } from '@diffq/storage';
 
 /** A stats file named in the manifest, checked against the sha256 it had at launch. */
@@ -28,6 +29,7 @@ export function referenceOf(stats: StatsNpz): EvaluationReference {
 export async function evaluateRun(
   store: ObjectStore,
   spec: RunSpec,
+  /** The done shards, in any order: they are read in shard order (= seed order, which IS splits and KID subsets depend on). */
   metas: readonly ShardMeta[],
 ): Promise<{ statistics: RunStatistics; stats: StatsNpz } | null> {
   const asked = spec.statistics;
@@ -45,12 +47,16 @@ export async function evaluateRun(
     accumulator ??= new FeatureAccumulator(
       asked.kinds,
       { featureDim: f.featureDim, logitDim: f.logitDim, spatialDim: f.spatialDim },
-      { momentKernel: await processMomentKernel(), frechetKernel: await processFrechetKernel() },
+      {
+        momentKernel: await processMomentKernel(),
+        frechetKernel: await processFrechetKernel(),
+        pairwiseKernel: await processPairwiseKernel(),
+      },
     );
     await accumulator.addBatch(f);
   }
   if (!accumulator) throw new Error(`run ${spec.runId} has no shards to compute statistics from`);
-  const result = await accumulator.finishAsync(reference ? referenceOf(reference) : undefined);
+  const result = await accumulator.finish(reference ? referenceOf(reference) : undefined);
   const statistics: RunStatistics = {
     featureNetwork: {
       uri: asked.features.uri,
@@ -76,6 +82,7 @@ export async function evaluateRun(
   if (result.inceptionScore) statistics.inceptionScore = result.inceptionScore;
   if (result.precisionRecall) statistics.precisionRecall = result.precisionRecall;
   if (result.accuracy) statistics.accuracy = result.accuracy;
+  if (result.kid) statistics.kid = result.kid;
   statistics.seconds = (performance.now() - start) / 1000;
   const stats: StatsNpz = { mu: result.stats.mu, sigma: result.stats.sigma, features: result.sampleFeatures };
   if (result.spatialStats) stats.spatial = result.spatialStats;

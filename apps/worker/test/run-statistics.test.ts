@@ -5,9 +5,21 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeStatsNpz, encodeStatsNpz } from '@diffq/codecs';
 import { keys, type RunSpec, type RunSpecInput, SeedList, shardSeeds } from '@diffq/contract';
-import { featureStats, frechetDistance, inceptionScore, precisionRecall, softmaxRows } from '@diffq/metrics';
+import {
+  FeatureAccumulator,
+  FeatureRows,
+  featureStats,
+  frechetDistance,
+  inceptionScore,
+  javascriptPairwiseKernel,
+  kernelInceptionDistance,
+  kidSubsets,
+  precisionRecallOf,
+  softmaxRows,
+} from '@diffq/metrics';
 import { type ObjectStore, openStore, sha256Hex, writeManifest } from '@diffq/storage';
-import { finalizeRun } from '../src/finalize-job.ts';
+import { finalizeRun, readAllShardMetas } from '../src/finalize-job.ts';
+import { evaluateRun } from '../src/run-statistics.ts';
 import { writeShard } from '../src/shard-output.ts';
 
 const N = 60;
@@ -60,7 +72,7 @@ describe('the finalizer’s statistics', () => {
       seedCount: N,
       shardSize: SHARD,
       statistics: {
-        kinds: ['fid', 'is', 'pr', 'accuracy'],
+        kinds: ['fid', 'is', 'pr', 'accuracy', 'kid'],
         features: { uri: '/models/f', digest: '1'.repeat(64), architecture: 'test', preprocess: 'none', featureDim: D },
         reference: { uri: refPath, digest: sha256Hex(refBytes) },
         floor: { uri: join(dir, 'floor.npz'), digest: sha256Hex(floorBytes) },
@@ -92,25 +104,55 @@ describe('the finalizer’s statistics', () => {
     return { store, spec };
   }
 
-  it('equals the statistics of all features at once, whatever order the shards were written in', async () => {
-    const a = await runWithShardsIn([3, 0, 5, 1, 4, 2], 'shuffled');
-    const b = await runWithShardsIn([5, 4, 3, 2, 1, 0], 'reversed');
-    const ra = (await finalizeRun(a.store, a.spec)).report.statistics;
-    const rb = (await finalizeRun(b.store, b.spec)).report.statistics;
-    assert.ok(ra && rb);
-    assert.equal(ra.fid, rb.fid, 'the same FID to the last bit');
+  it('reads the shards in seed order whatever order they are listed in, so that order-dependent statistics hold', async () => {
+    const { store, spec } = await runWithShardsIn([3, 0, 5, 1, 4, 2], 'listing-order');
+    const metas = await readAllShardMetas(store, spec);
+    const inSeedOrder = [...metas].sort((a, b) => a.shardIndex - b.shardIndex);
+    const reversed = [...inSeedOrder].reverse();
+    const a = await evaluateRun(store, spec, inSeedOrder);
+    const b = await evaluateRun(store, spec, reversed);
+    const c = await evaluateRun(store, spec, [
+      inSeedOrder[2],
+      inSeedOrder[5],
+      inSeedOrder[0],
+      inSeedOrder[4],
+      inSeedOrder[1],
+      inSeedOrder[3],
+    ]);
+    assert.ok(a && b && c);
+    for (const other of [b, c]) assert.deepEqual({ ...other.statistics, seconds: 0 }, { ...a.statistics, seconds: 0 });
+    // KID's subsets pick rows by position: fed in reversed shard order, the rows would give another KID.
+    const reversedRows = new FeatureRows(D);
+    for (let s = N / SHARD - 1; s >= 0; s--) reversedRows.append(allFeatures.slice(s * SHARD * D, (s + 1) * SHARD * D));
+    const subsets = kidSubsets(N, 40);
+    const ref = FeatureRows.of(refFeatures, D);
+    const shuffledKid = await kernelInceptionDistance(javascriptPairwiseKernel, reversedRows, ref, subsets);
+    const seedOrderKid = await kernelInceptionDistance(javascriptPairwiseKernel, FeatureRows.of(allFeatures, D), ref, subsets);
+    assert.notEqual(shuffledKid.mean, seedOrderKid.mean);
+    assert.ok(Math.abs((a.statistics.kid?.mean as number) - seedOrderKid.mean) <= 1e-9 * Math.abs(seedOrderKid.mean));
+  });
 
+  it('equals the statistics of all features at once', async () => {
+    const a = await runWithShardsIn([3, 0, 5, 1, 4, 2], 'shuffled');
+    const ra = (await finalizeRun(a.store, a.spec)).report.statistics;
+    assert.ok(ra);
     const atOnce = frechetDistance(featureStats(allFeatures, D), ref);
     assert.ok(Math.abs((ra.fid as number) - atOnce) <= 1e-9 * Math.abs(atOnce), `${ra.fid} vs ${atOnce}`);
     const is = inceptionScore(softmaxRows(allLogits, K), K, 5000);
     assert.ok(Math.abs((ra.inceptionScore?.mean as number) - is.mean) <= 1e-12 * is.mean);
     assert.equal(ra.inceptionScore?.splits, 1);
-    const pr = precisionRecall(refFeatures, allFeatures, D, 3);
+    const pr = await precisionRecallOf(javascriptPairwiseKernel, refFeatures, allFeatures, D, 3);
     assert.deepEqual(
       { precision: ra.precisionRecall?.precision, recall: ra.precisionRecall?.recall },
       { precision: pr.precision, recall: pr.recall },
     );
     assert.deepEqual([ra.precisionRecall?.samples, ra.precisionRecall?.referenceSamples, ra.precisionRecall?.k], [N, 40, 3]);
+    const whole = new FeatureAccumulator(['kid'], { featureDim: D });
+    whole.add({ features: allFeatures, labels: null });
+    const kid = (await whole.finish({ ...ref, features: refFeatures })).kid;
+    assert.ok(kid && ra.kid);
+    assert.ok(Math.abs(ra.kid.mean - kid.mean) <= 1e-9 * Math.abs(kid.mean) && Math.abs(ra.kid.std - kid.std) <= 1e-9 * kid.std);
+    assert.deepEqual([ra.kid.subsets, ra.kid.subsetSize], [100, 40]);
     let right = 0;
     for (let i = 0; i < N; i++) {
       const row = Array.from(allLogits.subarray(i * K, (i + 1) * K));

@@ -68,14 +68,29 @@ export function encodeNpy(array: NpyArray): Uint8Array {
   return out;
 }
 
-/** Parses one .npy file (version 1.x/2.x, C order, the dtypes above). */
-export function decodeNpy(bytes: Uint8Array, name = 'npy'): NpyArray {
+/** An .npy header: dtype, shape and where the data starts. */
+export interface NpyHeader {
+  dtype: NpyDtype;
+  shape: number[];
+  /** Bytes before the data (magic, version, header length, header). */
+  dataOffset: number;
+}
+
+/** Bytes per element of a dtype. */
+export function itemSize(dtype: NpyDtype): number {
+  return ITEMSIZE[dtype];
+}
+
+/** Parses an .npy header from the file's first bytes; undefined when more bytes are needed. */
+export function parseNpyHeader(bytes: Uint8Array, name = 'npy'): NpyHeader | undefined {
+  if (bytes.length < 12) return undefined;
   const magic = Buffer.from(bytes.subarray(0, 6)).toString('latin1');
   if (magic !== '\x93NUMPY') throw new NpzError(`${name}: not an .npy file (bad magic)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const major = bytes[6];
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
+  if (bytes.length < start + headerLen) return undefined;
   const header = Buffer.from(bytes.subarray(start, start + headerLen)).toString('latin1');
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
@@ -89,24 +104,33 @@ export function decodeNpy(bytes: Uint8Array, name = 'npy'): NpyArray {
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
     .map(Number);
+  return { dtype, shape, dataOffset: start + headerLen };
+}
+
+/** Typed elements of a dtype over bytes (copied, so that they are aligned). */
+export function npyData(dtype: NpyDtype, bytes: Uint8Array): NpyData {
+  const body = new Uint8Array(bytes.length);
+  body.set(bytes);
+  return dtype === 'uint8'
+    ? body
+    : dtype === 'int32'
+      ? new Int32Array(body.buffer)
+      : dtype === 'int64'
+        ? new BigInt64Array(body.buffer)
+        : dtype === 'float32'
+          ? new Float32Array(body.buffer)
+          : new Float64Array(body.buffer);
+}
+
+/** Parses one .npy file (version 1.x/2.x, C order, the dtypes above). */
+export function decodeNpy(bytes: Uint8Array, name = 'npy'): NpyArray {
+  const parsed = parseNpyHeader(bytes, name);
+  if (!parsed) throw new NpzError(`${name}: truncated header`);
+  const { dtype, shape, dataOffset: offset } = parsed;
   const size = shape.reduce((a, b) => a * b, 1);
-  const offset = start + headerLen;
   const byteLength = size * ITEMSIZE[dtype];
   if (offset + byteLength > bytes.length) throw new NpzError(`${name}: truncated (${bytes.length - offset} of ${byteLength} data bytes)`);
-  // Copy so the typed array is aligned whatever the offset inside the zip.
-  const body = new Uint8Array(byteLength);
-  body.set(bytes.subarray(offset, offset + byteLength));
-  const data: NpyData =
-    dtype === 'uint8'
-      ? body
-      : dtype === 'int32'
-        ? new Int32Array(body.buffer)
-        : dtype === 'int64'
-          ? new BigInt64Array(body.buffer)
-          : dtype === 'float32'
-            ? new Float32Array(body.buffer)
-            : new Float64Array(body.buffer);
-  return { dtype, shape, data };
+  return { dtype, shape, data: npyData(dtype, bytes.subarray(offset, offset + byteLength)) };
 }
 
 const CRC_TABLE = (() => {

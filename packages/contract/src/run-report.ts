@@ -53,8 +53,10 @@ export interface RunStatistics {
   sfid?: number;
   /** Mean and population std over consecutive splits of splitSize samples in seed order, as guided-diffusion's evaluator. */
   inceptionScore?: { mean: number; std: number; splits: number; splitSize: number };
-  /** k-NN manifolds (k = 3) of the first `samples` generated features (seed order) and `referenceSamples` reference features. */
+  /** k-NN manifolds (k = 3) of all `samples` generated features and all `referenceSamples` reference features, as guided-diffusion's evaluator. */
   precisionRecall?: { precision: number; recall: number; k: number; samples: number; referenceSamples: number };
+  /** Kernel Inception Distance: mean and population std of the unbiased MMD² over `subsets` subsets of `subsetSize` rows of each set. */
+  kid?: { mean: number; std: number; subsets: number; subsetSize: number };
   /** argmax of the feature network's logits equals the requested class; perClass is that rate per class. */
   accuracy?: { accuracy: number; samples: number; perClass: Record<string, number> };
   /** Seconds the finalizer spent reading features and computing the statistics. */

@@ -168,12 +168,13 @@ export const LabelsSchema = z
  * The evaluation statistics a run asks for (docs/evaluation-runs.md): `fid` and `sfid` (Fréchet
  * distance of the feature and spatial-feature Gaussians to the reference's), `is` (Inception Score
  * from the logits), `pr` (precision and recall, k = 3), `accuracy` (argmax of the logits against the
- * requested class, class-conditional runs only).
+ * requested class, class-conditional runs only), `kid` (Kernel Inception Distance, torch-fidelity's
+ * unbiased MMD² with the cubic polynomial kernel over subsets).
  */
-export const STATISTIC_KINDS = ['fid', 'sfid', 'is', 'pr', 'accuracy'] as const;
+export const STATISTIC_KINDS = ['fid', 'sfid', 'is', 'pr', 'accuracy', 'kid'] as const;
 export type StatisticKind = (typeof STATISTIC_KINDS)[number];
 /** The statistics compared against a reference. */
-export const REFERENCE_STATISTICS: readonly StatisticKind[] = ['fid', 'sfid', 'pr'];
+export const REFERENCE_STATISTICS: readonly StatisticKind[] = ['fid', 'sfid', 'pr', 'kid'];
 
 /** A file or directory the run depends on, pinned by the sha256 it had at launch. */
 const PinnedSchema = z.object({ uri, digest: sha256 }).strict();

@@ -2,19 +2,25 @@
  * The statistics of a run from its shards' features, fed shard by shard in seed order
  * (docs/evaluation-runs.md). What grows with the run is kept as mergeable raw moments (FID, sFID:
  * exact, order-free float64 sums); the Inception Score is scored split by split as the rows go by;
- * precision/recall keep only the first PR_SAMPLE_CAP rows, because their k-NN manifolds cost
- * O(n²·d) and a 50,000² distance matrix is out of reach of a CPU finalizer.
+ * precision/recall and KID keep every feature row (float32, in chunks: 400 MB for 50,000 × 2048) and
+ * run their pairwise products in row batches on the pairwise kernel at the end.
  */
+import { FeatureRows } from './feature-rows.ts';
 import { type FrechetKernel, frechetDistance, frechetDistanceWith, type GaussianStats } from './frechet.ts';
 import { inceptionScore, softmaxRows } from './inception-score.ts';
+import { type KernelDistance, kernelInceptionDistance, kidSubsets } from './kernel-inception-distance.ts';
 import { javascriptMomentKernel, type MomentKernel } from './moment-kernel.ts';
 import { accumulateMoments, emptyMoments, type Moments, momentsToStats } from './moments.ts';
+import { javascriptPairwiseKernel, type PairwiseKernel } from './pairwise-kernel.ts';
 import { precisionRecall } from './precision-recall.ts';
 
 /** Samples per Inception Score split, as guided-diffusion's evaluator (and improved-gan) use. */
 export const IS_SPLIT_SIZE = 5000;
-/** Generated (and reference) features precision/recall use at most: the first ones in seed order. */
-export const PR_SAMPLE_CAP = 10_000;
+/**
+ * Feature rows a stats file keeps to serve as a precision/recall or KID reference: as many as the
+ * evaluator's reference batches hold (10,000 images). A run's own precision/recall uses all its rows.
+ */
+export const REFERENCE_FEATURE_ROWS = 10_000;
 /** Nearest-neighbour k of the precision/recall manifolds, as the evaluator's nhood_sizes = (3,). */
 export const PR_K = 3;
 
@@ -42,13 +48,14 @@ export interface EvaluationResult {
   /** μ, Σ of the features, for the run's stats.npz. */
   stats: GaussianStats;
   spatialStats?: GaussianStats;
-  /** The first ≤ PR_SAMPLE_CAP feature rows, for the run's stats.npz (so it can be a precision/recall reference). */
+  /** The first ≤ REFERENCE_FEATURE_ROWS feature rows, for the run's stats.npz (so it can be a precision/recall reference). */
   sampleFeatures: Float32Array;
   fid?: number;
   sfid?: number;
   inceptionScore?: { mean: number; std: number; splits: number; splitSize: number };
   precisionRecall?: { precision: number; recall: number; k: number; samples: number; referenceSamples: number };
   accuracy?: { accuracy: number; samples: number; perClass: Record<string, number> };
+  kid?: KernelDistance;
 }
 
 export interface AccumulatorDims {
@@ -63,8 +70,7 @@ export class FeatureAccumulator {
   private readonly splitScores: number[] = [];
   private split: Float32Array[] = [];
   private splitRows = 0;
-  private readonly prRows: Float32Array[] = [];
-  private prCount = 0;
+  private readonly rows: FeatureRows;
   private readonly correct = new Map<number, { right: number; total: number }>();
 
   constructor(
@@ -73,7 +79,10 @@ export class FeatureAccumulator {
     readonly dims: AccumulatorDims,
     private readonly options: {
       splitSize?: number;
-      prCap?: number;
+      /** Runs the distance and product blocks of precision/recall and KID (packages/onnx's openPairwiseKernel is the fast one); default JavaScript. */
+      pairwiseKernel?: PairwiseKernel;
+      /** KID's subsets (torch-fidelity's defaults when absent). */
+      kid?: { subsets?: number; subsetSize?: number; seed?: number };
       /** Runs Σx·xᵀ for addBatch (packages/onnx's openMomentKernel is the fast one); default JavaScript. */
       momentKernel?: MomentKernel;
       /** Runs the Fréchet distances' big product for finishAsync; default JavaScript. */
@@ -81,6 +90,7 @@ export class FeatureAccumulator {
     } = {},
   ) {
     this.moments = emptyMoments(dims.featureDim);
+    this.rows = new FeatureRows(dims.featureDim);
     if (kinds.includes('sfid')) {
       if (!dims.spatialDim) throw new RangeError('sfid needs spatial features; the feature network has none');
       this.spatialMoments = emptyMoments(dims.spatialDim);
@@ -119,12 +129,9 @@ export class FeatureAccumulator {
   private addRest(batch: FeatureBatch): void {
     const { featureDim, logitDim } = this.dims;
     const n = batch.features.length / featureDim;
-    const cap = this.options.prCap ?? PR_SAMPLE_CAP;
-    if (this.prCount < cap) {
-      const take = Math.min(n, cap - this.prCount);
-      this.prRows.push(batch.features.slice(0, take * featureDim));
-      this.prCount += take;
-    }
+    const keepAll = this.kinds.includes('pr') || this.kinds.includes('kid');
+    const take = keepAll ? n : Math.min(n, REFERENCE_FEATURE_ROWS - this.rows.count);
+    if (take > 0) this.rows.append(batch.features.subarray(0, take * featureDim));
     if (this.kinds.includes('is')) this.addLogitsToSplits(batch, n);
     if (this.kinds.includes('accuracy')) {
       if (!batch.logits || !logitDim) throw new RangeError('a shard has no logits but the run asks accuracy');
@@ -171,46 +178,38 @@ export class FeatureAccumulator {
     this.splitRows = 0;
   }
 
-  /** Every statistic the run asked for; the reference is needed by fid, sfid and pr. */
-  finish(reference?: EvaluationReference): EvaluationResult {
-    const { result, distances } = this.collect(reference);
-    for (const [key, a, b] of distances) result[key] = frechetDistance(a, b);
-    return result;
-  }
-
-  /** finish, with the Fréchet distances on the accumulator's frechetKernel. */
-  async finishAsync(reference?: EvaluationReference): Promise<EvaluationResult> {
-    const { result, distances } = this.collect(reference);
-    const kernel = this.options.frechetKernel;
-    for (const [key, a, b] of distances) result[key] = kernel ? await frechetDistanceWith(kernel, a, b) : frechetDistance(a, b);
-    return result;
-  }
-
-  /** Every statistic but the Fréchet distances, which are returned as the pairs to compare. */
-  private collect(reference?: EvaluationReference): {
-    result: EvaluationResult;
-    distances: Array<['fid' | 'sfid', GaussianStats, GaussianStats]>;
-  } {
-    const distances: Array<['fid' | 'sfid', GaussianStats, GaussianStats]> = [];
+  /**
+   * Every statistic the run asked for; the reference is needed by fid, sfid, pr and kid. The Fréchet
+   * distances run on the accumulator's frechetKernel, precision/recall and KID on its pairwiseKernel.
+   */
+  async finish(reference?: EvaluationReference): Promise<EvaluationResult> {
     const { featureDim } = this.dims;
     const stats = momentsToStats(this.moments);
-    const sampleFeatures = new Float32Array(this.prCount * featureDim);
-    let offset = 0;
-    for (const part of this.prRows) {
-      sampleFeatures.set(part, offset);
-      offset += part.length;
-    }
+    const sampleFeatures = this.rows.slice(0, Math.min(this.rows.count, REFERENCE_FEATURE_ROWS)).slice();
     const result: EvaluationResult = { samples: this.count, stats, sampleFeatures };
     const needReference = (kind: string) => {
       if (!reference) throw new RangeError(`${kind} needs reference statistics`);
       return reference;
     };
+    const needReferenceRows = (kind: string) => {
+      const ref = needReference(kind);
+      if (!ref.features)
+        throw new RangeError(
+          `${kind} needs a reference with feature rows ("features" in its stats npz, or the images of a reference batch)`,
+        );
+      return FeatureRows.of(ref.features, featureDim);
+    };
+    const distance = (a: GaussianStats, b: GaussianStats) => {
+      const kernel = this.options.frechetKernel;
+      return kernel ? frechetDistanceWith(kernel, a, b) : frechetDistance(a, b);
+    };
+    const pairwise = this.options.pairwiseKernel ?? javascriptPairwiseKernel;
     if (this.spatialMoments) result.spatialStats = momentsToStats(this.spatialMoments);
-    if (this.kinds.includes('fid')) distances.push(['fid', stats, needReference('fid')]);
+    if (this.kinds.includes('fid')) result.fid = await distance(stats, needReference('fid'));
     if (this.kinds.includes('sfid')) {
       const ref = needReference('sfid');
       if (!ref.spatial) throw new RangeError('sfid needs a reference with spatial statistics (mu_s, sigma_s)');
-      distances.push(['sfid', result.spatialStats as GaussianStats, ref.spatial]);
+      result.sfid = await distance(result.spatialStats as GaussianStats, ref.spatial);
     }
     if (this.kinds.includes('is')) {
       this.scoreSplit();
@@ -220,13 +219,13 @@ export class FeatureAccumulator {
       result.inceptionScore = { mean, std, splits: scores.length, splitSize: this.options.splitSize ?? IS_SPLIT_SIZE };
     }
     if (this.kinds.includes('pr')) {
-      const ref = needReference('pr');
-      if (!ref.features) throw new RangeError('pr needs a reference with feature rows ("features" in its stats npz)');
-      const cap = this.options.prCap ?? PR_SAMPLE_CAP;
-      const refRows = Math.min(cap, ref.features.length / featureDim);
-      const real = ref.features.subarray(0, refRows * featureDim);
-      const pr = precisionRecall(real, sampleFeatures, featureDim, PR_K);
-      result.precisionRecall = { ...pr, k: PR_K, samples: this.prCount, referenceSamples: refRows };
+      const real = needReferenceRows('pr');
+      const pr = await precisionRecall(pairwise, real, this.rows, PR_K);
+      result.precisionRecall = { ...pr, k: PR_K, samples: this.rows.count, referenceSamples: real.count };
+    }
+    if (this.kinds.includes('kid')) {
+      const real = needReferenceRows('kid');
+      result.kid = await kernelInceptionDistance(pairwise, this.rows, real, kidSubsets(this.rows.count, real.count, this.options.kid));
     }
     if (this.kinds.includes('accuracy')) {
       let right = 0;
@@ -239,6 +238,6 @@ export class FeatureAccumulator {
       }
       result.accuracy = { accuracy: total > 0 ? right / total : 0, samples: total, perClass };
     }
-    return { result, distances };
+    return result;
   }
 }

@@ -1,129 +1,120 @@
 /**
- * Improved precision and recall (Kynkäänniemi et al. 2019), as guided-diffusion's evaluator computes
- * them (its ManifoldEstimator, nhood_sizes = (3,)). The manifold of a feature set is the union of
- * balls around its points, each ball's radius the distance to the point's k-th nearest neighbour in
- * the same set. Then
- *   precision = fraction of generated features inside the manifold of the real ones,
- *   recall    = fraction of real features inside the manifold of the generated ones.
- * Distances are squared Euclidean, a point's own distance 0 counts as its 0-th neighbour (radius =
- * the (k+1)-th smallest distance of its row, as np.partition(…)[:, k]), and "inside" is ≤.
- * The reference computes distances in float16 (float32 if that overflows); here they are exact
- * float64 differences, so points on a ball's boundary count as inside.
+ * Improved precision and recall (Kynkäänniemi et al. 2019) exactly as guided-diffusion's evaluator
+ * computes them (evaluations/evaluator.py, ManifoldEstimator with nhood_sizes = (3,), no percentile
+ * clamping), over every row of both sets. The manifold of a feature set is the union of balls around
+ * its points, each ball's squared radius the (k+1)-th smallest squared distance of the point's row,
+ * itself included (np.partition(row, arange(k+1))[k], so the k-th nearest other point). Then
+ *   precision = fraction of generated points inside (≤) some real point's ball,
+ *   recall    = fraction of real points inside (≤) some generated point's ball.
+ * Distances are max(‖u‖² − 2u·v + ‖v‖², 0) in float32, from the PairwiseKernel in row batches; the
+ * radii are float32 as the evaluator keeps them. Only the k+1 smallest distances of each row are
+ * kept while the batches go by, so memory is the features plus one batch × batch block, whatever n.
+ * The evaluator tries float16 first and keeps it when no distance overflows; float32 is its exact
+ * route, and the only one whose result does not depend on the GPU's half-precision GEMM.
  */
-import { type FeatureArray, featureRows } from './moments.ts';
+import { FeatureRows } from './feature-rows.ts';
+import type { PairwiseKernel } from './pairwise-kernel.ts';
 
 export interface PrecisionRecall {
   precision: number;
   recall: number;
 }
 
-/** Rows of A and of B per distance tile: 2·TILE rows of features stay in cache while the tile is filled. */
-const TILE = 64;
+/** Rows per distance block (a 2048 × 2048 float32 block is 16 MB); any value gives the same result. */
+export const PR_ROW_BATCH = 2048;
 
-/** out[(i − i0)·(j1 − j0) + (j − j0)] = ‖a_i − b_j‖² for rows i ∈ [i0, i1) of a and j ∈ [j0, j1) of b. */
-function distanceTile(a: FeatureArray, i0: number, i1: number, b: FeatureArray, j0: number, j1: number, dim: number, out: Float64Array) {
-  const width = j1 - j0;
-  for (let i = i0; i < i1; i++) {
-    const ai = i * dim;
-    const o = (i - i0) * width - j0;
-    let j = j0;
-    // Two rows of b per pass reuse each loaded element of a.
-    for (; j + 1 < j1; j += 2) {
-      const b0 = j * dim;
-      const b1 = b0 + dim;
-      let s0 = 0;
-      let s1 = 0;
-      for (let p = 0; p < dim; p++) {
-        const x = a[ai + p];
-        const d0 = x - b[b0 + p];
-        const d1 = x - b[b1 + p];
-        s0 += d0 * d0;
-        s1 += d1 * d1;
-      }
-      out[o + j] = s0;
-      out[o + j + 1] = s1;
-    }
-    if (j < j1) {
-      const b0 = j * dim;
-      let s0 = 0;
-      for (let p = 0; p < dim; p++) {
-        const d0 = a[ai + p] - b[b0 + p];
-        s0 += d0 * d0;
-      }
-      out[o + j] = s0;
-    }
-  }
+function batches(n: number, size: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let s = 0; s < n; s += size) out.push([s, Math.min(n, s + size)]);
+  return out;
 }
 
-/** Calls visit(i0, i1, j0, j1, tile) for every tile of squared distances between rows of a and rows of b. */
-function forEachDistanceTile(
-  a: FeatureArray,
-  na: number,
-  b: FeatureArray,
-  nb: number,
-  dim: number,
-  visit: (i0: number, i1: number, j0: number, j1: number, tile: Float64Array) => void,
-): void {
-  const tile = new Float64Array(TILE * TILE);
-  for (let i0 = 0; i0 < na; i0 += TILE) {
-    const i1 = Math.min(na, i0 + TILE);
-    for (let j0 = 0; j0 < nb; j0 += TILE) {
-      const j1 = Math.min(nb, j0 + TILE);
-      distanceTile(a, i0, i1, b, j0, j1, dim, tile);
-      visit(i0, i1, j0, j1, tile);
-    }
+/** Inserts dist into the ascending list smallest[s … s+k] when it belongs there. */
+function keepSmallest(smallest: Float32Array, s: number, k: number, dist: number): void {
+  if (dist >= smallest[s + k]) return;
+  let pos = k;
+  while (pos > 0 && smallest[s + pos - 1] > dist) {
+    smallest[s + pos] = smallest[s + pos - 1];
+    pos--;
   }
+  smallest[s + pos] = dist;
 }
 
 /**
- * Squared radius of each point's ball: the (k+1)-th smallest squared distance from row i of
- * features [n, d] to all rows, itself included (so the k-th nearest other point when no two coincide).
+ * Squared radius of each point's ball, float32 [n]. The distance matrix is symmetric, so only the
+ * blocks on and above the diagonal are formed; each serves its rows and, transposed, its columns.
  */
-export function manifoldRadii(features: FeatureArray, dim: number, k = 3): Float64Array {
-  const n = featureRows(features, dim, 'features');
+export async function manifoldRadii(kernel: PairwiseKernel, rows: FeatureRows, k = 3, batch = PR_ROW_BATCH): Promise<Float32Array> {
+  const n = rows.count;
   if (!Number.isInteger(k) || k < 1 || k >= n) {
     throw new RangeError(`neighbourhood size k is ${k}; accepted: an integer in [1, ${n - 1}] for ${n} feature vectors`);
   }
-  // The k+1 smallest distances of each row so far, ascending.
   const keep = k + 1;
-  const smallest = new Float64Array(n * keep).fill(Number.POSITIVE_INFINITY);
-  forEachDistanceTile(features, n, features, n, dim, (i0, i1, j0, j1, tile) => {
-    const width = j1 - j0;
-    for (let i = i0; i < i1; i++) {
-      const s = i * keep;
-      for (let j = 0; j < width; j++) {
-        const dist = tile[(i - i0) * width + j];
-        if (dist >= smallest[s + k]) continue;
-        let pos = k;
-        while (pos > 0 && smallest[s + pos - 1] > dist) {
-          smallest[s + pos] = smallest[s + pos - 1];
-          pos--;
-        }
-        smallest[s + pos] = dist;
+  const smallest = new Float32Array(n * keep).fill(Number.POSITIVE_INFINITY);
+  const blocks = batches(n, batch);
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const [i0, i1] = blocks[bi];
+    const a = rows.slice(i0, i1);
+    for (let bj = bi; bj < blocks.length; bj++) {
+      const [j0, j1] = blocks[bj];
+      const tile = await kernel.squaredDistances(a, bj === bi ? a : rows.slice(j0, j1), rows.dim);
+      const width = j1 - j0;
+      for (let i = i0; i < i1; i++) {
+        const row = (i - i0) * width;
+        for (let j = 0; j < width; j++) keepSmallest(smallest, i * keep, k, tile[row + j]);
+        if (bj !== bi) for (let j = 0; j < width; j++) keepSmallest(smallest, (j0 + j) * keep, k, tile[row + j]);
       }
     }
-  });
-  return Float64Array.from({ length: n }, (_, i) => smallest[i * keep + k]);
+  }
+  const radii = new Float32Array(n);
+  for (let i = 0; i < n; i++) radii[i] = smallest[i * keep + k];
+  return radii;
 }
 
-/** Precision and recall of generated features against real features, both [·, dim]. */
-export function precisionRecall(real: FeatureArray, generated: FeatureArray, dim: number, k = 3): PrecisionRecall {
-  const nReal = featureRows(real, dim, 'real features');
-  const nGenerated = featureRows(generated, dim, 'generated features');
-  const realRadii = manifoldRadii(real, dim, k);
-  const generatedRadii = manifoldRadii(generated, dim, k);
-  const realCovered = new Uint8Array(nReal);
-  const generatedCovered = new Uint8Array(nGenerated);
-  forEachDistanceTile(real, nReal, generated, nGenerated, dim, (i0, i1, j0, j1, tile) => {
-    const width = j1 - j0;
-    for (let i = i0; i < i1; i++) {
-      for (let j = j0; j < j1; j++) {
-        const dist = tile[(i - i0) * width + (j - j0)];
-        if (dist <= realRadii[i]) generatedCovered[j] = 1;
-        if (dist <= generatedRadii[j]) realCovered[i] = 1;
+/** Precision and recall of generated features against real features (every row of both). */
+export async function precisionRecall(
+  kernel: PairwiseKernel,
+  real: FeatureRows,
+  generated: FeatureRows,
+  k = 3,
+  batch = PR_ROW_BATCH,
+): Promise<PrecisionRecall> {
+  if (real.dim !== generated.dim)
+    throw new RangeError(`real features have dimension ${real.dim}, generated ones ${generated.dim}; they must match`);
+  const realRadii = await manifoldRadii(kernel, real, k, batch);
+  const generatedRadii = await manifoldRadii(kernel, generated, k, batch);
+  const realCovered = new Uint8Array(real.count);
+  const generatedCovered = new Uint8Array(generated.count);
+  for (const [i0, i1] of batches(real.count, batch)) {
+    const a = real.slice(i0, i1);
+    for (const [j0, j1] of batches(generated.count, batch)) {
+      const tile = await kernel.squaredDistances(a, generated.slice(j0, j1), real.dim);
+      const width = j1 - j0;
+      for (let i = i0; i < i1; i++) {
+        const row = (i - i0) * width - j0;
+        const radius = realRadii[i];
+        let covered = realCovered[i];
+        for (let j = j0; j < j1; j++) {
+          const dist = tile[row + j];
+          if (dist <= radius) generatedCovered[j] = 1;
+          if (dist <= generatedRadii[j]) covered = 1;
+        }
+        realCovered[i] = covered;
       }
     }
-  });
+  }
   const fraction = (covered: Uint8Array) => covered.reduce((a, b) => a + b, 0) / covered.length;
   return { precision: fraction(generatedCovered), recall: fraction(realCovered) };
+}
+
+/** precisionRecall of two plain arrays [·, dim]. */
+export function precisionRecallOf(
+  kernel: PairwiseKernel,
+  real: Float32Array,
+  generated: Float32Array,
+  dim: number,
+  k = 3,
+  batch = PR_ROW_BATCH,
+): Promise<PrecisionRecall> {
+  return precisionRecall(kernel, FeatureRows.of(real, dim), FeatureRows.of(generated, dim), k, batch);
 }

@@ -97,8 +97,13 @@ describe('Fréchet distance', () => {
       const withoutHints = traceSqrtProduct(a.sigma.slice(), b.sigma.slice(), d);
       assert.ok(Math.abs(withHints - expected) < 1e-7 * expected, `${withHints} vs ${expected}`);
       assert.ok(Math.abs(withoutHints - expected) < 1e-7 * expected, `${withoutHints} vs ${expected}`);
-      // The second call reuses the cached factor and gives the same number.
-      assert.equal(frechetDistance(a, b), frechetDistance(a, b));
+      // The distance from the oracle's trace; a.sigma's factor is cached by now, fresh copies have none.
+      let fid = -2 * expected;
+      for (let i = 0; i < d; i++) fid += (a.mu[i] - b.mu[i]) ** 2 + a.sigma[i * d + i] + b.sigma[i * d + i];
+      const cached = frechetDistance(a, b);
+      const fresh = frechetDistance({ ...a, sigma: a.sigma.slice() }, { ...b, sigma: b.sigma.slice() });
+      assert.ok(Math.abs(cached - fid) < 1e-7 * expected, `cached factor: ${cached} vs ${fid}`);
+      assert.ok(Math.abs(fresh - fid) < 1e-7 * expected, `fresh factor: ${fresh} vs ${fid}`);
     }
   });
 

@@ -84,14 +84,14 @@ describe('openFrechetKernel (onnxruntime congruence)', async () => {
     assert.ok(relative(await frechetDistanceWith(fallback, { ...wide, sigma: wide.sigma.slice() }, narrow), js) <= 1e-12);
   });
 
-  it('drives FeatureAccumulator.finishAsync to finish’s FID', async () => {
+  it('drives FeatureAccumulator.finish to the JavaScript kernel’s FID', async () => {
     const x = features(120, D, 11);
     const viaOrt = new FeatureAccumulator(['fid'], { featureDim: D }, { frechetKernel: ort });
     const viaJs = new FeatureAccumulator(['fid'], { featureDim: D });
     await viaOrt.addBatch({ features: x, labels: null });
     viaJs.add({ features: x, labels: null });
-    const a = await viaOrt.finishAsync({ ...wide, sigma: wide.sigma.slice() });
-    const b = viaJs.finish({ ...wide, sigma: wide.sigma.slice() });
+    const a = await viaOrt.finish({ ...wide, sigma: wide.sigma.slice() });
+    const b = await viaJs.finish({ ...wide, sigma: wide.sigma.slice() });
     assert.ok(relative(a.fid as number, b.fid as number) <= 1e-12);
   });
 });

@@ -114,8 +114,8 @@ describe('openMomentKernel (onnxruntime float64 Σx·xᵀ)', async () => {
       await viaOrt.addBatch(batch);
       viaJs.add(batch);
     }
-    const a = viaOrt.finish(reference);
-    const b = viaJs.finish(reference);
+    const a = await viaOrt.finish(reference);
+    const b = await viaJs.finish(reference);
     assert.equal(a.samples, N);
     assert.ok(relative(a.fid as number, b.fid as number) <= 1e-9);
     assert.ok(relativeError(a.stats.sigma, b.stats.sigma) <= 1e-12);
