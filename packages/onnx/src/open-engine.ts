@@ -45,10 +45,12 @@ export interface OpenedEngine {
   precision: GraphDtype;
 }
 
+const networkName = (o: DenoiserNetwork) => (o.architecture === 'dit' ? 'DiT' : 'UNet');
+
 function graphSource(o: OpenEngineOptions, dtype: GraphDtype): Promise<Uint8Array | string> {
   if (o.buildGraph) return o.buildGraph(dtype);
   const weights = o.weights;
-  if (!weights) throw new Error('the onnx engine needs the network weights (weights.safetensors) or a model.onnx');
+  if (!weights) throw new Error(`the onnx engine needs the ${networkName(o)} weights (weights.safetensors) or a model.onnx`);
   if (o.architecture === 'dit') return Promise.resolve(buildDiTOnnx(o.modelConfig, weights, { dtype }));
   return Promise.resolve(buildUNetOnnx(o.modelConfig, weights, { dtype }));
 }
@@ -94,7 +96,8 @@ async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
 }
 
 async function openTfjs(o: OpenEngineOptions): Promise<OpenedEngine> {
-  if (!o.weights) throw new Error('the tfjs engine needs the network weights (weights.safetensors); a model.onnx alone runs only on onnx');
+  if (!o.weights)
+    throw new Error(`the tfjs engine needs the ${networkName(o)} weights (weights.safetensors); a model.onnx alone runs only on onnx`);
   const backend = await initBackend();
   const engine =
     o.architecture === 'dit'
