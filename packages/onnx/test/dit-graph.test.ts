@@ -74,6 +74,21 @@ describe('buildDiTOnnx', () => {
     }
   });
 
+  it('with dtype float16 computes the Linear layers in half precision, close to float32', async () => {
+    const [full, half] = [
+      await OnnxEngine.create(buildDiTOnnx(config, weights) as Uint8Array),
+      await OnnxEngine.create(buildDiTOnnx(config, weights, { dtype: 'float16' }) as Uint8Array),
+    ];
+    try {
+      const [a, b] = [await outputOf(full), await outputOf(half)];
+      const err = relativeL2(b, a);
+      assert.ok(err > 1e-6 && err < 1e-2, `float16 differs from float32 by ${err}`);
+    } finally {
+      full.dispose();
+      half.dispose();
+    }
+  });
+
   it('refuses weights that do not match the config, naming the key', () => {
     const wrong = new Map(weights);
     wrong.set('final_layer.linear.weight', { dtype: 'F32', shape: [16, 32], data: new Float32Array(16 * 32) });
