@@ -4,7 +4,8 @@
  * choice comes back with a sentence saying what was taken and why, for the worker's log.
  */
 import { type DenoiserEngine, describeBackend, initBackend } from '@diffq/diffusion';
-import { createUNet, type StoredTensor, TfjsEngine, type UNetConfig } from '@diffq/networks';
+import { createDiT, createUNet, type DiTConfig, type StoredTensor, TfjsDiTEngine, TfjsEngine, type UNetConfig } from '@diffq/networks';
+import { buildDiTOnnx } from './dit-graph.ts';
 import { type ExecutionProvider, OnnxEngine } from './onnx-engine.ts';
 import { buildUNetOnnx } from './unet-graph.ts';
 
@@ -12,9 +13,13 @@ export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
 export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs'];
 export type GraphDtype = 'float32' | 'float16';
 
-export interface OpenEngineOptions {
-  modelConfig: UNetConfig;
-  /** The UNet state_dict (PyTorch keys); needed by tfjs, and by onnx unless `onnxModel` is given. */
+/** Which network the weights are: a guided-diffusion UNet (the default) or a facebookresearch/DiT. */
+export type DenoiserNetwork = { architecture?: 'adm-unet'; modelConfig: UNetConfig } | { architecture: 'dit'; modelConfig: DiTConfig };
+
+export type OpenEngineOptions = DenoiserNetwork & EngineSettings;
+
+interface EngineSettings {
+  /** The network's state_dict (PyTorch keys); needed by tfjs, and by onnx unless `onnxModel` is given. */
   weights?: ReadonlyMap<string, StoredTensor>;
   /** A ready ONNX graph, as bytes or a file path: a user's PyTorch export or a cached build. */
   onnxModel?: Uint8Array | string;
@@ -40,10 +45,13 @@ export interface OpenedEngine {
   precision: GraphDtype;
 }
 
+const networkName = (o: DenoiserNetwork) => (o.architecture === 'dit' ? 'DiT' : 'UNet');
+
 function graphSource(o: OpenEngineOptions, dtype: GraphDtype): Promise<Uint8Array | string> {
   if (o.buildGraph) return o.buildGraph(dtype);
   const weights = o.weights;
-  if (!weights) throw new Error('the onnx engine needs the UNet weights (weights.safetensors) or a model.onnx');
+  if (!weights) throw new Error(`the onnx engine needs the ${networkName(o)} weights (weights.safetensors) or a model.onnx`);
+  if (o.architecture === 'dit') return Promise.resolve(buildDiTOnnx(o.modelConfig, weights, { dtype }));
   return Promise.resolve(buildUNetOnnx(o.modelConfig, weights, { dtype }));
 }
 
@@ -88,9 +96,13 @@ async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
 }
 
 async function openTfjs(o: OpenEngineOptions): Promise<OpenedEngine> {
-  if (!o.weights) throw new Error('the tfjs engine needs the UNet weights (weights.safetensors); a model.onnx alone runs only on onnx');
+  if (!o.weights)
+    throw new Error(`the tfjs engine needs the ${networkName(o)} weights (weights.safetensors); a model.onnx alone runs only on onnx`);
   const backend = await initBackend();
-  const engine = new TfjsEngine(createUNet(o.modelConfig, o.weights));
+  const engine =
+    o.architecture === 'dit'
+      ? new TfjsDiTEngine(createDiT(o.modelConfig, o.weights))
+      : new TfjsEngine(createUNet(o.modelConfig, o.weights));
   return { engine, why: describeBackend(backend), precision: 'float32' };
 }
 
