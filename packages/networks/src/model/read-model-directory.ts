@@ -18,5 +18,9 @@ async function read(path: string): Promise<Buffer> {
 
 export async function readModelDirectory(dir: string): Promise<ModelDirectory> {
   const [json, weights] = await Promise.all([read(join(dir, MODEL_JSON)), read(join(dir, WEIGHTS_FILE))]);
-  return parseModelDirectory(json.toString('utf8'), new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
+  return parseModelDirectory(
+    json.toString('utf8'),
+    new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength),
+    join(dir, WEIGHTS_FILE),
+  );
 }
