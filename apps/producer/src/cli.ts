@@ -66,7 +66,12 @@ const launch: Handler = async (producer, argv, io) => {
   const { launchRun } = await import('./launch.ts');
   const result = await launchRun(producer, flags);
   if (argv.json) json(io, result);
-  else if (result.alreadyLaunched)
+  else if (result.resumedEnqueue) {
+    io.out(`${result.runId}\n`);
+    io.err(
+      `${result.runId} was launched before but its enqueueing did not finish: ${result.added} missing jobs added, run registered (${result.shards} shards on queue ${result.queue})\n`,
+    );
+  } else if (result.alreadyLaunched)
     io.out(
       `${result.runId}\n(already launched with these settings; nothing added — diffq resume ${result.runId} re-enqueues what the store lacks)\n`,
     );
