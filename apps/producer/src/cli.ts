@@ -169,6 +169,7 @@ const runs: Handler = async (producer, argv, io) => {
 
 const exporter: Handler = async (producer, argv, io) => {
   const { startExporter } = await import('./exporter.ts');
+  producer.keepConnected((line) => io.err(`diffq exporter: ${line}\n`));
   const server = await startExporter(producer, argv.port as number, argv.host as string);
   io.err(`diffq exporter: /metrics and /healthz on ${argv.host}:${server.port}\n`);
   await new Promise<void>((resolve) => {
@@ -202,6 +203,7 @@ const dashboard: Handler = async (producer, argv, io) => {
   } catch (error) {
     throw new UsageError([(error as Error).message]);
   }
+  producer.keepConnected((line) => io.err(`diffq dashboard: ${line}\n`));
   const server = await startDashboard(producer, { port, host: argv.host as string, token, intervalMs });
   io.err(
     `diffq dashboard: ${server.url}/ (also /queues, /metrics, /healthz); ${token ? 'actions need the token (sign in at /login)' : 'read-only: give --token or DIFFQ_DASHBOARD_TOKEN to enable actions'}\n`,
