@@ -233,7 +233,10 @@ const dashboard: Handler = async (producer, argv, io) => {
     host,
     token,
     intervalMs,
-    allowedHosts: (argv.allowedHost as string[] | undefined) ?? [],
+    allowedHosts: String(argv.allowedHost ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
   });
   io.err(
     `diffq dashboard: ${server.url}/ (also /queues, /metrics, /healthz); ${token ? 'actions need the token (sign in at /login)' : 'read-only: give DIFFQ_DASHBOARD_TOKEN or --token-file to enable actions'}\n`,
@@ -480,9 +483,8 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           })
           .option('allowed-host', {
             type: 'string',
-            array: true,
             describe:
-              'a host name to answer for besides the bound address (the public name of a reverse proxy); repeatable. Other Host headers are refused (DNS rebinding)',
+              'host names to answer for besides the bound address, comma-separated (the public name of a reverse proxy); other Host headers are refused (DNS rebinding)',
           })
           .option('interval', { type: 'string', default: '2s', describe: 'time between live updates, e.g. 2s or 500ms' }),
       pick(dashboard),
