@@ -7,6 +7,7 @@ import { FINALIZE_QUEUE_NAME, keys, sampleQueueName } from '@diffq/contract';
 import type { RunningWorker } from '@diffq/worker';
 import type { Job, Queue } from 'bullmq';
 import { writeRandomMnistClassifier } from '../fixtures/random-feature-model.ts';
+import { zipBombNpz } from '../fixtures/zip-bomb.ts';
 import { runDiffq, smallModel, useTestEnv, waitFor } from './harness.ts';
 
 describe('malformed launches and job payloads', () => {
@@ -17,6 +18,7 @@ describe('malformed launches and job payloads', () => {
   let storeUrl: string;
   let features: string;
   let wrongRef: string;
+  let bomb: string;
 
   before(async () => {
     model = env.model;
@@ -25,6 +27,8 @@ describe('malformed launches and job payloads', () => {
     // Statistics of dimension 5: the MNIST classifier's features have 32.
     wrongRef = join(env.dir, 'ref-5d.npz');
     writeFileSync(wrongRef, encodeStatsNpz({ mu: new Float64Array(5), sigma: new Float64Array(25) }));
+    bomb = join(env.dir, 'bomb.npz');
+    writeFileSync(bomb, await zipBombNpz(1024 ** 3));
     storeDir = join(env.dir, 'runs');
     storeUrl = env.storeUrl;
   });
@@ -162,6 +166,26 @@ describe('malformed launches and job payloads', () => {
       name: 'a reference of another dimension than the features',
       args: () => ['--model', model, '--seeds', '0-9', '--stats', 'fid', '--features', features, '--ref', wrongRef],
       says: /--ref .*ref-5d.npz holds statistics of dimension 5; .* gives features of dimension 32/,
+    },
+    {
+      name: 'a reference that is a directory',
+      args: () => ['--model', model, '--seeds', '0-9', '--stats', 'fid', '--features', features, '--ref', env.dir],
+      says: /--ref .*: .* is a directory; accepted: a regular file/,
+    },
+    {
+      name: 'a reference that is a device',
+      args: () => ['--model', model, '--seeds', '0-9', '--stats', 'fid', '--features', features, '--ref', '/dev/zero'],
+      says: /--ref .*\/dev\/zero is a character device; accepted: a regular file/,
+    },
+    {
+      name: 'a reference that is a zip bomb',
+      args: () => ['--model', model, '--seeds', '0-9', '--stats', 'fid', '--features', features, '--ref', bomb],
+      says: /bomb\.npz: its \d+ bytes declare 1073741824 inflated bytes .* accepted: at most 100×/,
+    },
+    {
+      name: 'more shards than one launch may create',
+      args: () => ['--model', model, '--seeds', '0-9999999', '--shard-size', '1'],
+      says: /make 10000000 shards; accepted: at most 100000 per launch: give --shard-size 100 or more/,
     },
     {
       name: 'FID without a reference',

@@ -3,7 +3,7 @@
  * shipped config and rules pass promtool; a Prometheus of its own (loopback port, temp data dir,
  * 1 s scrapes) scrapes a live worker and `diffq dashboard`; every recording rule, every Grafana
  * panel expression and the KEDA/HPA queries return data; and stopping the run's worker while shards
- * wait drives DiffqRunStalled and DiffqNoLiveWorker to fire. The alerts are evaluated with every
+ * wait drives DiffqRunStalled and DiffqNoLiveWorker to fire, and killing the exporter DiffqExporterAbsent. The alerts are evaluated with every
  * duration divided by 30 (10m becomes 20s); the shipped file keeps its minutes.
  */
 import assert from 'node:assert/strict';
@@ -82,7 +82,7 @@ describe('monitoring checked by the real Prometheus', {
     const files = readdirSync(RULES).map((f) => join(RULES, f));
     const rules = check('rules', ...files);
     assert.match(rules, /recording\.yml\n\s+SUCCESS: 6 rules found/);
-    assert.match(rules, /alerts\.yml\n\s+SUCCESS: 4 rules found/);
+    assert.match(rules, /alerts\.yml\n\s+SUCCESS: 6 rules found/);
   });
 
   it('fires the shipped alerts after their real durations, and not before (promtool test rules)', () => {
@@ -108,7 +108,7 @@ describe('monitoring checked by the real Prometheus', {
       '--worker-id',
       'prom-worker',
     ]);
-    const { url } = await fleet.dashboard(['--interval', '1s']);
+    const { url, process: dashboard } = await fleet.dashboard(['--interval', '1s']);
 
     for (const file of readdirSync(RULES))
       writeFileSync(join(dir, 'rules', file), compressDurations(readFileSync(join(RULES, file), 'utf8'), TIME_COMPRESSION));
@@ -176,6 +176,15 @@ scrape_configs:
     assert.deepEqual(
       stalled.map((s) => [s.metric.run, s.metric.model]),
       [['run-prom', 'default']],
+    );
+
+    assert.ok(!(await firing()).includes('DiffqExporterAbsent'), 'the exporter is there');
+    dashboard.child.kill('SIGKILL');
+    await waitFor(
+      'DiffqExporterAbsent to fire once the exporter is gone',
+      async () => (await firing()).includes('DiffqExporterAbsent'),
+      60_000,
+      1000,
     );
   });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { before, describe, it } from 'node:test';
 import { keys } from '@diffq/contract';
+import { canMount, TmpfsMount } from '../fixtures/read-only-mount.ts';
 import { readStoredRun, useTestEnv, waitFor } from './harness.ts';
 
 const BUCKET = 'diffq-transient';
@@ -67,5 +68,30 @@ describe('a storage outage while a shard is due', () => {
     const run = await readStoredRun(store, 'outage');
     assert.equal(run.images.size, 50);
     assert.ok(await store.exists(keys.report('outage')));
+  });
+});
+
+describe('a store remounted read-only while a shard is due', { skip: canMount() ? false : 'mounting a tmpfs needs root' }, () => {
+  const env = useTestEnv('transient');
+
+  it('retries the shard (EROFS) with backoff and completes it once the store is writable', { timeout: 180_000 }, async () => {
+    const mount = new TmpfsMount(64);
+    env.onCleanup(() => mount.unmount());
+    const storeUrl = `file://${mount.dir}/runs`;
+    await env.launch({ runId: 'erofs', store: storeUrl, seeds: '0-9', shardSize: 10, steps: 2 });
+    mount.readOnly(true);
+
+    const worker = env.spawnWorker({ batchSize: 10, exitWhenIdle: true });
+    const queue = await env.sampleQueue();
+    await waitFor('a failed attempt', async () => ((await queue.getJob('erofs.shard.0'))?.attemptsMade ?? 0) >= 1, 90_000);
+    const failedOnce = await queue.getJob('erofs.shard.0');
+    assert.equal(await failedOnce?.getState(), 'delayed', 'EROFS is transient: retried later, not failed for good');
+    assert.match(failedOnce?.failedReason ?? '', /read-only file system/i);
+
+    mount.readOnly(false);
+    assert.equal(await worker.exited, 0, worker.log());
+    assert.equal(await (await queue.getJob('erofs.shard.0'))?.getState(), 'completed');
+    const run = await readStoredRun(env.store(storeUrl), 'erofs');
+    assert.equal(run.images.size, 10);
   });
 });

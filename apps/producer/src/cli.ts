@@ -66,7 +66,12 @@ const launch: Handler = async (producer, argv, io) => {
   const { launchRun } = await import('./launch.ts');
   const result = await launchRun(producer, flags);
   if (argv.json) json(io, result);
-  else if (result.alreadyLaunched)
+  else if (result.resumedEnqueue) {
+    io.out(`${result.runId}\n`);
+    io.err(
+      `${result.runId} was launched before but its enqueueing did not finish: ${result.added} missing jobs added, run registered (${result.shards} shards on queue ${result.queue})\n`,
+    );
+  } else if (result.alreadyLaunched)
     io.out(
       `${result.runId}\n(already launched with these settings; nothing added — diffq resume ${result.runId} re-enqueues what the store lacks)\n`,
     );
@@ -164,6 +169,7 @@ const runs: Handler = async (producer, argv, io) => {
 
 const exporter: Handler = async (producer, argv, io) => {
   const { startExporter } = await import('./exporter.ts');
+  producer.keepConnected((line) => io.err(`diffq exporter: ${line}\n`));
   const server = await startExporter(producer, argv.port as number, argv.host as string);
   io.err(`diffq exporter: /metrics and /healthz on ${argv.host}:${server.port}\n`);
   await new Promise<void>((resolve) => {
@@ -185,21 +191,55 @@ const workers: Handler = async (producer, argv, io) => {
 const dashboard: Handler = async (producer, argv, io) => {
   const { checkToken } = await import('./dashboard/action-guard.ts');
   const { startDashboard } = await import('./dashboard/server.ts');
+  const { readFileSync } = await import('node:fs');
   const port = argv.port as number;
   if (!(Number.isInteger(port) && port >= 0 && port < 65536))
     throw new UsageError([`--port is ${port}; accepted: an integer from 0 to 65535`]);
+  if (argv.token !== undefined && argv.tokenFile !== undefined)
+    throw new UsageError([
+      '--token and --token-file exclude each other; give the token once (better: --token-file or DIFFQ_DASHBOARD_TOKEN)',
+    ]);
   let token: string | undefined;
   let intervalMs: number;
   try {
+    let given = (argv.token as string | undefined) ?? process.env.DIFFQ_DASHBOARD_TOKEN;
+    if (argv.tokenFile !== undefined) {
+      try {
+        given = readFileSync(argv.tokenFile as string, 'utf8').trim();
+      } catch (error) {
+        throw new Error(
+          `--token-file ${argv.tokenFile}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+        );
+      }
+    }
     // Read here rather than as the flag's default, which --help would print.
-    token = checkToken((argv.token as string | undefined) ?? process.env.DIFFQ_DASHBOARD_TOKEN);
+    token = checkToken(given);
     intervalMs = parseDuration(argv.interval as string, { flag: 'interval', bareUnit: 's', minMs: 200, maxMs: 60_000 }).ms;
   } catch (error) {
     throw new UsageError([(error as Error).message]);
   }
-  const server = await startDashboard(producer, { port, host: argv.host as string, token, intervalMs });
+  const host = argv.host as string;
+  if (argv.token !== undefined)
+    io.err(
+      'diffq dashboard: warning: a token given as --token is visible to every user of this machine (ps); prefer DIFFQ_DASHBOARD_TOKEN or --token-file\n',
+    );
+  if (!token && !/^(127\.|::1$|localhost$|\[::1\]$)/.test(host))
+    io.err(
+      `diffq dashboard: warning: bound to ${host} without a token: whoever reaches this port reads every run, worker and queue (read-only); bind to 127.0.0.1 behind an authenticating proxy, or give a token\n`,
+    );
+  producer.keepConnected((line) => io.err(`diffq dashboard: ${line}\n`));
+  const server = await startDashboard(producer, {
+    port,
+    host,
+    token,
+    intervalMs,
+    allowedHosts: String(argv.allowedHost ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean),
+  });
   io.err(
-    `diffq dashboard: ${server.url}/ (also /queues, /metrics, /healthz); ${token ? 'actions need the token (sign in at /login)' : 'read-only: give --token or DIFFQ_DASHBOARD_TOKEN to enable actions'}\n`,
+    `diffq dashboard: ${server.url}/ (also /queues, /metrics, /healthz); ${token ? 'actions need the token (sign in at /login)' : 'read-only: give DIFFQ_DASHBOARD_TOKEN or --token-file to enable actions'}\n`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
@@ -434,7 +474,17 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           .option('token', {
             type: 'string',
             describe:
-              'enables actions (retry, clean, delete, cancel) for requests that carry it, at least 16 characters (env DIFFQ_DASHBOARD_TOKEN); without it the dashboard is read-only',
+              'enables actions (retry, clean, delete, cancel) for requests that carry it, at least 16 characters; visible to other users in ps: prefer the environment variable DIFFQ_DASHBOARD_TOKEN or --token-file. Without a token the dashboard is read-only',
+          })
+          .option('token-file', {
+            type: 'string',
+            describe:
+              'file holding the token (surrounding whitespace ignored; e.g. a mounted secret): the token stays out of ps and the shell history',
+          })
+          .option('allowed-host', {
+            type: 'string',
+            describe:
+              'host names to answer for besides the bound address, comma-separated (the public name of a reverse proxy); other Host headers are refused (DNS rebinding)',
           })
           .option('interval', { type: 'string', default: '2s', describe: 'time between live updates, e.g. 2s or 500ms' }),
       pick(dashboard),

@@ -19,7 +19,22 @@ import { FINALIZE_JOB_OPTIONS, SHARD_JOB_OPTIONS } from '@diffq/queue';
 import type { FlowJob } from 'bullmq';
 import type { Producer } from './producer.ts';
 
-/** Adds the given shards (and the finalize parent, unless it exists) and returns how many jobs were new. */
+/** Shard jobs built and sent per round trip: what enqueueing holds in memory whatever the run's size. */
+export const ENQUEUE_CHUNK = 1000;
+
+/**
+ * While a run's shards go on the queue in several chunks, its shard 0 waits as a delayed job this
+ * long: a pending child the finalize parent cannot run without, even if every shard of the first
+ * chunks completes before the last chunk is added. The enqueueing releases it when done; a launch
+ * that died before that leaves the run waiting (nothing finalized early) until it is launched again
+ * or resumed. A year is beyond any retry backoff (at most minutes), which is how the gate is told apart.
+ */
+const GATE_DELAY_MS = 365 * 24 * 3600_000;
+
+/**
+ * Adds the given shards (and the finalize parent, unless it exists), ENQUEUE_CHUNK at a time, and
+ * returns how many jobs were new. Ends by releasing the run's gate, whoever set it.
+ */
 export async function enqueueShards(
   producer: Producer,
   spec: RunSpec,
@@ -40,31 +55,49 @@ export async function enqueueShards(
   // worker's schema. The others differ from those only in shardIndex and a seedCheck cut from the
   // same parsed list, and parsing 4,000 payloads would cost a 1,000,000-seed launch ~0.2 s.
   for (const i of new Set([shardIndices[0], shardIndices.at(-1)])) if (i !== undefined) parseShardJob(payload(i));
-  const children: FlowJob[] = shardIndices.map((shardIndex) => ({
-    name: 'shard',
-    queueName,
-    data: payload(shardIndex),
-    opts: { ...SHARD_JOB_OPTIONS, ...priority, jobId: shardJobId(spec.runId, shardIndex) },
-  }));
   const queue = await producer.queue(queueName);
   const finalizeQueue = await producer.finalizeQueue();
-  // A job is new when its hash does not exist: BullMQ's own test for a duplicate job id. One
-  // pipelined EXISTS per job costs Redis a key lookup, where getJobState runs a script per job.
-  const pipeline = (await producer.redis()).pipeline();
-  pipeline.exists(finalizeQueue.toKey(finalizeJobId(spec.runId)));
-  for (const c of children) pipeline.exists(queue.toKey(c.opts?.jobId as string));
-  const before = (await pipeline.exec()) ?? [];
-  const added = before.filter(([error, exists]) => {
-    if (error) throw error;
-    return exists === 0;
-  }).length;
-  if (added === 0) return 0;
-  await (await producer.flow()).add({
-    name: 'finalize',
-    queueName: FINALIZE_QUEUE_NAME,
-    data: parseFinalizeJob({ runId: spec.runId, storeUrl }),
-    opts: { ...FINALIZE_JOB_OPTIONS, ...priority, jobId: finalizeJobId(spec.runId) },
-    children,
-  });
+  const gated = shardIndices.length > ENQUEUE_CHUNK;
+  let added = 0;
+  for (let from = 0; from < shardIndices.length || from === 0; from += ENQUEUE_CHUNK) {
+    const chunk = shardIndices.slice(from, from + ENQUEUE_CHUNK);
+    const children: FlowJob[] = chunk.map((shardIndex) => ({
+      name: 'shard',
+      queueName,
+      data: payload(shardIndex),
+      opts: {
+        ...SHARD_JOB_OPTIONS,
+        ...priority,
+        ...(gated && shardIndex === 0 ? { delay: GATE_DELAY_MS } : {}),
+        jobId: shardJobId(spec.runId, shardIndex),
+      },
+    }));
+    // A job is new when its hash does not exist: BullMQ's own test for a duplicate job id. One
+    // pipelined EXISTS per job costs Redis a key lookup, where getJobState runs a script per job.
+    const pipeline = (await producer.redis()).pipeline();
+    pipeline.exists(finalizeQueue.toKey(finalizeJobId(spec.runId)));
+    for (const c of children) pipeline.exists(queue.toKey(c.opts?.jobId as string));
+    const before = (await pipeline.exec()) ?? [];
+    const fresh = before.filter(([error, exists]) => {
+      if (error) throw error;
+      return exists === 0;
+    }).length;
+    if (fresh === 0) continue;
+    added += fresh;
+    await (await producer.flow()).add({
+      name: 'finalize',
+      queueName: FINALIZE_QUEUE_NAME,
+      data: parseFinalizeJob({ runId: spec.runId, storeUrl }),
+      opts: { ...FINALIZE_JOB_OPTIONS, ...priority, jobId: finalizeJobId(spec.runId) },
+      children,
+    });
+  }
+  await releaseGate(producer, spec);
   return added;
+}
+
+/** Promotes the run's gate (its shard 0 held back while the shards were enqueued), if it is held. */
+export async function releaseGate(producer: Producer, spec: RunSpec): Promise<void> {
+  const job = await (await producer.queue(sampleQueueName(spec.model.id))).getJob(shardJobId(spec.runId, 0));
+  if (job && (job.opts.delay ?? 0) >= GATE_DELAY_MS && (await job.getState()) === 'delayed') await job.promote();
 }

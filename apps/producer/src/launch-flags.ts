@@ -5,11 +5,13 @@
  */
 import {
   countSeeds,
+  DEFAULT_SHARD_SIZE,
   drawableClasses,
   ID_PATTERN,
   InvalidPayload,
   MAX_PRIORITY,
   MAX_SHARD_SIZE,
+  MAX_SHARDS_PER_RUN,
   newRunId,
   parseRunSpec,
   type RunSpec,
@@ -52,7 +54,13 @@ export function checkLaunchFlags(f: LaunchFlags): string[] {
     problems.push('--seeds is required: seeds as EDM writes them, e.g. --seeds 0-49999 or --seeds 1,2,5-10');
   } else {
     try {
-      countSeeds(String(f.seeds));
+      const seeds = countSeeds(String(f.seeds));
+      const shardSize = f.shardSize ?? DEFAULT_SHARD_SIZE;
+      const shards = Math.ceil(seeds / shardSize);
+      if (Number.isInteger(shardSize) && shards > MAX_SHARDS_PER_RUN)
+        problems.push(
+          `--seeds "${f.seeds}" (${seeds} seeds) in shards of ${shardSize} (--shard-size) make ${shards} shards; accepted: at most ${MAX_SHARDS_PER_RUN} per launch: give --shard-size ${Math.ceil(seeds / MAX_SHARDS_PER_RUN)} or more, or split the seeds into several runs`,
+        );
     } catch (error) {
       const detail = error instanceof InvalidPayload ? error.problems.join(' ') : (error as Error).message;
       problems.push(`--seeds "${f.seeds}": ${detail}`);

@@ -1,7 +1,10 @@
 /**
- * `diffq launch`: validate everything, then write the manifest, then enqueue the shards. A run id
- * that already has a manifest is not launched again: the same spec adds nothing (use `diffq resume`
- * to re-enqueue what the store lacks), a different spec is an error.
+ * `diffq launch`: validate everything, then write the manifest, then enqueue the shards, then
+ * register the run (`<prefix>:runs`): a run is registered only once its queue holds every shard.
+ * A run id that already has a manifest is not launched again: a registered run with the same spec
+ * adds nothing (use `diffq resume` to re-enqueue what the store lacks), an unregistered one is a
+ * launch that died while enqueueing, whose enqueueing this launch finishes (the manifest is the
+ * truth, the queue catches up); a different spec is an error.
  */
 import { readFileSync } from 'node:fs';
 import { drawableClasses, type RunSpec, sampleQueueName, shardCount, UsageError } from '@diffq/contract';
@@ -22,6 +25,8 @@ export interface LaunchResult {
   /** Jobs added to the queue (shards + finalize); 0 when the run was already launched. */
   added: number;
   alreadyLaunched: boolean;
+  /** The manifest existed but the run was never registered: this launch finished its enqueueing. */
+  resumedEnqueue: boolean;
   /** Milliseconds from the first Redis or store access to the last job added. */
   enqueueMs: number;
 }
@@ -81,22 +86,30 @@ export async function launchRun(producer: Producer, flags: LaunchFlags, now = ne
         `--run-id ${spec.runId} already exists in ${store.url} with other settings (launched ${existing.createdAt}); choose another --run-id, or leave it out to get a new one`,
       ]);
     }
-    return { ...result, added: 0, alreadyLaunched: true, enqueueMs: performance.now() - start };
+    if (await producer.runEntry(spec.runId))
+      return { ...result, added: 0, alreadyLaunched: true, resumedEnqueue: false, enqueueMs: performance.now() - start };
+    const added = await enqueueAndRegister(producer, existing, store.url, result.shards);
+    return { ...result, added, alreadyLaunched: true, resumedEnqueue: true, enqueueMs: performance.now() - start };
   }
   await writeManifest(store, spec);
+  const added = await enqueueAndRegister(producer, spec, store.url, result.shards);
+  return { ...result, added, alreadyLaunched: false, resumedEnqueue: false, enqueueMs: performance.now() - start };
+}
+
+async function enqueueAndRegister(producer: Producer, spec: RunSpec, storeUrl: string, shards: number): Promise<number> {
   const added = await enqueueShards(
     producer,
     spec,
-    store.url,
-    Array.from({ length: result.shards }, (_, i) => i),
+    storeUrl,
+    Array.from({ length: shards }, (_, i) => i),
   );
   await producer.registerRun({
     runId: spec.runId,
     modelId: spec.model.id,
-    storeUrl: store.url,
+    storeUrl,
     seedCount: spec.seedCount,
-    shards: result.shards,
+    shards,
     launchedAt: spec.createdAt,
   });
-  return { ...result, added, alreadyLaunched: false, enqueueMs: performance.now() - start };
+  return added;
 }

@@ -1,9 +1,11 @@
 /**
  * The producer's connections, opened on first use: one Redis client (failing fast when Redis is
- * unreachable), the FlowProducer, a Queue per name and a store per URL. Every command gets one.
+ * unreachable), the FlowProducer, a Queue per name and a store per URL. Every command gets one;
+ * the long-running ones (dashboard, exporter) call keepConnected first, so that their client
+ * reconnects forever and says so in one line per outage.
  */
 import { FINALIZE_QUEUE_NAME } from '@diffq/contract';
-import { assertReachable, openRedis, runsKey, type Settings } from '@diffq/queue';
+import { assertReachable, logOutages, openRedis, type RedisRole, runsKey, type Settings } from '@diffq/queue';
 import { type ObjectStore, StoreCache } from '@diffq/storage';
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -20,33 +22,51 @@ export interface RunEntry {
 
 export class Producer {
   private client?: Redis;
+  private connecting?: Promise<Redis>;
   private flowProducer?: FlowProducer;
   private readonly queues = new Map<string, Queue>();
   private readonly stores = new StoreCache();
+  private role: RedisRole = 'cli';
+  private log?: (line: string) => void;
 
   constructor(readonly settings: Settings) {}
+
+  /** For a server: reconnect to Redis forever, logging each outage once; call before the first use. */
+  keepConnected(log: (line: string) => void): void {
+    if (this.connecting) throw new Error('keepConnected must be called before Redis is first used');
+    this.role = 'server';
+    this.log = log;
+  }
 
   get prefix(): string {
     return this.settings.prefix;
   }
 
-  /** The Redis client, checked with a PING the first time. */
-  async redis(): Promise<Redis> {
-    if (!this.client) {
-      const client = openRedis(this.settings.redis, 'cli');
+  /** The Redis client, checked with a PING the first time (callers that come meanwhile share that check). */
+  redis(): Promise<Redis> {
+    this.connecting ??= (async () => {
+      const client = openRedis(this.settings.redis, this.role);
       try {
         await assertReachable(client, this.settings.redis.url);
       } catch (error) {
         client.disconnect();
+        this.connecting = undefined;
         throw error;
       }
+      if (this.log) logOutages(client, this.settings.redis.url, this.log);
       this.client = client;
-    }
-    return this.client;
+      return client;
+    })();
+    return this.connecting;
   }
 
   async flow(): Promise<FlowProducer> {
-    this.flowProducer ??= new FlowProducer({ connection: await this.redis(), prefix: this.prefix });
+    if (!this.flowProducer) {
+      this.flowProducer = new FlowProducer({ connection: await this.redis(), prefix: this.prefix });
+      // Connection errors surface through the commands that hit them (and logOutages); BullMQ
+      // would print each one's stack trace when nobody listens.
+      this.flowProducer.on('error', () => {});
+    }
     return this.flowProducer;
   }
 
@@ -54,6 +74,7 @@ export class Producer {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: await this.redis(), prefix: this.prefix });
+      queue.on('error', () => {});
       this.queues.set(name, queue);
     }
     return queue;

@@ -37,14 +37,19 @@ async function imagesOf(data: string, channels: 1 | 3): Promise<ImageBatch> {
     const digits = await mnistDigits(data === 'mnist-heldout' ? 'heldout' : 'train');
     return { images: digits.images, shape: digits.shape };
   }
-  const { stat, readFile } = await import('node:fs/promises');
+  const { stat } = await import('node:fs/promises');
   const info = await stat(data).catch(() => undefined);
   if (!info)
     throw new UsageError([
       `--data ${data}: no such file or folder; accepted: an npz of uint8 images, a folder of PNGs, ${MNIST_DATA.join(', ')}`,
     ]);
   if (info.isDirectory()) return imagesOfPngFolder(data, channels);
-  return imagesOfNpz(decodeNpz(await readFile(data)), data);
+  const { readLocalFile } = await import('@diffq/storage');
+  const bytes = await readLocalFile(data).catch((error: Error) => {
+    throw new UsageError([`--data ${error.message}`]);
+  });
+  if (!bytes) throw new UsageError([`--data ${data}: no such file`]);
+  return imagesOfNpz(decodeNpz(bytes, { source: data }), data);
 }
 
 export async function refStats(options: RefStatsOptions): Promise<RefStatsResult> {

@@ -18,11 +18,16 @@ export interface LocatedRun {
 }
 
 /** The run's manifest, from the store Redis recorded at launch, else from --store. */
+/** No manifest for the run id in its store: a run id that does not exist (the dashboard answers 404). */
+export class RunNotFound extends Error {
+  override readonly name = 'RunNotFound';
+}
+
 export async function locateRun(producer: Producer, runId: string): Promise<LocatedRun> {
   const entry = await producer.runEntry(runId).catch(() => undefined);
   const store = producer.store(entry?.storeUrl ?? producer.settings.store);
   const spec = await readManifest(store, runId);
-  if (!spec) throw new Error(`run ${runId}: no manifest at ${store.urlOf(keys.manifest(runId))}; check the run id and --store`);
+  if (!spec) throw new RunNotFound(`run ${runId}: no manifest at ${store.urlOf(keys.manifest(runId))}; check the run id and --store`);
   return { spec, store };
 }
 

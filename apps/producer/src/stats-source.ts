@@ -151,7 +151,7 @@ export async function statsOfSource(
   if (kind === 'file') {
     const bytes = await readFileUri(arg);
     if (bytes === undefined) throw new UsageError([`${arg} does not exist`]);
-    const npz = decodeNpz(bytes);
+    const npz = decodeNpz(bytes, { source: arg });
     if (isStatsNpz(npz)) return { stats: decodeStatsNpz(npz, arg), source: arg, how: 'stats npz' };
     return statsOfImages(imagesOfNpz(npz, arg), arg, options.network, sfid);
   }

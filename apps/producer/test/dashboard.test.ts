@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +15,21 @@ import { writeRandomModel } from '../../../test/fixtures/random-model.ts';
 import { runDiffq } from '../../../test/fixtures/run-diffq.ts';
 import { type Dashboard, startDashboard } from '../src/dashboard/server.ts';
 import { Producer } from '../src/producer.ts';
+
+/** A GET with exactly these headers (fetch would not let a test set Host). */
+function rawRequest(base: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${base}${path}`, { headers }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
 
 const PASSWORD = 'redis-Pa55word-never-shown';
 const ACCESS_KEY = 'S3RVER';
@@ -66,7 +82,7 @@ describe('diffq dashboard', () => {
   const saved = { ...process.env };
   const dashboards: Dashboard[] = [];
 
-  const open = async (options: { token?: string } = {}) => {
+  const open = async (options: { token?: string; allowedHosts?: string[]; maxEventStreams?: number } = {}) => {
     const dashboard = await startDashboard(producer, { port: 0, intervalMs: 300, ...options });
     dashboards.push(dashboard);
     return dashboard;
@@ -227,6 +243,95 @@ describe('diffq dashboard', () => {
     assert.ok(board.queues.length > 0 && board.queues.every((x) => x.readOnlyMode));
   });
 
+  it('answers only for the names it was bound to (DNS rebinding), and for --allowed-host', async () => {
+    const d = await open({ allowedHosts: ['dash.example.org'] });
+    const port = new URL(d.url).port;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'dash.example.org'])
+      assert.equal((await rawRequest(d.url, '/healthz', { host })).status, 200, host);
+    const rebound = await rawRequest(d.url, '/api/fleet', { host: `attacker.example:${port}` });
+    assert.equal(rebound.status, 403);
+    assert.match(
+      (JSON.parse(rebound.body) as { error: string }).error,
+      /^Host "attacker\.example:\d+" is not a name this dashboard serves \(127\.0\.0\.1, ::1, dash\.example\.org, localhost\); .*--allowed-host/,
+    );
+  });
+
+  it('refuses a state-changing request from another origin, even with the session cookie (403)', async () => {
+    const d = await open({ token: TOKEN });
+    const login = await fetch(`${d.url}/login`, { method: 'POST', body: new URLSearchParams({ token: TOKEN }), redirect: 'manual' });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
+    const cancelUrl = `${d.url}/api/runs/${RUN}/cancel`;
+    const port = Number(new URL(d.url).port);
+    const attempts: Record<string, string>[] = [
+      { cookie, origin: `http://127.0.0.1:${port + 1}` },
+      { cookie, 'sec-fetch-site': 'same-site' },
+      { cookie, 'sec-fetch-site': 'cross-site', origin: d.url },
+      { cookie, origin: 'null' },
+      { cookie },
+      { authorization: `Bearer ${TOKEN}`, origin: 'http://attacker.example' },
+    ];
+    for (const headers of attempts) {
+      const refused = await fetch(cancelUrl, { method: 'POST', headers });
+      assert.equal(refused.status, 403, JSON.stringify(headers));
+    }
+    assert.equal(await redis.exists(cancelledKey(PREFIX, RUN)), 0, 'the run was not cancelled');
+    const wrongOriginLogin = await fetch(`${d.url}/login`, {
+      method: 'POST',
+      headers: { origin: 'http://127.0.0.1:1' },
+      body: new URLSearchParams({ token: TOKEN }),
+      redirect: 'manual',
+    });
+    assert.equal(wrongOriginLogin.status, 403, 'no signing in from another page either');
+  });
+
+  it('answers 404 when cancelling a run that does not exist', async () => {
+    const d = await open({ token: TOKEN });
+    const response = await fetch(`${d.url}/api/runs/no-such-run/cancel`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(response.status, 404);
+    assert.match(((await response.json()) as { error: string }).error, /run no-such-run: no manifest/);
+  });
+
+  it('answers 429 after 5 wrong tokens within a minute, to the right token too', async () => {
+    const d = await open({ token: TOKEN });
+    const login = (token: string) => fetch(`${d.url}/login`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' });
+    for (let i = 0; i < 5; i++) assert.equal((await login(`wrong-token-${i}-0123456789`)).status, 401);
+    const limited = await login(TOKEN);
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    assert.match(await limited.text(), /Too many wrong tokens: try again in \d+ s/);
+  });
+
+  it('serves bull-board without asking an outside host for fonts', async () => {
+    const d = await open();
+    const page = await (await fetch(`${d.url}/queues`)).text();
+    assert.match(page, /static\/css\/main/, 'the board page itself');
+    assert.doesNotMatch(page, /https?:\/\/(?!127\.0\.0\.1)[^"']*\.(css|woff2?)|fonts\.(googleapis|gstatic)/);
+  });
+
+  it('serves at most maxEventStreams event streams at once, and one more once one closes', async () => {
+    const d = await open({ maxEventStreams: 2 });
+    const streams = [new AbortController(), new AbortController()];
+    const opened = await Promise.all(streams.map((c) => fetch(`${d.url}/api/runs/${RUN}/events`, { signal: c.signal })));
+    assert.deepEqual(
+      opened.map((r) => r.status),
+      [200, 200],
+    );
+    const third = await fetch(`${d.url}/api/events`);
+    assert.equal(third.status, 503);
+    assert.match(await third.text(), /2 live pages are open/);
+    streams[0].abort();
+    await opened[0].body?.cancel().catch(() => {});
+    let again: Response | undefined;
+    for (let i = 0; i < 50 && again?.status !== 200; i++) {
+      await again?.body?.cancel().catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      again = await fetch(`${d.url}/api/events`);
+    }
+    assert.equal(again?.status, 200, 'a stream is free again once a page closes');
+    await again?.body?.cancel().catch(() => {});
+    streams[1].abort();
+  });
+
   it('with a token: refuses a state-changing request without it (401, nothing changes), allows it with it', async () => {
     const d = await open({ token: TOKEN });
     const q = encodeURIComponent(queue.name);
@@ -256,7 +361,8 @@ describe('diffq dashboard', () => {
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
     assert.match(cookie, /^diffq_dashboard_session=[0-9a-f]{64}$/);
     assert.ok(!cookie.includes(TOKEN), 'the cookie is derived from the token, not the token');
-    const retried = await fetch(retryUrl, { method: 'PUT', headers: { cookie } });
+    // As a browser sends it from the dashboard's own page (a cookie alone is refused: see above).
+    const retried = await fetch(retryUrl, { method: 'PUT', headers: { cookie, origin: d.url } });
     assert.ok(retried.ok, `retry with the session cookie: ${retried.status} ${await retried.text()}`);
     assert.notEqual(await queue.getJobState(failedJobId), 'failed');
 

@@ -3,13 +3,15 @@
  * skip a shard the store already holds, sample it, write it. Failures are sorted into the three
  * ways BullMQ can end a job:
  * - UnrecoverableError (fails at once, no retry): invalid payload, another model's job, a run
- *   without manifest or with other weights, a cancelled run, a permanent storage fault;
+ *   without manifest or with other weights, a cancelled run, a permanent storage fault, a model
+ *   that produced NaN or Inf (finite-samples.ts);
  * - a plain error (retried with backoff): a transient storage fault, anything unexpected;
  * - WaitingError after moveToWait (released, no attempt used): the worker is shutting down.
  */
 import { matchesSeedCheck, parseShardJob, type RunSpec, type ShardJob, shardSeeds } from '@diffq/contract';
 import { PermanentStoreError, shardDone } from '@diffq/storage';
 import { type Job, UnrecoverableError, WaitingError } from 'bullmq';
+import { NonFiniteSamples } from './finite-samples.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { ModelRuntime } from './model-runtime.ts';
 import { ManifestMissing, type RunContext, type RunContexts } from './run-context.ts';
@@ -177,6 +179,7 @@ export async function processShardJob(
       throw new Error(`shard ${data.shardIndex} of run ${spec.runId} stopped: ${reason}`);
     }
     if (error instanceof PermanentStoreError) unrecoverable(error);
+    if (error instanceof NonFiniteSamples) unrecoverable(new Error(`shard ${data.shardIndex} of run ${spec.runId}: ${error.message}`));
     // Transient store faults and anything unexpected: BullMQ retries with backoff.
     throw error;
   } finally {

@@ -18,6 +18,7 @@ import {
   type SamplerSettings,
   SeedNoiseSource,
 } from '@diffq/diffusion';
+import { assertFiniteSamples } from './finite-samples.ts';
 import type { WorkerMetrics } from './metrics.ts';
 import type { ModelRuntime } from './model-runtime.ts';
 import type { StepBudget } from './step-budget.ts';
@@ -129,11 +130,13 @@ export class ShardSampler {
         labels: unet.numClasses !== null && labels ? labels : undefined,
         guidance: await this.guidance(spec, labels),
         sampler,
+        keepFloat: true,
         onStep: async () => {
           await yieldToEventLoop();
           if (signal?.aborted) throw new SamplingAborted(String(signal.reason ?? 'aborted'));
         },
       });
+      assertFiniteSamples(generated.samples as Float32Array, batch);
       images.set(generated.images, start * h * w * c);
       await yieldToEventLoop();
       if (signal?.aborted) throw new SamplingAborted(String(signal.reason ?? 'aborted'));

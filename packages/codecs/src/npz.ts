@@ -173,22 +173,60 @@ export function encodeNpz(arrays: Record<string, NpyArray>, options: EncodeNpzOp
 }
 
 /**
- * Reads an npz written by encodeNpz, numpy.savez or numpy.savez_compressed (stored or deflated
- * members, zip64 sizes). Every member is checked against the CRC-32 its zip entry names, which
- * fflate does not do, so a corrupted stored shard is refused instead of read as wrong pixels.
+ * What an npz may inflate to. 2 GiB holds the largest reference batch guided-diffusion publishes
+ * (ImageNet 256: ~2.0 GB of images and statistics) and stays under what one Node buffer may hold.
  */
-export function decodeNpz(bytes: Uint8Array): Record<string, NpyArray> {
+export const NPZ_MAX_BYTES = 2 * 1024 ** 3;
+/**
+ * Past 64 MiB inflated, members may declare at most 100× the file's size: image and statistics
+ * arrays deflate 2–10× (numpy.savez stores them as they are), a zip bomb a thousandfold.
+ */
+export const NPZ_MAX_RATIO = 100;
+const RATIO_FLOOR_BYTES = 64 * 1024 ** 2;
+
+export interface DecodeNpzOptions {
+  /** Total inflated bytes the members may declare (default NPZ_MAX_BYTES). */
+  maxBytes?: number;
+  /** The file's path or URL, to begin the errors with. */
+  source?: string;
+}
+
+/**
+ * Reads an npz written by encodeNpz, numpy.savez or numpy.savez_compressed (stored or deflated
+ * members, zip64 sizes). The members' declared sizes are checked against the caps before anything
+ * is inflated (fflate never inflates a member past its declared size), and every member against
+ * the CRC-32 its zip entry names, which fflate does not do, so a corrupted stored shard is refused
+ * instead of read as wrong pixels.
+ */
+export function decodeNpz(bytes: Uint8Array, options: DecodeNpzOptions = {}): Record<string, NpyArray> {
+  const maxBytes = options.maxBytes ?? NPZ_MAX_BYTES;
+  const where = options.source ? `${options.source}: ` : '';
+  let declared = 0;
   let members: Record<string, Uint8Array>;
   try {
-    members = unzipSync(bytes);
+    members = unzipSync(bytes, {
+      filter: (file) => {
+        declared += file.originalSize;
+        if (declared > maxBytes)
+          throw new NpzError(
+            `${where}its members inflate to more than ${maxBytes} bytes (${declared} declared by ${file.name} and those before it); accepted: at most ${maxBytes}`,
+          );
+        if (declared > RATIO_FLOOR_BYTES && declared > NPZ_MAX_RATIO * bytes.length)
+          throw new NpzError(
+            `${where}its ${bytes.length} bytes declare ${declared} inflated bytes (${Math.round(declared / bytes.length)}× by ${file.name}); accepted: at most ${NPZ_MAX_RATIO}× past ${RATIO_FLOOR_BYTES} bytes (a zip bomb?)`,
+          );
+        return true;
+      },
+    });
   } catch (error) {
-    throw new NpzError(`not a readable zip/npz file (${(error as Error).message})`);
+    if (error instanceof NpzError) throw error;
+    throw new NpzError(`${where}not a readable zip/npz file (${(error as Error).message})`);
   }
   const checksums = memberChecksums(bytes);
   const out: Record<string, NpyArray> = {};
   for (const [name, data] of Object.entries(members)) {
-    if (crc32(data) !== checksums.get(name)) throw new NpzError(`${name}: CRC-32 mismatch (file corrupt or truncated)`);
-    out[name.replace(/\.npy$/, '')] = decodeNpy(data, name);
+    if (crc32(data) !== checksums.get(name)) throw new NpzError(`${where}${name}: CRC-32 mismatch (file corrupt or truncated)`);
+    out[name.replace(/\.npy$/, '')] = decodeNpy(data, `${where}${name}`);
   }
   return out;
 }

@@ -59,7 +59,7 @@ export interface DecodeStatsOptions {
  * options.dim, naming the file and the field.
  */
 export function decodeStatsNpz(source: Uint8Array | Record<string, NpyArray>, where: string, options: DecodeStatsOptions = {}): StatsNpz {
-  const npz = source instanceof Uint8Array ? decodeNpz(source) : source;
+  const npz = source instanceof Uint8Array ? decodeNpz(source, { source: where }) : source;
   if (!isStatsNpz(npz)) {
     throw new StatsFileError(
       `${where}: a statistics npz holds "mu" [d] and "sigma" [d, d] (as pytorch-fid writes them); this one holds ${Object.keys(npz).join(', ') || 'nothing'}`,

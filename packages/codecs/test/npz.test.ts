@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { zipBombNpz } from '../../../test/fixtures/zip-bomb.ts';
 import { crc32, decodeNpz, encodeNpz, int64Array, npyArray } from '../src/npz.ts';
 
 const hasNumpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
@@ -144,5 +145,40 @@ describe('npz', () => {
       const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8' }));
       assert.deepEqual(out, { sigma: ['float64', [3, 4], [...values]], n: ['int64', [1], [50000]] });
     }
+  });
+});
+
+describe('npz size caps', () => {
+  it('refuses a 1 GiB zip bomb from its declared sizes, before inflating anything', async () => {
+    const bomb = await zipBombNpz(1024 ** 3);
+    assert.ok(bomb.length < 8 * 1024 ** 2, `the bomb is ${bomb.length} bytes`);
+    const before = process.memoryUsage().arrayBuffers;
+    assert.throws(
+      () => decodeNpz(bomb, { source: 'bomb.npz' }),
+      /^Error: bomb\.npz: its \d+ bytes declare 1073741824 inflated bytes \(\d+× by arr_0\.npy\); accepted: at most 100× past 67108864 bytes/,
+    );
+    const grown = process.memoryUsage().arrayBuffers - before;
+    assert.ok(grown < 64 * 1024 ** 2, `decoding allocated ${grown} bytes`);
+  });
+
+  it('refuses members that inflate past maxBytes, naming the cap', async () => {
+    const npz = encodeNpz({ a: npyArray(new Uint8Array(1000), [1000]), b: npyArray(new Uint8Array(1000), [1000]) });
+    assert.equal(decodeNpz(npz, { maxBytes: 4096 }).b.data.length, 1000);
+    assert.throws(
+      () => decodeNpz(npz, { maxBytes: 1500, source: 'x.npz' }),
+      /^Error: x\.npz: its members inflate to more than 1500 bytes \(\d+ declared by b\.npy and those before it\); accepted: at most 1500/,
+    );
+  });
+
+  it('inflates a member no further than its zip entry declares', async () => {
+    const bomb = await zipBombNpz(1024 ** 2);
+    // Declare 256 bytes where 1 MiB are deflated: the inflated member is cut there and fails its CRC.
+    const view = new DataView(bomb.buffer, bomb.byteOffset, bomb.byteLength);
+    for (let i = 0; i + 4 <= bomb.length; i++) {
+      const sig = view.getUint32(i, true);
+      if (sig === 0x04034b50) view.setUint32(i + 22, 256, true);
+      if (sig === 0x02014b50) view.setUint32(i + 24, 256, true);
+    }
+    assert.throws(() => decodeNpz(bomb), /arr_0\.npy: CRC-32 mismatch/);
   });
 });

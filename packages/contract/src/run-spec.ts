@@ -10,6 +10,11 @@ import { parseWith } from './zod-errors.ts';
 
 export const MAX_SHARD_SIZE = 65536;
 export const DEFAULT_SHARD_SIZE = 256;
+/**
+ * Shards one launch may create: 100,000 jobs keep a launch within seconds and ~100 MB of Redis
+ * (the 10,000,000 seeds a run may hold need shards of at least 100).
+ */
+export const MAX_SHARDS_PER_RUN = 100_000;
 /** BullMQ's priority range: 0 means none, then 1 (first) … 2^21 (last). */
 export const MAX_PRIORITY = 2 ** 21;
 

@@ -1,7 +1,9 @@
 /**
  * Redis connections from a URL: redis://[user:password@]host[:port][/db] or rediss://… for TLS.
  * The CLI fails fast when Redis is unreachable; a worker rides out a Redis restart by reconnecting
- * forever (BullMQ requires maxRetriesPerRequest: null for the blocking connection of a Worker).
+ * forever (BullMQ requires maxRetriesPerRequest: null for the blocking connection of a Worker); a
+ * server (the dashboard, the exporter) reconnects forever too, but fails each request made while
+ * Redis is away after one reconnection attempt, so that it answers 503 instead of hanging.
  */
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -15,7 +17,10 @@ export interface RedisSettings {
   tlsInsecure?: boolean;
 }
 
-export type RedisRole = 'cli' | 'worker';
+export type RedisRole = 'cli' | 'worker' | 'server';
+
+/** Reconnection backoff of the long-lived roles: 250 ms more per attempt, at most 5 s. */
+const reconnectDelay = (times: number) => Math.min(250 * times, 5000);
 
 /** Checks a Redis URL; the error names the flag and the accepted form. */
 export function checkRedisUrl(url: string, flag = '--redis'): URL {
@@ -50,8 +55,10 @@ export function openRedis(settings: RedisSettings, role: RedisRole): Redis {
   const parsed = checkRedisUrl(settings.url);
   const options: RedisOptions =
     role === 'worker'
-      ? { maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(250 * times, 5000) }
-      : { maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: (times) => (times > 3 ? null : 200 * times) };
+      ? { maxRetriesPerRequest: null, retryStrategy: reconnectDelay }
+      : role === 'server'
+        ? { maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: reconnectDelay }
+        : { maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: (times) => (times > 3 ? null : 200 * times) };
   if (parsed.protocol === 'rediss:') {
     options.tls = {
       ...(settings.tlsCaFile ? { ca: readFileSync(settings.tlsCaFile) } : {}),
@@ -81,4 +88,29 @@ export async function assertReachable(client: Redis, url: string): Promise<void>
   } finally {
     client.off('error', remember);
   }
+}
+
+/**
+ * Logs one line when a working connection is lost and one when it is back, however many attempts
+ * the reconnection takes in between (each failed attempt is an 'error' event, several a second).
+ */
+export function logOutages(client: Redis, url: string, log: (line: string) => void): void {
+  let ready = client.status === 'ready';
+  let lostAt: number | undefined;
+  let reason: string | undefined;
+  client.on('error', (error: Error) => {
+    reason ??= (error as NodeJS.ErrnoException).code ?? error.message;
+  });
+  client.on('close', () => {
+    if (!ready || lostAt !== undefined) return;
+    lostAt = Date.now();
+    log(`Redis connection to ${redactRedisUrl(url)} lost${reason ? ` (${reason})` : ''}; reconnecting with backoff (at most 5 s apart)`);
+  });
+  client.on('ready', () => {
+    ready = true;
+    reason = undefined;
+    if (lostAt === undefined) return;
+    log(`Redis connection to ${redactRedisUrl(url)} back after ${((Date.now() - lostAt) / 1000).toFixed(1)} s`);
+    lostAt = undefined;
+  });
 }

@@ -47,7 +47,7 @@ export class FileStore implements ObjectStore {
     const dir = dirname(target);
     const temp = join(dir, `${TEMP_FILE_MARK}${process.pid}-${randomBytes(6).toString('hex')}-${key.split('/').at(-1)}`);
     try {
-      await mkdir(dir, { recursive: true });
+      await makeDirectory(dir);
       const file = await open(temp, 'wx');
       try {
         if (typeof body === 'string' || body instanceof Uint8Array) {
@@ -171,6 +171,22 @@ export class FileStore implements ObjectStore {
 function isMissing(error: unknown): boolean {
   const code = systemErrorCode(error);
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}
+
+/**
+ * mkdir -p that reports the real reason: Node's recursive mkdir answers ENOENT where a level cannot
+ * be created on a read-only file system, which would read as a permanent fault instead of EROFS.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    if (systemErrorCode(error) !== 'ENOENT') throw error;
+    const missing: string[] = [];
+    for (let d = dir; d !== dirname(d) && !(await stat(d).catch(() => undefined)); d = dirname(d)) missing.unshift(d);
+    for (const d of missing) await mkdir(d);
+    throw error;
+  }
 }
 
 async function syncDirectory(dir: string): Promise<void> {

@@ -8,6 +8,7 @@
  */
 import { decodeNpz, decodeStatsNpz, encodeNpz, int64Array, type NpyArray, npyArray, type StatsNpz } from '@diffq/codecs';
 import { keys, type ShardMeta } from '@diffq/contract';
+import { readLocalFile } from './local-file.ts';
 import type { ObjectStore } from './object-store.ts';
 import { openStore } from './open-store.ts';
 import { sha256Hex } from './run-objects.ts';
@@ -83,17 +84,15 @@ export async function readShardFeatures(store: ObjectStore, meta: ShardMeta): Pr
   return features;
 }
 
-/** Splits a file's URI into the store holding its folder and its key there. */
-function storeAndKey(uri: string): { storeUrl: string; key: string } {
-  const slash = uri.lastIndexOf('/');
-  if (uri.startsWith('s3://') || uri.startsWith('file://')) return { storeUrl: uri.slice(0, slash), key: uri.slice(slash + 1) };
-  return { storeUrl: `file://${slash < 0 ? '.' : uri.slice(0, slash) || '/'}`, key: uri.slice(slash + 1) };
-}
-
-/** A file's bytes by path, file:// or s3:// URI, or undefined when it does not exist. */
+/**
+ * A file's bytes by path, file:// or s3:// URI, or undefined when it does not exist. A local one
+ * must be a regular file of at most LOCAL_FILE_MAX_BYTES (readLocalFile).
+ */
 export async function readFileUri(uri: string): Promise<Uint8Array | undefined> {
-  const { storeUrl, key } = storeAndKey(uri);
-  const store = openStore(storeUrl);
+  if (!uri.startsWith('s3://')) return readLocalFile(uri.startsWith('file://') ? uri.slice('file://'.length) : uri);
+  const slash = uri.lastIndexOf('/');
+  const store = openStore(uri.slice(0, slash));
+  const key = uri.slice(slash + 1);
   try {
     return await store.get(key);
   } finally {

@@ -1,7 +1,7 @@
 /**
  * Store failures in two kinds, so a worker retries only what may succeed later: a transient fault
- * (network, 5xx, throttling, a busy file system) versus a permanent one (403, missing bucket, a bad key
- * or URL, a read-only root), which fails the job at once.
+ * (network, 5xx, throttling, a busy, full or read-only file system) versus a permanent one (403,
+ * missing bucket, a bad key or URL, a root that is not a directory), which fails the job at once.
  */
 export class StoreError extends Error {
   override readonly name: string = 'StoreError';
@@ -53,6 +53,9 @@ const TRANSIENT_CODES = new Set([
   'EIO',
   'ENOSPC',
   'ESTALE',
+  // A file system remounted read-only (the kernel does so on I/O errors; so does an operator
+  // during maintenance) is writable again once repaired: like a full disk, worth the backoff.
+  'EROFS',
 ]);
 
 /** The error code of a Node system error, or of the one that caused it (undici wraps them). */

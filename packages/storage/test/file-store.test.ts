@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { FileStore, isTempFileName, isTransientStoreError, openStore, PermanentStoreError, TEMP_FILE_MARK } from '@diffq/storage';
+import { canMount, TmpfsMount } from '../../../test/fixtures/read-only-mount.ts';
 import { objectStoreBehaviour } from './object-store-suite.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'diffq-file-store-'));
@@ -52,6 +53,24 @@ describe('file store', () => {
     await store.put('r/shards/1.npz', Readable.from([Buffer.from('streamed')]));
     assert.equal(Buffer.from((await store.get('r/shards/0.npz'))!).toString(), 'bytes');
     assert.equal(Buffer.from((await store.get('r/shards/1.npz'))!).toString(), 'streamed');
+  });
+
+  it('reports a read-only file system (EROFS) as a transient fault, and writes once it is writable again', {
+    skip: canMount() ? false : 'mounting a tmpfs needs root',
+  }, async () => {
+    const mount = new TmpfsMount(1);
+    try {
+      const store = openStore(`file://${mount.dir}`, { file: { fsync: true } });
+      mount.readOnly(true);
+      const error = await store.put('r/shards/0.json', '{}').catch((e: unknown) => e);
+      assert.ok(isTransientStoreError(error), String(error));
+      assert.match((error as Error).message, /Could not put .*read-only file system/i);
+      mount.readOnly(false);
+      await store.put('r/shards/0.json', '{}');
+      assert.equal(Buffer.from((await store.get('r/shards/0.json')) ?? []).toString(), '{}');
+    } finally {
+      mount.unmount();
+    }
   });
 
   it('reports a root that is not a directory as a permanent fault', async () => {

@@ -41,3 +41,12 @@ export function createQueueBoard(options: { readOnly: boolean }): QueueBoard {
     },
   };
 }
+
+/**
+ * bull-board's page asks fonts.googleapis.com for IBM Plex: a request to a third party from every
+ * visit, and a page that waits on a host an offline cluster cannot reach. Without the link it uses
+ * the system fonts its stylesheet falls back to.
+ */
+export function withoutOutsideFonts(html: string): string {
+  return html.replace(/<link\b[^>]*\bhref="https:\/\/fonts\.(googleapis|gstatic)\.com[^>]*>\s*/g, '');
+}

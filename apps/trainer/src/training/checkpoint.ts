@@ -80,7 +80,7 @@ export function readCheckpoint(files: { modelJson: string; weights: Uint8Array; 
   const spec: ModelSpec = { model: dir.json.model, diffusion: dir.diffusion, nullLabel: dir.nullLabel };
   const weightsStep = dir.metadata.step === undefined ? 0 : stepOf(dir.metadata, 'weights.safetensors');
   if (!files.state) return { spec, step: weightsStep, ema: dir.weights, params: dir.weights };
-  const { tensors, metadata } = readSafetensors(files.state);
+  const { tensors, metadata } = readSafetensors(files.state, TRAIN_STATE_FILE);
   if (metadata.format !== STATE_FORMAT) {
     throw new Error(`${TRAIN_STATE_FILE}: __metadata__.format is ${JSON.stringify(metadata.format)}; accepted: "${STATE_FORMAT}"`);
   }

@@ -75,9 +75,10 @@ export type ModelDirectory = DenoiserDirectory | DiTDirectory | ClassifierDirect
 
 /**
  * Parses and checks a model directory from its two files' contents. Throws naming the field of
- * model.json that is wrong, or the first missing / unexpected / mis-shaped weight.
+ * model.json that is wrong, or the first missing / unexpected / mis-shaped weight. `weightsName`
+ * (the weights file's path, when known) begins the errors of a malformed safetensors file.
  */
-export function parseModelDirectory(modelJsonText: string, weightsBytes: Uint8Array): ModelDirectory {
+export function parseModelDirectory(modelJsonText: string, weightsBytes: Uint8Array, weightsName: string = WEIGHTS_FILE): ModelDirectory {
   const json = parseModelJson(modelJsonText, MODEL_JSON);
   // model.json is checked in full before the weights are decoded, so its errors come first.
   if (json.architecture === 'adm-unet') {
@@ -90,7 +91,7 @@ export function parseModelDirectory(modelJsonText: string, weightsBytes: Uint8Ar
           : `${MODEL_JSON}.guidance.null_label is ${nullLabel}; accepted: null or a label in 0..${unet.numClasses - 1} (model.num_classes ${unet.numClasses})`,
       );
     }
-    const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+    const { tensors: weights, metadata } = readSafetensors(weightsBytes, weightsName);
     checkStateDict(unetParamSpecs(unet), weights, WEIGHTS_FILE);
     return { architecture: 'adm-unet', json, weights, metadata, unet, diffusion: json.diffusion, nullLabel };
   }
@@ -109,12 +110,12 @@ export function parseModelDirectory(modelJsonText: string, weightsBytes: Uint8Ar
   }
   if (json.architecture === 'mnist-classifier') {
     const mnistClassifier = parseMnistClassifierConfig(json.model, `${MODEL_JSON}.model`);
-    const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+    const { tensors: weights, metadata } = readSafetensors(weightsBytes, weightsName);
     checkStateDict(mnistClassifierParamSpecs(mnistClassifier), weights, WEIGHTS_FILE);
     return { architecture: 'mnist-classifier', json, weights, metadata, mnistClassifier };
   }
   if (json.architecture === 'fid-inception-v3') {
-    const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+    const { tensors: weights, metadata } = readSafetensors(weightsBytes, weightsName);
     checkStateDict(inceptionParamSpecs(), weights, WEIGHTS_FILE, INCEPTION_MISMATCH_HINT);
     return { architecture: 'fid-inception-v3', json, weights, metadata, preprocess: json.preprocess };
   }
@@ -122,7 +123,7 @@ export function parseModelDirectory(modelJsonText: string, weightsBytes: Uint8Ar
   if (json.guidance.null_label !== null) {
     throw new Error(`${MODEL_JSON}.guidance.null_label is ${json.guidance.null_label}; a classifier has no null label, accepted: null`);
   }
-  const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+  const { tensors: weights, metadata } = readSafetensors(weightsBytes, weightsName);
   checkStateDict(classifierParamSpecs(classifier), weights, WEIGHTS_FILE);
   return { architecture: 'adm-classifier', json, weights, metadata, classifier, diffusion: json.diffusion };
 }

@@ -37,5 +37,9 @@ async function read(path: string, large = false): Promise<Buffer> {
 
 export async function readModelDirectory(dir: string): Promise<ModelDirectory> {
   const [json, weights] = await Promise.all([read(join(dir, MODEL_JSON)), read(join(dir, WEIGHTS_FILE), true)]);
-  return parseModelDirectory(json.toString('utf8'), new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
+  return parseModelDirectory(
+    json.toString('utf8'),
+    new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength),
+    join(dir, WEIGHTS_FILE),
+  );
 }

@@ -79,41 +79,105 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-/** Parses a whole safetensors file held in memory. Errors name the tensor and what is wrong. */
-export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
+interface HeaderEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** One tensor's header entry, checked on its own: dtype, shape, offsets as integers in order and sized by dtype × shape. */
+function headerEntry(source: string, name: string, entry: unknown, dataBytes: number): HeaderEntry {
+  const where = `${source}: tensor "${name}"`;
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
+    throw new SafetensorsError(`${where} is ${JSON.stringify(entry)}; accepted: an object {dtype, shape, data_offsets}`);
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  const width = ELEMENT_BYTES[dtype as SafetensorsDtype];
+  if (typeof dtype !== 'string' || !Object.hasOwn(ELEMENT_BYTES, dtype))
+    throw new SafetensorsError(`${where} has dtype ${JSON.stringify(dtype)}; accepted: ${Object.keys(ELEMENT_BYTES).join(', ')}`);
+  if (!Array.isArray(shape) || !shape.every(isCount))
+    throw new SafetensorsError(`${where} has shape ${JSON.stringify(shape)}; accepted: a list of integers ≥ 0`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount))
+    throw new SafetensorsError(
+      `${where} has data_offsets ${JSON.stringify(offsets)}; accepted: [begin, end], two integers ≥ 0 counted from the start of the data block`,
+    );
+  const [begin, end] = offsets as [number, number];
+  if (end < begin) throw new SafetensorsError(`${where} has data_offsets [${begin}, ${end}): it ends before it begins`);
+  if (end > dataBytes)
+    throw new SafetensorsError(`${where} has data_offsets [${begin}, ${end}) past the end of the ${dataBytes}-byte data block`);
+  const count = (shape as number[]).reduce((a, b) => a * b, 1);
+  if (end - begin !== count * width)
+    throw new SafetensorsError(
+      `${where} of shape [${shape}] ${dtype} needs ${count * width} bytes (${count} × ${width}) but its data_offsets [${begin}, ${end}) hold ${end - begin}`,
+    );
+  return { name, dtype: dtype as SafetensorsDtype, shape: shape as number[], begin, end };
+}
+
+/**
+ * The format's own rule: the tensors tile the data block exactly, each beginning where the one
+ * before it ends, so no byte is read as two tensors and no byte is left unexplained.
+ */
+function checkTiling(source: string, entries: HeaderEntry[], dataBytes: number): void {
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  let previous: HeaderEntry | undefined;
+  for (const e of sorted) {
+    if (e.begin < at && previous)
+      throw new SafetensorsError(
+        `${source}: tensors "${previous.name}" [${previous.begin}, ${previous.end}) and "${e.name}" [${e.begin}, ${e.end}) overlap`,
+      );
+    if (e.begin > at)
+      throw new SafetensorsError(
+        `${source}: bytes [${at}, ${e.begin}) of the data block belong to no tensor (before "${e.name}"); accepted: tensors laid end to end`,
+      );
+    at = e.end;
+    previous = e;
+  }
+  if (at !== dataBytes)
+    throw new SafetensorsError(
+      `${source}: the data block is ${dataBytes} bytes but its tensors end at byte ${at}; accepted: tensors that fill it exactly`,
+    );
+}
+
+/**
+ * Parses a whole safetensors file held in memory. `source` (the file's path or name) begins every
+ * error, which names the tensor and what is wrong with it.
+ */
+export function readSafetensors(bytes: Uint8Array, source = 'safetensors'): SafetensorsFile {
   if (bytes.byteLength < 8)
-    throw new SafetensorsError(`safetensors: file is ${bytes.byteLength} bytes, shorter than its 8-byte header length`);
+    throw new SafetensorsError(`${source}: file is ${bytes.byteLength} bytes, shorter than its 8-byte header length`);
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (8 + headerLength > bytes.byteLength) {
-    throw new SafetensorsError(`safetensors: header length ${headerLength} runs past the end of the ${bytes.byteLength}-byte file`);
+    throw new SafetensorsError(`${source}: header length ${headerLength} runs past the end of the ${bytes.byteLength}-byte file`);
   }
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch (e) {
-    throw new SafetensorsError(`safetensors: header is not valid JSON (${(e as Error).message})`);
+    throw new SafetensorsError(`${source}: header is not valid JSON (${(e as Error).message})`);
   }
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw new SafetensorsError(
+      `${source}: header is ${JSON.stringify(header)}; accepted: a JSON object of tensor names to {dtype, shape, data_offsets}`,
+    );
   const data = bytes.subarray(8 + headerLength);
-  const tensors = new Map<string, StoredTensor>();
   let metadata: Record<string, string> = {};
+  const entries: HeaderEntry[] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === 'string'))
+        throw new SafetensorsError(`${source}: __metadata__ is ${JSON.stringify(entry)}; accepted: an object of string values`);
       metadata = entry as Record<string, string>;
       continue;
     }
-    const { dtype, shape, data_offsets } = entry as { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] };
-    const width = ELEMENT_BYTES[dtype];
-    if (!width)
-      throw new SafetensorsError(`safetensors: tensor "${name}" has dtype ${dtype}; accepted: ${Object.keys(ELEMENT_BYTES).join(', ')}`);
-    const [begin, end] = data_offsets;
-    const count = shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== count * width || end > data.byteLength || begin < 0) {
-      throw new SafetensorsError(
-        `safetensors: tensor "${name}" of shape [${shape}] ${dtype} has offsets [${begin}, ${end}) that do not fit its size or the ${data.byteLength}-byte data block`,
-      );
-    }
-    tensors.set(name, { dtype, shape, data: decode(dtype, data, begin, end) });
+    entries.push(headerEntry(source, name, entry, data.byteLength));
   }
+  checkTiling(source, entries, data.byteLength);
+  const tensors = new Map<string, StoredTensor>();
+  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(e.dtype, data, e.begin, e.end) });
   return { tensors, metadata };
 }
 
