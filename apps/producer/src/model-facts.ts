@@ -12,18 +12,31 @@ import { defaultModelId } from '@diffq/queue';
 import { fetchModel } from '@diffq/storage';
 import { type EvaluationDefaults, resolveBeside } from './statistics-flags.ts';
 
+/** A latent model's decoder as the run pins it, with the latent shape it takes and the images it gives. */
+export interface LatentFacts {
+  decoder: { uri: string; digest: string; description: string };
+  /** The latents the denoiser samples, [latentChannels, latentSize, latentSize]. */
+  latentChannels: number;
+  latentSize: number;
+}
+
 export interface DenoiserFacts {
   /** As the manifest records it: an absolute path or an s3:// URI. */
   uri: string;
   id: string;
   digest: string;
+  /** model.json architecture: "adm-unet" (pixels) or "dit" (latents). */
+  architecture: string;
+  /** Set for a latent model: the reverse process runs on latents and the decoder makes the images. */
+  latent?: LatentFacts;
+  /** The side of the images the run writes (a latent model's decoded images). */
   imageSize: number;
   /** Class count of a class-conditional model (including a null label), else null. */
   numClasses: number | null;
   nullLabel: number | null;
   /** T, the base diffusion steps. */
   steps: number;
-  /** Image channels (1 grey, 3 RGB). */
+  /** Image channels of the images the run writes (1 grey, 3 RGB). */
   channels: number;
   /** model.json `evaluation`, its paths resolved against the model directory: the --stats defaults. */
   evaluation?: EvaluationDefaults;
@@ -61,6 +74,7 @@ export async function denoiserFacts(uri: string, modelId?: string): Promise<Deno
     uri: base,
     id: modelId ?? defaultModelId(local.digest),
     digest: local.digest,
+    architecture: json.architecture,
     imageSize: unet.imageSize,
     numClasses: unet.numClasses,
     nullLabel: json.guidance.null_label,

@@ -101,7 +101,7 @@ export class ShardSampler {
     if (g.kind === 'classifier_free') {
       const nullLabel = this.model.directory.nullLabel;
       if (nullLabel === null) throw new Error('classifier-free guidance needs model.json guidance.null_label');
-      return { type: 'classifier_free', w: g.scale, nullLabel };
+      return { type: 'classifier_free', w: g.scale, nullLabel, ...(g.guidedChannels !== 'all' && { guidedChannels: g.guidedChannels }) };
     }
     const classifier = await this.model.classifier(g.classifier);
     return { type: 'classifier', labels: labels ?? new Int32Array(0), condFn: classifier.condFn(g.scale) };
