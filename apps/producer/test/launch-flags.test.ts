@@ -72,6 +72,7 @@ describe('launch flags', () => {
     const dit = buildRunSpec({ ...base, guidanceScale: 0.5 }, latentModel, undefined, meta);
     assert.deepEqual(dit.guidance, { kind: 'classifier_free', scale: 0.5, guidedChannels: 3 });
     assert.deepEqual(dit.model.decoder, { uri: '/models/sd-vae-ft-ema', digest: 'b'.repeat(64) });
+    assert.deepEqual(dit.sampler, { kind: 'ddpm', respacing: '', eta: 0, clipDenoised: false }, "DiT's clip_denoised=False");
     const all = buildRunSpec({ ...base, guidanceScale: 0.5, guidedChannels: 'all' }, latentModel, undefined, meta);
     assert.deepEqual(all.guidance, { kind: 'classifier_free', scale: 0.5, guidedChannels: 'all' });
     assert.deepEqual(checkAgainstModel({ ...base, guidanceScale: 0.5, guidedChannels: '3' }, latentModel), []);
