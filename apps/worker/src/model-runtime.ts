@@ -44,6 +44,34 @@ export interface LoadedClassifier {
   condFn(scale: number): CondFn;
 }
 
+/**
+ * A latent model's decoder (model.json `decoder`): z [n, C, h, w] → uint8 NHWC images, exactly
+ * sample_ddp.py's decode and conversion. Its digest is pinned by the manifest like the denoiser's.
+ */
+export interface LatentDecoder {
+  /** The decoder directory as model.json names it, resolved. */
+  uri: string;
+  /** sha256 of the decoder's weights, as diffq launch recorded it (manifest model.decoder.digest). */
+  digest: string;
+  description: string;
+  /** [H, W, C] of the image an h × w latent decodes to. */
+  imageShape(h: number, w: number): [number, number, number];
+  decode(z: Float32Array, n: number, h: number, w: number): Promise<Uint8Array>;
+  dispose(): void;
+}
+
+/** What the denoiser samples: x_t [channels, size, size] (latents for a latent model), and its classes. */
+export interface DenoiserShape {
+  channels: number;
+  size: number;
+  /** Classes of a class-conditional denoiser (a null label included), else null. */
+  numClasses: number | null;
+  /** The "no class" label of classifier-free guidance, or null. */
+  nullLabel: number | null;
+  /** model.json `diffusion`, unparsed. */
+  diffusion: Record<string, unknown>;
+}
+
 export interface ModelRuntime {
   /** Queue name suffix: `sample.<id>`. */
   id: string;
@@ -51,6 +79,10 @@ export interface ModelRuntime {
   /** sha256 of weights.safetensors. */
   digest: string;
   directory: DenoiserDirectory;
+  /** What the denoiser samples, whatever its architecture. */
+  denoiser: DenoiserShape;
+  /** Set for a latent model: samples are latents, decoded into the images the run writes. */
+  decoder?: LatentDecoder;
   /** The denoiser, its forward passes timed into diffq_denoiser_step_seconds. */
   engine: DenoiserEngine;
   loadSeconds: number;
@@ -108,6 +140,18 @@ export interface LoadModelOptions {
   denoiser?: (directory: DenoiserDirectory) => Promise<{ engine: DenoiserEngine; why: string; precision?: SamplingPrecision }>;
 }
 
+/** The sample shape and labels of a denoiser directory. */
+export function denoiserShape(directory: DenoiserDirectory): DenoiserShape {
+  const { unet } = directory;
+  return {
+    channels: unet.inChannels,
+    size: unet.imageSize,
+    numClasses: unet.numClasses,
+    nullLabel: directory.nullLabel,
+    diffusion: directory.diffusion,
+  };
+}
+
 export async function loadModelRuntime(options: LoadModelOptions): Promise<ModelRuntime> {
   const start = performance.now();
   const local = await fetchModel(options.uri);
@@ -117,6 +161,7 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
       `--model ${options.uri}: model.json.architecture is "${directory.architecture}"; a worker serves a denoiser ("adm-unet")`,
     );
   }
+  const denoiser = denoiserShape(directory);
   const id = options.modelId ?? defaultModelId(local.digest);
   // Engines exchange tfjs tensors, so the backend is up whichever opens the denoiser.
   await initBackend();
@@ -167,6 +212,7 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
     uri: options.uri,
     digest: local.digest,
     directory,
+    denoiser,
     engine,
     loadSeconds,
     why: opened.why,
