@@ -4,4 +4,5 @@
  */
 export * from './adm/classifier-config.ts';
 export * from './adm/unet-config.ts';
+export * from './dit/dit-config.ts';
 export * from './model/model-json.ts';

@@ -4,7 +4,7 @@
  */
 
 import type { DenoiserEngine } from '@diffq/diffusion';
-import type { UNetConfig } from '@diffq/networks';
+import type { DenoiserShape } from '@diffq/networks';
 import * as tf from '@tensorflow/tfjs';
 import { openModelEngine } from './model-engine.ts';
 import { type ExecutionProvider, OnnxEngine } from './onnx-engine.ts';
@@ -53,7 +53,7 @@ export interface TimedForward {
  * for `engine`. Each timed forward includes reading the output back, so asynchronous backends are
  * timed to completion.
  */
-export function timedForward(engine: DenoiserEngine, config: UNetConfig, batch: number): TimedForward {
+export function timedForward(engine: DenoiserEngine, config: DenoiserShape, batch: number): TimedForward {
   const x = tf.randomNormal([batch, config.inChannels, config.imageSize, config.imageSize], 0, 1, 'float32', 1) as tf.Tensor4D;
   const t = tf.fill([batch], 500, 'float32') as tf.Tensor1D;
   const k = config.numClasses;
@@ -77,7 +77,7 @@ export function timedForward(engine: DenoiserEngine, config: UNetConfig, batch: 
 }
 
 /** `repeat` timed forwards after WARMUP_FORWARDS untimed ones. */
-export async function timeForwards(engine: DenoiserEngine, config: UNetConfig, batch: number, repeat: number): Promise<number[]> {
+export async function timeForwards(engine: DenoiserEngine, config: DenoiserShape, batch: number, repeat: number): Promise<number[]> {
   const forward = timedForward(engine, config, batch);
   try {
     for (let i = 0; i < WARMUP_FORWARDS; i++) await forward.once();

@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WEIGHTS_FILE } from '@diffq/networks';
 
@@ -22,13 +23,14 @@ export interface CachedGraph {
  * Returns `<modelDir>/.diffq-onnx/<stem>-<key>.onnx`, building and writing it first when absent.
  * `settings` holds everything besides the weights file that changes the graph (builder version,
  * model flags, precision). A directory that cannot be written (a read-only mount) gets the graph in
- * memory instead.
+ * memory (or in a temporary directory, for a graph written with external data) instead.
  */
 export async function cachedGraph(
   modelDir: string,
   stem: string,
   settings: unknown,
-  build: () => Uint8Array | Promise<Uint8Array>,
+  /** Returns the graph's bytes, or writes it (and any external data beside it) at the path given and returns that path. */
+  build: (path: string) => Uint8Array | string | Promise<Uint8Array | string>,
 ): Promise<CachedGraph> {
   const weights = await stat(join(modelDir, WEIGHTS_FILE));
   const key = createHash('sha256')
@@ -38,15 +40,22 @@ export async function cachedGraph(
   const path = join(modelDir, ONNX_CACHE_DIR, `${stem}-${key}.onnx`);
   if (existsSync(path)) return { graph: path, note: `graph from the cache ${path}` };
   const started = performance.now();
-  const bytes = await build();
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
   try {
     await mkdir(join(modelDir, ONNX_CACHE_DIR), { recursive: true });
+  } catch (e) {
+    // A read-only directory: the graph is built in memory, or in a temporary directory when it must be a file.
+    const graph = await build(join(await mkdtemp(join(tmpdir(), 'diffq-graph-')), `${stem}.onnx`));
+    return { graph, note: `graph built in ${seconds()} s, not cached (${(e as Error).message.split('\n')[0]})` };
+  }
+  const bytes = await build(path);
+  if (typeof bytes === 'string') return { graph: bytes, note: `graph built in ${seconds()} s and cached as ${bytes}` };
+  try {
     const temp = `${path}.${process.pid}.tmp`;
     await writeFile(temp, bytes);
     await rename(temp, path);
-    return { graph: bytes, note: `graph built in ${seconds} s and cached as ${path}` };
+    return { graph: bytes, note: `graph built in ${seconds()} s and cached as ${path}` };
   } catch (e) {
-    return { graph: bytes, note: `graph built in ${seconds} s, not cached (${(e as Error).message.split('\n')[0]})` };
+    return { graph: bytes, note: `graph built in ${seconds()} s, not cached (${(e as Error).message.split('\n')[0]})` };
   }
 }

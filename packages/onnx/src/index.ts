@@ -1,4 +1,5 @@
 export * from './bench-model.ts';
+export * from './dit-graph.ts';
 export * from './feature-network.ts';
 export * from './graph-cache.ts';
 export * from './inception-graph.ts';

@@ -3,6 +3,8 @@
  * initializers held as raw little-endian bytes, nodes with typed attributes. It knows nothing about
  * networks; `unet-graph.ts` describes the UNet with it.
  */
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
@@ -67,9 +69,29 @@ function toBytes(data: Float32Array | Float64Array | BigInt64Array, type: ElemTy
   return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
 }
 
+/** An initializer as given: converted to bytes only when the model is written, so large weights are copied once. */
+interface Initializer {
+  name: string;
+  dims: number[];
+  type: ElemType;
+  data: Float32Array | Float64Array | BigInt64Array;
+}
+
+const byteLength = (i: Initializer) => i.dims.reduce((a, b) => a * b, 1) * (i.type === 'float16' ? 2 : i.type === 'float32' ? 4 : 8);
+
+/**
+ * protobuf cannot encode a message over 2 GiB, so a model whose weights pass this many bytes is written
+ * with its weights as ONNX external data (writeModel) instead of as one protobuf.
+ */
+export const EXTERNAL_DATA_THRESHOLD = 1.5 * 2 ** 30;
+/** Initializers smaller than this stay inside the protobuf even when the weights are external (shapes, axes, scalars). */
+const INLINE_BYTES = 1024;
+/** Offsets of external tensors are page-aligned, so that onnxruntime can map them from the file. */
+const EXTERNAL_ALIGNMENT = 4096;
+
 export class OnnxGraph {
   private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
-  private readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
+  private readonly initializers: Initializer[] = [];
   private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly used = new Set<string>();
@@ -115,13 +137,23 @@ export class OnnxGraph {
     this.outputs.push(this.valueInfo(name, type, dims));
   }
 
-  /** A weight or constant stored in the model, converted to `type` (float16 rounds to nearest even). */
+  /**
+   * A weight or constant stored in the model, converted to `type` (float16 rounds to nearest even) when
+   * the model is written: `data` must not change until then.
+   */
   initializer(hint: string, data: Float32Array | Float64Array | BigInt64Array, dims: number[], type: ElemType = 'float32'): string {
     const count = dims.reduce((a, b) => a * b, 1);
     if (count !== data.length) throw new Error(`initializer ${hint}: ${data.length} values do not fill shape [${dims}]`);
+    if (type === 'float16' && data instanceof BigInt64Array)
+      throw new Error(`initializer ${hint}: an int64 tensor cannot be stored as float16`);
     const name = this.fresh(hint);
-    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: DATA_TYPE[type], rawData: toBytes(data, type) }));
+    this.initializers.push({ name, dims, type, data });
     return name;
+  }
+
+  /** Bytes the initializers take in the model. */
+  get initializerBytes(): number {
+    return this.initializers.reduce((n, i) => n + byteLength(i), 0);
   }
 
   /** A small shared constant (shapes, axes, scalars); equal constants are stored once. */
@@ -158,21 +190,82 @@ export class OnnxGraph {
     return this.nodeN(opType, inputs, attributes, hint)[0];
   }
 
-  /** Serialises the graph as an ONNX model (IR version 8, default domain at `opset`). */
-  toModel(opset: number, docString = ''): Uint8Array {
+  private encode(opset: number, docString: string, initializer: InstanceType<typeof onnx.TensorProto>[]): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'diffq',
       docString,
       opsetImport: [{ domain: '', version: opset }],
-      graph: {
-        name: this.name,
-        node: this.nodes,
-        initializer: this.initializers,
-        input: this.inputs,
-        output: this.outputs,
-      },
+      graph: { name: this.name, node: this.nodes, initializer, input: this.inputs, output: this.outputs },
     });
     return onnx.ModelProto.encode(model).finish();
   }
+
+  /** Serialises the graph as an ONNX model (IR version 8, default domain at `opset`), weights inside. */
+  toModel(opset: number, docString = ''): Uint8Array {
+    const initializers = this.initializers.map(({ name, dims, type, data }) =>
+      onnx.TensorProto.create({ name, dims, dataType: DATA_TYPE[type], rawData: toBytes(data, type) }),
+    );
+    return this.encode(opset, docString, initializers);
+  }
+
+  /**
+   * Writes the model to `path` with its weights as ONNX external data in `<path>.data` beside it (every
+   * initializer of at least 1 KiB, page-aligned): the form protobuf's 2 GiB limit leaves for large
+   * networks. onnxruntime reads the data file when it opens `path`, so the two stay side by side. Each
+   * file is written under a temporary name and renamed, the data first: a reader that sees the model
+   * sees its data complete, and two processes writing the same model do not truncate each other's.
+   */
+  writeModel(path: string, opset: number, docString = ''): void {
+    const dataPath = `${path}.data`;
+    const temp = (p: string) => `${p}.${process.pid}.tmp`;
+    const fd = openSync(temp(dataPath), 'w');
+    const initializers: InstanceType<typeof onnx.TensorProto>[] = [];
+    let offset = 0;
+    try {
+      for (const init of this.initializers) {
+        const { name, dims, type, data } = init;
+        const bytes = byteLength(init);
+        if (bytes < INLINE_BYTES) {
+          initializers.push(onnx.TensorProto.create({ name, dims, dataType: DATA_TYPE[type], rawData: toBytes(data, type) }));
+          continue;
+        }
+        offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+        // float32 data is written from the caller's array as it is; other types are converted first.
+        const raw =
+          type === 'float32' && data instanceof Float32Array
+            ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+            : toBytes(data, type);
+        writeAll(fd, raw, offset);
+        initializers.push(
+          onnx.TensorProto.create({
+            name,
+            dims,
+            dataType: DATA_TYPE[type],
+            dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+            externalData: [
+              { key: 'location', value: basename(dataPath) },
+              { key: 'offset', value: String(offset) },
+              { key: 'length', value: String(raw.byteLength) },
+            ],
+          }),
+        );
+        offset += raw.byteLength;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp(dataPath), dataPath);
+    const modelFd = openSync(temp(path), 'w');
+    try {
+      writeAll(modelFd, this.encode(opset, docString, initializers), 0);
+    } finally {
+      closeSync(modelFd);
+    }
+    renameSync(temp(path), path);
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+  for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done, position + done);
 }

@@ -4,7 +4,8 @@
  * choice comes back with a sentence saying what was taken and why, for the worker's log.
  */
 import { type DenoiserEngine, describeBackend, initBackend } from '@diffq/diffusion';
-import { createUNet, type StoredTensor, TfjsEngine, type UNetConfig } from '@diffq/networks';
+import { createUNet, type DiTConfig, type StoredTensor, TfjsEngine, type UNetConfig } from '@diffq/networks';
+import { buildDiTOnnx } from './dit-graph.ts';
 import { type ExecutionProvider, OnnxEngine } from './onnx-engine.ts';
 import { buildUNetOnnx } from './unet-graph.ts';
 
@@ -12,9 +13,13 @@ export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
 export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs'];
 export type GraphDtype = 'float32' | 'float16';
 
-export interface OpenEngineOptions {
-  modelConfig: UNetConfig;
-  /** The UNet state_dict (PyTorch keys); needed by tfjs, and by onnx unless `onnxModel` is given. */
+/** Which network the weights are: a guided-diffusion UNet (the default) or a facebookresearch/DiT. */
+export type DenoiserNetwork = { architecture?: 'adm-unet'; modelConfig: UNetConfig } | { architecture: 'dit'; modelConfig: DiTConfig };
+
+export type OpenEngineOptions = DenoiserNetwork & EngineSettings;
+
+interface EngineSettings {
+  /** The network's state_dict (PyTorch keys); needed by tfjs, and by onnx unless `onnxModel` is given. */
   weights?: ReadonlyMap<string, StoredTensor>;
   /** A ready ONNX graph, as bytes or a file path: a user's PyTorch export or a cached build. */
   onnxModel?: Uint8Array | string;
@@ -43,7 +48,8 @@ export interface OpenedEngine {
 function graphSource(o: OpenEngineOptions, dtype: GraphDtype): Promise<Uint8Array | string> {
   if (o.buildGraph) return o.buildGraph(dtype);
   const weights = o.weights;
-  if (!weights) throw new Error('the onnx engine needs the UNet weights (weights.safetensors) or a model.onnx');
+  if (!weights) throw new Error('the onnx engine needs the network weights (weights.safetensors) or a model.onnx');
+  if (o.architecture === 'dit') return Promise.resolve(buildDiTOnnx(o.modelConfig, weights, { dtype }));
   return Promise.resolve(buildUNetOnnx(o.modelConfig, weights, { dtype }));
 }
 
@@ -87,7 +93,11 @@ async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
   return { engine, why: [...providerNotes(engine), `${dtype} graph built from the weights`, ...notes].join('; '), precision: dtype };
 }
 
+/** Why tfjs cannot run a DiT: its network exists only as an ONNX graph. */
+const DIT_ONLY_ONNX = 'a DiT runs on the onnx engine only (diffq has no tfjs DiT); use --engine onnx';
+
 async function openTfjs(o: OpenEngineOptions): Promise<OpenedEngine> {
+  if (o.architecture === 'dit') throw new Error(`--engine tfjs: ${DIT_ONLY_ONNX}`);
   if (!o.weights) throw new Error('the tfjs engine needs the UNet weights (weights.safetensors); a model.onnx alone runs only on onnx');
   const backend = await initBackend();
   const engine = new TfjsEngine(createUNet(o.modelConfig, o.weights));
@@ -117,6 +127,7 @@ export async function openEngine(o: OpenEngineOptions): Promise<OpenedEngine> {
         return { ...opened, why: `auto took onnx because it loaded: ${opened.why}` };
       } catch (e) {
         const reason = (e as Error).message.split('\n')[0];
+        if (o.architecture === 'dit') throw new Error(`onnx did not load (${reason}), and ${DIT_ONLY_ONNX}`);
         const opened = await openTfjs(o);
         return { ...opened, why: `auto took tfjs because onnx did not load (${reason}); ${opened.why}` };
       }

@@ -1,6 +1,7 @@
 /** Kind name → runner. Each kind lives in its own module beside this one. */
 import type { KindRunner } from '../case.ts';
 import { run as classifierForward } from './classifier_forward.ts';
+import { run as ditForward } from './dit_forward.ts';
 import { run as frechet } from './frechet.ts';
 import { run as inceptionFeatures } from './inception_features.ts';
 import { run as inceptionScore } from './inception_score.ts';
@@ -26,4 +27,5 @@ export const KINDS: Record<string, KindRunner> = {
   inception_score: inceptionScore,
   inception_features: inceptionFeatures,
   philox_noise: philoxNoise,
+  dit_forward: ditForward,
 };

@@ -9,6 +9,8 @@ import { classifierParamSpecs } from '../adm/classifier.ts';
 import { type ClassifierConfig, parseClassifierConfig } from '../adm/classifier-config.ts';
 import { unetParamSpecs } from '../adm/unet.ts';
 import { parseUNetConfig, type UNetConfig } from '../adm/unet-config.ts';
+import { type DiTConfig, ditNullLabel, parseDiTConfig } from '../dit/dit-config.ts';
+import { checkDiTStateDict } from '../dit/dit-plan.ts';
 import type { InceptionPreprocess } from '../inception/inception-preprocess.ts';
 import { INCEPTION_MISMATCH_HINT, inceptionParamSpecs } from '../inception/inception-v3.ts';
 import { mnistClassifierParamSpecs } from '../mnist-classifier/mnist-classifier.ts';
@@ -38,6 +40,18 @@ export interface DenoiserDirectory extends Common<'adm-unet'> {
   nullLabel: number | null;
 }
 
+/** A facebookresearch/DiT denoiser: it samples latents, which the `decoder` autoencoder turns into images. */
+export interface DiTDirectory extends Common<'dit'> {
+  architecture: 'dit';
+  dit: DiTConfig;
+  /** model.json `diffusion`, unparsed: the diffusion-config parser reads it. */
+  diffusion: Record<string, unknown>;
+  /** guidance.null_label when given, else the label table's null row (num_classes) or null without one. */
+  nullLabel: number | null;
+  /** model.json `decoder` as written (a path relative to the model directory), or undefined. */
+  decoder: string | undefined;
+}
+
 export interface ClassifierDirectory extends Common<'adm-classifier'> {
   architecture: 'adm-classifier';
   classifier: ClassifierConfig;
@@ -57,7 +71,7 @@ export interface InceptionDirectory extends Common<'fid-inception-v3'> {
   preprocess: InceptionPreprocess;
 }
 
-export type ModelDirectory = DenoiserDirectory | ClassifierDirectory | MnistClassifierDirectory | InceptionDirectory;
+export type ModelDirectory = DenoiserDirectory | DiTDirectory | ClassifierDirectory | MnistClassifierDirectory | InceptionDirectory;
 
 /**
  * Parses and checks a model directory from its two files' contents. Throws naming the field of
@@ -79,6 +93,19 @@ export function parseModelDirectory(modelJsonText: string, weightsBytes: Uint8Ar
     const { tensors: weights, metadata } = readSafetensors(weightsBytes);
     checkStateDict(unetParamSpecs(unet), weights, WEIGHTS_FILE);
     return { architecture: 'adm-unet', json, weights, metadata, unet, diffusion: json.diffusion, nullLabel };
+  }
+  if (json.architecture === 'dit') {
+    const dit = parseDiTConfig(json.model, `${MODEL_JSON}.model`);
+    const rows = dit.num_classes + (ditNullLabel(dit) === null ? 0 : 1);
+    const nullLabel = json.guidance.null_label === undefined ? ditNullLabel(dit) : json.guidance.null_label;
+    if (nullLabel !== null && nullLabel >= rows) {
+      throw new Error(
+        `${MODEL_JSON}.guidance.null_label is ${nullLabel}; accepted: null or a label in 0..${rows - 1} (the label table has ${rows} rows: model.num_classes ${dit.num_classes}${rows > dit.num_classes ? ' and the null row' : ''})`,
+      );
+    }
+    const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+    checkDiTStateDict(dit, weights, WEIGHTS_FILE);
+    return { architecture: 'dit', json, weights, metadata, dit, diffusion: json.diffusion, nullLabel, decoder: json.decoder };
   }
   if (json.architecture === 'mnist-classifier') {
     const mnistClassifier = parseMnistClassifierConfig(json.model, `${MODEL_JSON}.model`);

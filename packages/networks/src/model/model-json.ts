@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { INCEPTION_PREPROCESS_MODES } from '../inception/inception-preprocess.ts';
 
 export const MODEL_FORMAT = 'diffq-model/1';
-export const ARCHITECTURES = ['adm-unet', 'adm-classifier', 'fid-inception-v3', 'mnist-classifier'] as const;
+export const ARCHITECTURES = ['adm-unet', 'dit', 'adm-classifier', 'fid-inception-v3', 'mnist-classifier'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 const accepted = (values: readonly string[]) => `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;
@@ -29,6 +29,16 @@ const GuidanceSchema = z
   .strict();
 
 /**
+ * A DiT's guidance: null_label defaults to the label table's null row (num_classes, when
+ * class_dropout_prob > 0), so it is absent unless a user overrides it; null turns guidance off.
+ */
+const DiTGuidanceSchema = z
+  .object({
+    null_label: z.number({ invalid_type_error: 'must be a label index (an integer ≥ 0) or null' }).int().min(0).nullable().optional(),
+  })
+  .strict();
+
+/**
  * How the model is evaluated by default (docs/evaluation-runs.md): a feature network directory and
  * stats npz files, each a path relative to the model directory (or absolute, or s3://). `diffq
  * launch --stats` uses them when --features / --ref are not given.
@@ -44,6 +54,7 @@ const EvaluationSchema = z
   .strict();
 
 const ModelObject = z.record(z.unknown(), { invalid_type_error: 'must be an object of create_model / create_classifier arguments' });
+const DiTModelObject = z.record(z.unknown(), { invalid_type_error: "must be an object of DiT's constructor arguments" });
 const DiffusionObject = z.object({}, { invalid_type_error: 'must be an object of create_gaussian_diffusion arguments' }).passthrough();
 
 export const ModelJsonSchema = z.discriminatedUnion('architecture', [
@@ -55,6 +66,25 @@ export const ModelJsonSchema = z.discriminatedUnion('architecture', [
       diffusion: DiffusionObject,
       guidance: GuidanceSchema.default({}),
       evaluation: EvaluationSchema.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      format: z.literal(MODEL_FORMAT),
+      architecture: z.literal('dit'),
+      /** DiT's constructor arguments, checked by parseDiTConfig. */
+      model: DiTModelObject,
+      diffusion: DiffusionObject,
+      guidance: DiTGuidanceSchema.default({}),
+      evaluation: EvaluationSchema.optional(),
+      /**
+       * The autoencoder that turns sampled latents into images: a directory path relative to the model
+       * directory (or absolute, or s3://), as `evaluation.features` names a feature network.
+       */
+      decoder: z
+        .string({ invalid_type_error: 'must be the path of the autoencoder directory, relative to the model directory' })
+        .min(1)
+        .optional(),
     })
     .strict(),
   z
