@@ -29,8 +29,10 @@ export async function cachedGraph(
   stem: string,
   settings: unknown,
   build: () => Uint8Array | Promise<Uint8Array>,
+  /** The directory's weights file, whose size and modification time key the cache. */
+  weightsFile: string = WEIGHTS_FILE,
 ): Promise<CachedGraph> {
-  const weights = await stat(join(modelDir, WEIGHTS_FILE));
+  const weights = await stat(join(modelDir, weightsFile));
   const key = createHash('sha256')
     .update(JSON.stringify({ settings, size: weights.size, mtime: weights.mtimeMs }))
     .digest('hex')

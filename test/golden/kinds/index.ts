@@ -12,6 +12,7 @@ import { run as schedule } from './schedule.ts';
 import { run as solverLoop } from './solver_loop.ts';
 import { run as trainingLoss } from './training_loss.ts';
 import { run as unetForward } from './unet_forward.ts';
+import { run as vaeDecode } from './vae_decode.ts';
 
 export const KINDS: Record<string, KindRunner> = {
   schedule,
@@ -26,4 +27,5 @@ export const KINDS: Record<string, KindRunner> = {
   inception_score: inceptionScore,
   inception_features: inceptionFeatures,
   philox_noise: philoxNoise,
+  vae_decode: vaeDecode,
 };
