@@ -13,6 +13,7 @@ import { run as schedule } from './schedule.ts';
 import { run as solverLoop } from './solver_loop.ts';
 import { run as trainingLoss } from './training_loss.ts';
 import { run as unetForward } from './unet_forward.ts';
+import { run as vaeDecode } from './vae_decode.ts';
 
 export const KINDS: Record<string, KindRunner> = {
   schedule,
@@ -28,4 +29,5 @@ export const KINDS: Record<string, KindRunner> = {
   inception_features: inceptionFeatures,
   philox_noise: philoxNoise,
   dit_forward: ditForward,
+  vae_decode: vaeDecode,
 };
