@@ -7,7 +7,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MODEL_JSON } from '@diffq/contract';
 import { parseDiffusionConfig } from '@diffq/diffusion/config';
-import { parseClassifierConfig, parseModelJson, parseUNetConfig } from '@diffq/networks/config';
+import {
+  type DiTConfig,
+  decoderImageSize,
+  ditNullLabel,
+  parseClassifierConfig,
+  parseDiTConfig,
+  parseModelJson,
+  parseUNetConfig,
+} from '@diffq/networks/config';
 import { defaultModelId } from '@diffq/queue';
 import { fetchModel } from '@diffq/storage';
 import { type EvaluationDefaults, resolveBeside } from './statistics-flags.ts';
@@ -18,6 +26,9 @@ export interface LatentFacts {
   /** The latents the denoiser samples, [latentChannels, latentSize, latentSize]. */
   latentChannels: number;
   latentSize: number;
+  /** The decoded images: imageSize², imageChannels. */
+  imageSize: number;
+  imageChannels: number;
 }
 
 export interface DenoiserFacts {
@@ -59,27 +70,77 @@ async function modelJson(uri: string, flag: string) {
   }
 }
 
-export async function denoiserFacts(uri: string, modelId?: string): Promise<DenoiserFacts> {
-  const { local, json } = await modelJson(uri, '--model');
-  if (json.architecture !== 'adm-unet') {
+/**
+ * The decoder model.json names, read in full (config and weights, as the worker will) and checked
+ * against the latents the DiT samples. Errors name model.json's `decoder` field.
+ */
+async function latentFacts(uri: string, base: string, named: string | undefined, dit: DiTConfig): Promise<LatentFacts> {
+  const field = `--model ${uri}: model.json decoder`;
+  if (named === undefined) {
     throw new Error(
-      `--model ${uri}: model.json architecture is "${json.architecture}"; sampling needs a denoiser ("adm-unet")${json.architecture === 'adm-classifier' ? '; pass a classifier with --classifier' : ''}`,
+      `${field} is missing; a latent model (architecture "dit") samples latents, and "decoder" names the autoencoder directory that turns them into images (docs/latent-models.md)`,
     );
   }
-  const unet = parseUNetConfig(json.model, `--model ${uri}: model.json model`);
+  const decoderUri = resolveBeside(base, named);
+  if (decoderUri.startsWith('s3://')) {
+    throw new Error(`${field} "${named}" resolves to ${decoderUri}; accepted: a local directory (decoders are not fetched from s3:// yet)`);
+  }
+  // The full package (tfjs included) only for latent models: plain launches stay quick.
+  const { readDecoderDirectory } = await import('@diffq/networks');
+  let decoder: Awaited<ReturnType<typeof readDecoderDirectory>>;
+  try {
+    decoder = await readDecoderDirectory(decoderUri);
+  } catch (error) {
+    throw new Error(`${field} "${named}": ${(error as Error).message}`);
+  }
+  const { config } = decoder;
+  if (config.latentChannels !== dit.in_channels) {
+    throw new Error(
+      `${field} "${named}" decodes latents of ${config.latentChannels} channels (its config.json), but the DiT samples ${dit.in_channels} (model.json model.in_channels); accepted: equal`,
+    );
+  }
+  return {
+    decoder: {
+      uri: decoderUri,
+      digest: decoder.digest,
+      description: `${config.keyLayout} KL decoder, ${config.blockOutChannels.length} levels`,
+    },
+    latentChannels: dit.in_channels,
+    latentSize: dit.input_size,
+    imageSize: decoderImageSize(config, dit.input_size),
+    imageChannels: config.outChannels,
+  };
+}
+
+export async function denoiserFacts(uri: string, modelId?: string): Promise<DenoiserFacts> {
+  const { local, json } = await modelJson(uri, '--model');
+  if (json.architecture !== 'adm-unet' && json.architecture !== 'dit') {
+    throw new Error(
+      `--model ${uri}: model.json architecture is "${json.architecture}"; sampling needs a denoiser ("adm-unet" or "dit")${json.architecture === 'adm-classifier' ? '; pass a classifier with --classifier' : ''}`,
+    );
+  }
   const diffusion = parseDiffusionConfig(json.diffusion, `--model ${uri}: model.json diffusion`);
   const base = uri.startsWith('s3://') ? uri : local.dir;
   const evaluation = json.evaluation;
+  let shape: Pick<DenoiserFacts, 'imageSize' | 'channels' | 'numClasses' | 'nullLabel' | 'latent'>;
+  if (json.architecture === 'dit') {
+    const dit = parseDiTConfig(json.model, `--model ${uri}: model.json model`);
+    const latent = await latentFacts(uri, base, json.decoder, dit);
+    // As the model directory reads it: guidance.null_label when given, else the label table's null row.
+    const nullLabel = json.guidance.null_label === undefined ? ditNullLabel(dit) : json.guidance.null_label;
+    const numClasses = dit.num_classes + (ditNullLabel(dit) === null ? 0 : 1);
+    shape = { imageSize: latent.imageSize, channels: latent.imageChannels, numClasses, nullLabel, latent };
+  } else {
+    const unet = parseUNetConfig(json.model, `--model ${uri}: model.json model`);
+    shape = { imageSize: unet.imageSize, channels: unet.inChannels, numClasses: unet.numClasses, nullLabel: json.guidance.null_label };
+  }
   return {
     uri: base,
     id: modelId ?? defaultModelId(local.digest),
     digest: local.digest,
     architecture: json.architecture,
-    imageSize: unet.imageSize,
-    numClasses: unet.numClasses,
-    nullLabel: json.guidance.null_label,
+    ...shape,
     steps: diffusion.steps,
-    channels: unet.inChannels,
     ...(evaluation && {
       evaluation: {
         features: resolveBeside(base, evaluation.features),

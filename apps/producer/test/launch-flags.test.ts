@@ -25,6 +25,8 @@ const latentModel: DenoiserFacts = {
     decoder: { uri: '/models/sd-vae-ft-ema', digest: 'b'.repeat(64), description: 'test decoder' },
     latentChannels: 4,
     latentSize: 32,
+    imageSize: 256,
+    imageChannels: 3,
   },
 };
 

@@ -83,7 +83,7 @@ export class ShardSampler {
     /** Shrinks the micro-batch of runs whose guided step would outlast the lock budget. */
     private readonly budget?: StepBudget,
   ) {
-    this.diffusion = parseDiffusionConfig(model.denoiser.diffusion, 'model.json.diffusion');
+    this.diffusion = parseDiffusionConfig(model.directory.diffusion, 'model.json.diffusion');
   }
 
   /** The spaced process of a respacing string, built once per string. */
@@ -101,7 +101,7 @@ export class ShardSampler {
     const numClasses =
       spec.guidance.kind === 'classifier'
         ? (await this.model.classifier(spec.guidance.classifier)).config.outChannels
-        : drawableClasses(this.model.denoiser);
+        : drawableClasses({ numClasses: this.model.shape.numClasses, nullLabel: this.model.directory.nullLabel });
     return numClasses === null ? null : labelsFor(labelPolicy(spec), seeds, numClasses);
   }
 
@@ -109,7 +109,7 @@ export class ShardSampler {
     const g = spec.guidance;
     if (g.kind === 'none') return { type: 'none' };
     if (g.kind === 'classifier_free') {
-      const nullLabel = this.model.denoiser.nullLabel;
+      const nullLabel = this.model.directory.nullLabel;
       if (nullLabel === null) throw new Error('classifier-free guidance needs model.json guidance.null_label');
       return { type: 'classifier_free', w: g.scale, nullLabel, ...(g.guidedChannels !== 'all' && { guidedChannels: g.guidedChannels }) };
     }
@@ -136,7 +136,7 @@ export class ShardSampler {
     seeds: readonly number[],
     signal?: AbortSignal,
   ): Promise<{ samples: Float32Array; shape: [number, number, number, number]; labels: number[] | null }> {
-    const { channels: c, size, numClasses } = this.model.denoiser;
+    const { inChannels: c, imageSize: size, numClasses } = this.model.shape;
     const [h, w] = [size, size];
     // The ODE solvers read the base schedule; DDPM and DDIM step through the respaced one.
     const process = this.process('respacing' in spec.sampler ? spec.sampler.respacing : '');

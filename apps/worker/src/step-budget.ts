@@ -58,7 +58,7 @@ export class StepBudget {
 
   /** Wall seconds of one step of `microBatch` samples under `guidance`, on zeros at t = 500. */
   async timeStep(guidance: GuidanceSpec, microBatch: number): Promise<number> {
-    const { channels, size, numClasses } = this.model.denoiser;
+    const { inChannels: channels, imageSize: size, numClasses } = this.model.shape;
     const classifier = guidance.kind === 'classifier' ? await this.model.classifier(guidance.classifier) : undefined;
     const forwardBatch = guidance.kind === 'classifier_free' ? 2 * microBatch : microBatch;
     const x = tf.zeros([forwardBatch, channels, size, size]) as tf.Tensor4D;
@@ -130,7 +130,7 @@ export class StepBudget {
   async timeDecode(decodeBatch: number): Promise<number> {
     const decoder = this.model.decoder;
     if (!decoder) throw new Error('timeDecode: the model has no decoder');
-    const { channels, size } = this.model.denoiser;
+    const { inChannels: channels, imageSize: size } = this.model.shape;
     const z = new Float32Array(decodeBatch * channels * size * size);
     const start = performance.now();
     await decoder.decode(z, decodeBatch, size, size);
