@@ -48,7 +48,10 @@ describe('diffq launch of a latent model', () => {
   it("refuses a decoder whose latent channels are not the DiT's, naming both fields", async () => {
     const { model } = await writeRandomLatentModel(join(dir, 'mismatch'), { decoderLatentChannels: 8 });
     const problems = await refusal({ model, seeds: '0-9', store: 'file://./runs' });
-    assert.match(problems[0], /model\.json decoder "\.\.\/decoder" decodes latents of 8 channels .* the DiT samples 4 \(model\.json model\.in_channels\)/);
+    assert.match(
+      problems[0],
+      /model\.json decoder "\.\.\/decoder" decodes latents of 8 channels .* the DiT samples 4 \(model\.json model\.in_channels\)/,
+    );
   });
 
   it('refuses --guided-channels on a pixel model, naming the flag', async () => {
