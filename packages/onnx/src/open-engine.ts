@@ -4,7 +4,7 @@
  * choice comes back with a sentence saying what was taken and why, for the worker's log.
  */
 import { type DenoiserEngine, describeBackend, initBackend } from '@diffq/diffusion';
-import { createUNet, type DiTConfig, type StoredTensor, TfjsEngine, type UNetConfig } from '@diffq/networks';
+import { createDiT, createUNet, type DiTConfig, type StoredTensor, TfjsDiTEngine, TfjsEngine, type UNetConfig } from '@diffq/networks';
 import { buildDiTOnnx } from './dit-graph.ts';
 import { type ExecutionProvider, OnnxEngine } from './onnx-engine.ts';
 import { buildUNetOnnx } from './unet-graph.ts';
@@ -45,10 +45,12 @@ export interface OpenedEngine {
   precision: GraphDtype;
 }
 
+const networkName = (o: DenoiserNetwork) => (o.architecture === 'dit' ? 'DiT' : 'UNet');
+
 function graphSource(o: OpenEngineOptions, dtype: GraphDtype): Promise<Uint8Array | string> {
   if (o.buildGraph) return o.buildGraph(dtype);
   const weights = o.weights;
-  if (!weights) throw new Error('the onnx engine needs the network weights (weights.safetensors) or a model.onnx');
+  if (!weights) throw new Error(`the onnx engine needs the ${networkName(o)} weights (weights.safetensors) or a model.onnx`);
   if (o.architecture === 'dit') return Promise.resolve(buildDiTOnnx(o.modelConfig, weights, { dtype }));
   return Promise.resolve(buildUNetOnnx(o.modelConfig, weights, { dtype }));
 }
@@ -98,14 +100,14 @@ async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
   return { engine, why: [...providerNotes(engine), `${dtype} graph built from the weights`, ...notes].join('; '), precision: dtype };
 }
 
-/** Why tfjs cannot run a DiT: its network exists only as an ONNX graph. */
-const DIT_ONLY_ONNX = 'a DiT runs on the onnx engine only (diffq has no tfjs DiT); use --engine onnx';
-
 async function openTfjs(o: OpenEngineOptions): Promise<OpenedEngine> {
-  if (o.architecture === 'dit') throw new Error(`--engine tfjs: ${DIT_ONLY_ONNX}`);
-  if (!o.weights) throw new Error('the tfjs engine needs the UNet weights (weights.safetensors); a model.onnx alone runs only on onnx');
+  if (!o.weights)
+    throw new Error(`the tfjs engine needs the ${networkName(o)} weights (weights.safetensors); a model.onnx alone runs only on onnx`);
   const backend = await initBackend();
-  const engine = new TfjsEngine(createUNet(o.modelConfig, o.weights));
+  const engine =
+    o.architecture === 'dit'
+      ? new TfjsDiTEngine(createDiT(o.modelConfig, o.weights))
+      : new TfjsEngine(createUNet(o.modelConfig, o.weights));
   return { engine, why: describeBackend(backend), precision: 'float32' };
 }
 
@@ -132,7 +134,6 @@ export async function openEngine(o: OpenEngineOptions): Promise<OpenedEngine> {
         return { ...opened, why: `auto took onnx because it loaded: ${opened.why}` };
       } catch (e) {
         const reason = (e as Error).message.split('\n')[0];
-        if (o.architecture === 'dit') throw new Error(`onnx did not load (${reason}), and ${DIT_ONLY_ONNX}`);
         const opened = await openTfjs(o);
         return { ...opened, why: `auto took tfjs because onnx did not load (${reason}); ${opened.why}` };
       }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { INCEPTION_PREPROCESS_MODES } from '../inception/inception-preprocess.ts';
 
 export const MODEL_FORMAT = 'diffq-model/1';
-export const ARCHITECTURES = ['adm-unet', 'dit', 'adm-classifier', 'fid-inception-v3', 'mnist-classifier'] as const;
+export const ARCHITECTURES = ['adm-unet', 'adm-classifier', 'dit', 'fid-inception-v3', 'mnist-classifier'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 const accepted = (values: readonly string[]) => `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;

@@ -4,15 +4,13 @@ import { join } from 'node:path';
 import { MODEL_JSON, WEIGHTS_FILE } from '@diffq/contract';
 import { type ModelDirectory, parseModelDirectory } from './model-directory.ts';
 
-/** readFile refuses files over 2 GiB (DiT-XL/2 in float32 is 2.7 GB); larger ones are read in pieces. */
-const READ_FILE_LIMIT = 2 ** 31 - 1;
+/** readFile refuses files over 2 GiB (DiT-XL/2 in float32 is 2.7 GB), so weights are read in pieces of this size. */
 const PIECE_BYTES = 2 ** 30;
 
 async function readLarge(path: string): Promise<Buffer> {
   const file = await open(path, 'r');
   try {
     const { size } = await file.stat();
-    if (size <= READ_FILE_LIMIT) return await file.readFile();
     const bytes = Buffer.allocUnsafe(size);
     for (let at = 0; at < size; ) {
       const { bytesRead } = await file.read(bytes, at, Math.min(PIECE_BYTES, size - at), at);
