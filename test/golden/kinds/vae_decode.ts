@@ -1,13 +1,14 @@
 /**
  * vae_decode: the KL decoder of the case's `vae` (ldm ddconfig + embed_dim, the same decoder in either
- * key layout) with its `vae.*` weights, from `latents` to `images` and DiT's `uint8`.
+ * key layout) with its `vae.*` weights, from `latents` to `images` and DiT's `uint8`. The decoder runs
+ * on onnxruntime only (as the feature networks do), so both `--engine` runs check the onnx graph.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DecoderDirectory, decoderStateDict, parseLdmDecoderConfig } from '@diffq/networks';
 import { openDecoder } from '@diffq/onnx';
-import { type GoldenCase, NotImplemented, type Outputs } from '../case.ts';
+import type { GoldenCase, KindRunner, Outputs } from '../case.ts';
 
 interface CaseVae {
   naming: 'ldm' | 'diffusers';
@@ -41,8 +42,7 @@ export async function decodeOnnx(directory: DecoderDirectory, latents: Float32Ar
   }
 }
 
-export async function run(c: GoldenCase, ctx: { engine: string }): Promise<Outputs> {
-  if (ctx.engine !== 'onnx') throw new NotImplemented(`kind vae_decode runs on the onnx engine only (asked: ${ctx.engine})`);
+export const run: KindRunner = async (c) => {
   const latents = c.tensor('latents');
   return decodeOnnx(caseDecoderDirectory(c), Float32Array.from(latents.data as Float32Array), latents.shape);
-}
+};
