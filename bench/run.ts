@@ -23,6 +23,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   training: async () => (await import('./training.ts')).benchTraining(),
   guidance: async () => (await import('./guidance.ts')).benchGuidance(),
   solvers: async () => (await import('./solvers.ts')).benchSolvers(),
+  latent: async () => (await import('./latent.ts')).benchLatent(),
 };
 /** Benches left out when none is named. */
 const ONLY_BY_NAME = new Set(['gpu']);
