@@ -24,6 +24,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   guidance: async () => (await import('./guidance.ts')).benchGuidance(),
   solvers: async () => (await import('./solvers.ts')).benchSolvers(),
   'precision-recall': async () => (await import('./precision-recall.ts')).benchPrecisionRecall(),
+  latent: async () => (await import('./latent.ts')).benchLatent(),
 };
 /** Benches left out when none is named. */
 const ONLY_BY_NAME = new Set(['gpu']);

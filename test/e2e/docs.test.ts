@@ -11,7 +11,9 @@ const REPO = resolve(import.meta.dirname, '..', '..');
 /** The README and the pages about the system as a whole; the topic pages join once their figures are committed. */
 const PAGES = [
   'README.md',
-  ...['design', 'operations', 'models', 'metrics', 'deployment', 'training', 'testing', 'benchmarks'].map((p) => `docs/${p}.md`),
+  ...['design', 'operations', 'models', 'metrics', 'deployment', 'training', 'testing', 'benchmarks', 'latent-models'].map(
+    (p) => `docs/${p}.md`,
+  ),
 ];
 const CITED = /`((?:packages|apps|test|bench|infra|models|docs)\/[\w./-]*[\w/])`/g;
 

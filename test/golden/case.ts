@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, type StoredTensor } from '@diffq/networks';
+import type { Tolerance } from './compare.ts';
 
 export interface CaseJson {
   kind: string;
@@ -14,7 +15,7 @@ export interface CaseJson {
   model?: Record<string, unknown> & { derived?: Record<string, unknown> };
   classifier?: Record<string, unknown>;
   sampler?: Record<string, unknown>;
-  tolerance: { rel_l2: number; abs_l2?: number; per_tensor?: Record<string, { rel_l2?: number; abs_l2?: number }> };
+  tolerance: Tolerance & { per_tensor?: Record<string, Partial<Tolerance>> };
   inputs: string[];
   outputs: string[];
   [field: string]: unknown;
@@ -27,7 +28,7 @@ export interface GoldenCase {
   /** A tensor of the file by name; throws naming the case when it is absent. */
   tensor(name: string): StoredTensor;
   /** Every tensor whose name starts with `prefix.`, keyed without the prefix (network weights). */
-  weights(prefix: 'model' | 'classifier'): Map<string, StoredTensor>;
+  weights(prefix: 'model' | 'classifier' | 'vae'): Map<string, StoredTensor>;
 }
 
 export function loadCase(dir: string): GoldenCase {

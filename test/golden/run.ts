@@ -53,7 +53,7 @@ for (const name of cases) {
     const comparisons = c.json.outputs.map((o) => {
       const tol = { ...c.json.tolerance, ...(c.json.tolerance.per_tensor?.[o] ?? {}) };
       if (!(o in outputs)) return { name: o, ratio: Number.POSITIVE_INFINITY, detail: `${o}: not produced` };
-      return compareTensor(o, c.tensor(o), outputs[o], tol.rel_l2, tol.abs_l2 ?? 0);
+      return compareTensor(o, c.tensor(o), outputs[o], tol);
     });
     const worst = comparisons.reduce((a, b) => (b.ratio > a.ratio ? b : a));
     const ok = comparisons.every((r) => r.ratio <= 1);

@@ -52,6 +52,7 @@ const launch: Handler = async (producer, argv, io) => {
     dynamicThreshold: argv.dynamicThreshold as number | undefined,
     dynamicThresholdMax: argv.dynamicThresholdMax as number | undefined,
     guidanceScale: argv.guidanceScale as number | undefined,
+    guidedChannels: argv.guidedChannels === undefined ? undefined : String(argv.guidedChannels),
     classifier: argv.classifier as string | undefined,
     classifierScale: argv.classifierScale as number | undefined,
     labels: argv.labels === undefined ? undefined : String(argv.labels),
@@ -377,6 +378,10 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           .option('guidance-scale', {
             type: 'number',
             describe: 'classifier-free guidance weight w ≥ 0 (class-conditional model with a null label)',
+          })
+          .option('guided-channels', {
+            type: 'string',
+            describe: "latent models: the ε channels classifier-free guidance combines, 3 (DiT's forward_with_cfg, the default) or all",
           })
           .option('classifier', { type: 'string', describe: 'noisy classifier directory for classifier guidance' })
           .option('classifier-scale', { type: 'number', describe: 'classifier guidance scale s > 0' })

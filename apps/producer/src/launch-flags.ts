@@ -6,7 +6,9 @@
 import {
   countSeeds,
   DEFAULT_SHARD_SIZE,
+  DIT_GUIDED_CHANNELS,
   drawableClasses,
+  type GuidedChannels,
   ID_PATTERN,
   InvalidPayload,
   MAX_PRIORITY,
@@ -24,6 +26,8 @@ import { checkSamplerAgainstModel, checkSamplerFlags, type SamplerFlags, sampler
 import { checkStatisticsFlags, type StatisticsFacts, type StatisticsFlags, statisticsSpec } from './statistics-flags.ts';
 
 export const FORMATS = ['npz', 'png', 'both'] as const;
+/** --guided-channels as written on the command line. */
+export const GUIDED_CHANNELS_FLAG = ['3', 'all'] as const;
 
 /** The sampler flags (--sampler, --steps, --respacing, --eta, the solvers') are sampler-flags.ts's, the statistics flags (--stats, --features, --ref) statistics-flags.ts's. */
 export interface LaunchFlags extends SamplerFlags, StatisticsFlags {
@@ -32,6 +36,8 @@ export interface LaunchFlags extends SamplerFlags, StatisticsFlags {
   seeds?: string;
   runId?: string;
   guidanceScale?: number;
+  /** `3` (DiT's forward_with_cfg) or `all`: which ε channels classifier-free guidance combines; latent models only. */
+  guidedChannels?: string;
   classifier?: string;
   classifierScale?: number;
   labels?: string;
@@ -71,6 +77,12 @@ export function checkLaunchFlags(f: LaunchFlags): string[] {
   problems.push(...checkSamplerFlags(f));
   if (f.guidanceScale !== undefined && (!isNumber(f.guidanceScale) || f.guidanceScale < 0)) {
     problems.push(`--guidance-scale is ${f.guidanceScale}; accepted: a number ≥ 0 (the classifier-free guidance weight w)`);
+  }
+  if (f.guidedChannels !== undefined) {
+    if (!(GUIDED_CHANNELS_FLAG as readonly string[]).includes(String(f.guidedChannels)))
+      problems.push(`--guided-channels "${f.guidedChannels}": accepted: 3 (DiT's forward_with_cfg) or all`);
+    else if (f.guidanceScale === undefined)
+      problems.push('--guided-channels applies to classifier-free guidance; give --guidance-scale <w> as well');
   }
   if ((f.classifier === undefined) !== (f.classifierScale === undefined)) {
     problems.push(
@@ -113,6 +125,11 @@ export function checkAgainstModel(f: LaunchFlags, model: DenoiserFacts, classifi
         `--guidance-scale needs a model trained with a "no class" label; ${model.uri} has guidance.null_label null in model.json`,
       );
   }
+  if (f.guidedChannels !== undefined && !model.latent) {
+    problems.push(
+      `--guided-channels ${f.guidedChannels}: applies to latent models (architecture "dit"); ${model.uri} is a pixel model (architecture "${model.architecture}"), whose guidance combines every channel`,
+    );
+  }
   if (classifier) {
     if (classifier.imageSize !== model.imageSize) {
       problems.push(
@@ -133,6 +150,20 @@ export function checkAgainstModel(f: LaunchFlags, model: DenoiserFacts, classifi
   return problems;
 }
 
+/** --guided-channels, else the model's own convention: DiT's 3 channels for a latent model, every channel for a pixel one. */
+export function guidedChannels(f: LaunchFlags, model: DenoiserFacts): GuidedChannels {
+  if (f.guidedChannels !== undefined) return f.guidedChannels === '3' ? 3 : 'all';
+  return model.latent ? DIT_GUIDED_CHANNELS : 'all';
+}
+
+/**
+ * A latent model's DDPM/DDIM never clip x̂_0 to [−1, 1]: latents are not images in [−1, 1] (DiT's
+ * sample.py and sample_ddp.py pass clip_denoised=False). Pixel models keep guided-diffusion's clipping.
+ */
+function latentSampler(sampler: RunSpecInput['sampler'], model: DenoiserFacts): RunSpecInput['sampler'] {
+  return model.latent && 'clipDenoised' in sampler ? { ...sampler, clipDenoised: false } : sampler;
+}
+
 /** Builds and validates the manifest; contract errors are re-phrased per flag. */
 export function buildRunSpec(
   f: LaunchFlags,
@@ -146,11 +177,16 @@ export function buildRunSpec(
       : { policy: 'fixed' as const, classIndex: Number(f.labels) };
   const input: RunSpecInput = {
     runId: f.runId ?? newRunId('run', meta.now),
-    model: { uri: model.uri, id: model.id, digest: model.digest },
-    sampler: samplerSpec(f),
+    model: {
+      uri: model.uri,
+      id: model.id,
+      digest: model.digest,
+      ...(model.latent && { decoder: { uri: model.latent.decoder.uri, digest: model.latent.decoder.digest } }),
+    },
+    sampler: latentSampler(samplerSpec(f), model),
     guidance:
       f.guidanceScale !== undefined
-        ? { kind: 'classifier_free', scale: f.guidanceScale }
+        ? { kind: 'classifier_free', scale: f.guidanceScale, guidedChannels: guidedChannels(f, model) }
         : classifier && f.classifierScale !== undefined
           ? { kind: 'classifier', classifier: { uri: classifier.uri, digest: classifier.digest }, scale: f.classifierScale }
           : { kind: 'none' },

@@ -7,12 +7,18 @@ export async function readReport(run: LocatedRun): Promise<RunReport | undefined
   return (await getJson(run.store, keys.report(run.spec.runId))) as RunReport | undefined;
 }
 
+/** e.g. `classifier_free 0.5, guided channels 3` (the channels only where guidance combines channels). */
+export function describeGuidance(g: RunReport['guidance']): string {
+  if (g.kind === 'none') return 'none';
+  return `${g.kind} ${g.scale}${g.kind === 'classifier_free' ? `, guided channels ${g.guidedChannels}` : ''}`;
+}
+
 export function formatReport(r: RunReport, storeUrl: string): string {
   const t = r.timings;
   const lines = [
     `run ${r.runId}: ${r.counts.samples} samples in ${r.counts.shards} shards (${r.seeds})`,
     `  model     ${r.model.id} (${r.model.uri})`,
-    `  sampler   ${describeSampler(r.sampler)}; guidance ${r.guidance.kind}${'scale' in r.guidance ? ` ${r.guidance.scale}` : ''}`,
+    `  sampler   ${describeSampler(r.sampler)}; guidance ${describeGuidance(r.guidance)}`,
     `  wall      ${formatDuration(t.wallSeconds)} (${t.firstShardStartedAt} → ${t.lastShardFinishedAt}), ${t.samplesPerSecond.toFixed(2)} samples/s`,
     `  phases    ${Object.entries(t.phaseSeconds)
       .map(([phase, s]) => `${phase} ${s.toFixed(1)} s`)

@@ -9,6 +9,7 @@ const model: DenoiserFacts = {
   uri: '/models/m',
   id: 'model-abc',
   digest: 'a'.repeat(64),
+  architecture: 'adm-unet',
   imageSize: 32,
   numClasses: null,
   nullLabel: null,
@@ -16,6 +17,18 @@ const model: DenoiserFacts = {
   channels: 3,
 };
 const classModel: DenoiserFacts = { ...model, numClasses: 11, nullLabel: 10 };
+const latentModel: DenoiserFacts = {
+  ...classModel,
+  architecture: 'dit',
+  imageSize: 256,
+  latent: {
+    decoder: { uri: '/models/sd-vae-ft-ema', digest: 'b'.repeat(64), description: 'test decoder' },
+    latentChannels: 4,
+    latentSize: 32,
+    imageSize: 256,
+    imageChannels: 3,
+  },
+};
 
 describe('launch flags', () => {
   it('accepts a plain launch', () => {
@@ -51,9 +64,31 @@ describe('launch flags', () => {
     });
     assert.deepEqual(spec.sampler, { kind: 'ddpm', respacing: '25', eta: 0, clipDenoised: true });
     assert.deepEqual(spec.labels, { policy: 'fixed', classIndex: 3 });
-    assert.deepEqual(spec.guidance, { kind: 'classifier_free', scale: 2 });
+    assert.deepEqual(spec.guidance, { kind: 'classifier_free', scale: 2, guidedChannels: 'all' });
     assert.equal(spec.seedCount, 100);
     assert.equal(spec.runId.startsWith('run-20250304-050607-'), true);
+  });
+
+  it("guides DiT's 3 channels by default on a latent model, and every channel with --guided-channels all", () => {
+    const meta = { now: new Date('2025-03-04T05:06:07Z'), codeVersion: 'diffq test' };
+    const dit = buildRunSpec({ ...base, guidanceScale: 0.5 }, latentModel, undefined, meta);
+    assert.deepEqual(dit.guidance, { kind: 'classifier_free', scale: 0.5, guidedChannels: 3 });
+    assert.deepEqual(dit.model.decoder, { uri: '/models/sd-vae-ft-ema', digest: 'b'.repeat(64) });
+    assert.deepEqual(dit.sampler, { kind: 'ddpm', respacing: '', eta: 0, clipDenoised: false }, "DiT's clip_denoised=False");
+    const all = buildRunSpec({ ...base, guidanceScale: 0.5, guidedChannels: 'all' }, latentModel, undefined, meta);
+    assert.deepEqual(all.guidance, { kind: 'classifier_free', scale: 0.5, guidedChannels: 'all' });
+    assert.deepEqual(checkAgainstModel({ ...base, guidanceScale: 0.5, guidedChannels: '3' }, latentModel), []);
+  });
+
+  it('refuses --guided-channels on a pixel model, an unknown value, or without classifier-free guidance, naming the flag', () => {
+    const onPixel = checkAgainstModel({ ...base, guidanceScale: 2, guidedChannels: '3' }, classModel);
+    assert.equal(onPixel.length, 1);
+    assert.match(onPixel[0], /^--guided-channels 3: applies to latent models .*pixel model \(architecture "adm-unet"\)/);
+    assert.match(checkLaunchFlags({ ...base, guidanceScale: 2, guidedChannels: '4' })[0], /^--guided-channels "4": accepted: 3 .* or all/);
+    assert.match(
+      checkLaunchFlags({ ...base, guidedChannels: 'all' })[0],
+      /^--guided-channels applies to classifier-free guidance; give --guidance-scale/,
+    );
   });
 
   it('generates run ids that are valid and distinct', () => {

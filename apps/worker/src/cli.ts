@@ -16,6 +16,7 @@ import {
 } from '@diffq/queue';
 import yargs from 'yargs';
 import { ENGINES, type EngineChoice, PROVIDERS } from './model-runtime.ts';
+import { DEFAULT_DECODE_BATCH } from './shard-job.ts';
 import { startWorker } from './worker.ts';
 
 /** Duration flags: a value with its unit; a bare number keeps the unit the flag had before (with a warning). */
@@ -79,6 +80,11 @@ export async function main(args: string[]): Promise<number> {
       default: env('batch-size', 'DIFFQ_BATCH_SIZE', 16),
       describe: 'samples per micro-batch (what fits the accelerator; never changes an image)',
     })
+    .option('decode-batch', {
+      type: 'number',
+      default: env('decode-batch', 'DIFFQ_DECODE_BATCH', DEFAULT_DECODE_BATCH),
+      describe: "latent models: latents per decoder micro-batch (bounds the decoder's memory; never changes an image)",
+    })
     .option('metrics-port', {
       type: 'number',
       default: env('metrics-port', 'DIFFQ_METRICS_PORT', undefined as number | undefined),
@@ -136,6 +142,7 @@ export async function main(args: string[]): Promise<number> {
     sources.assertNoUnknownKeys();
     checkRedisUrl(argv.redis);
     positiveInt('batch-size', argv.batchSize, 65536);
+    positiveInt('decode-batch', argv.decodeBatch, 65536);
     if (argv.threads !== undefined) positiveInt('threads', argv.threads, 1024);
     const durations = {
       lockDuration: parseDuration(argv.lockDuration, DURATIONS.lockDuration),
@@ -165,6 +172,7 @@ export async function main(args: string[]): Promise<number> {
       provider: argv.onnxProvider,
       threads: argv.threads,
       batchSize: argv.batchSize,
+      decodeBatch: argv.decodeBatch,
       metricsPort: argv.metricsPort,
       exitWhenIdle: argv.exitWhenIdle,
       locks: { lockDuration, stalledInterval, maxStalledCount: argv.maxStalledCount },

@@ -105,7 +105,7 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     }),
     shardSeconds: new Histogram({
       name: 'diffq_shard_phase_seconds',
-      help: 'Wall time of a shard job by phase: sample (all micro-batches), features (the feature network, runs with statistics), encode (npz and png), write (storage).',
+      help: "Wall time of a shard job by phase: sample (all micro-batches), decode (a latent model's decoder), features (the feature network, runs with statistics), encode (npz and png), write (storage).",
       labelNames: ['phase'],
       buckets: [0.01, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800],
       registers: [registry],

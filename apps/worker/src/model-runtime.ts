@@ -5,19 +5,35 @@ export type { EngineChoice } from '@diffq/onnx';
  * denoiser engine timed per forward pass, and the classifiers of classifier-guided runs and the
  * feature networks of runs with statistics loaded on first use and kept.
  */
+import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { SamplingPrecision } from '@diffq/contract';
 import { type CondFn, type DenoiserEngine, initBackend } from '@diffq/diffusion';
 import {
   type ClassifierConfig,
   classifierGradient,
+  type DecoderDirectory,
   type DenoiserDirectory,
+  type DenoiserShape,
+  type DiTDirectory,
+  decoderImageSize,
+  denoiserShape,
   type FeatureNetwork,
   type InceptionPreprocess,
+  isLatentModel,
   loadClassifier,
+  readDecoderDirectory,
   readModelDirectory,
 } from '@diffq/networks';
-import { ENGINE_CHOICES, type EngineChoice, type ExecutionProvider, openFeatureNetwork, openModelEngine } from '@diffq/onnx';
+import {
+  type Decoder,
+  ENGINE_CHOICES,
+  type EngineChoice,
+  type ExecutionProvider,
+  openDecoder,
+  openFeatureNetwork,
+  openModelEngine,
+} from '@diffq/onnx';
 import { defaultModelId } from '@diffq/queue';
 import { fetchModel } from '@diffq/storage';
 import type * as tf from '@tensorflow/tfjs';
@@ -44,13 +60,33 @@ export interface LoadedClassifier {
   condFn(scale: number): CondFn;
 }
 
+/**
+ * A latent model's decoder (model.json `decoder`): z [n, C, h, w] → uint8 NHWC images, exactly
+ * sample_ddp.py's decode and conversion. Its digest is pinned by the manifest like the denoiser's.
+ */
+export interface LatentDecoder {
+  /** The decoder directory as model.json names it, resolved. */
+  uri: string;
+  /** sha256 of the decoder's weights, as diffq launch recorded it (manifest model.decoder.digest). */
+  digest: string;
+  description: string;
+  /** [H, W, C] of the image an h × w latent decodes to. */
+  imageShape(h: number, w: number): [number, number, number];
+  decode(z: Float32Array, n: number, h: number, w: number): Promise<Uint8Array>;
+  dispose(): void;
+}
+
 export interface ModelRuntime {
   /** Queue name suffix: `sample.<id>`. */
   id: string;
   uri: string;
   /** sha256 of weights.safetensors. */
   digest: string;
-  directory: DenoiserDirectory;
+  directory: DenoiserDirectory | DiTDirectory;
+  /** What the denoiser samples (a latent model's latents) and which labels it takes. */
+  shape: DenoiserShape;
+  /** Set for a latent model: samples are latents, decoded into the images the run writes. */
+  decoder?: LatentDecoder;
   /** The denoiser, its forward passes timed into diffq_denoiser_step_seconds. */
   engine: DenoiserEngine;
   loadSeconds: number;
@@ -108,30 +144,69 @@ export interface LoadModelOptions {
   denoiser?: (directory: DenoiserDirectory) => Promise<{ engine: DenoiserEngine; why: string; precision?: SamplingPrecision }>;
 }
 
+/**
+ * The decoder model.json names (a path relative to the model directory, or absolute), opened on onnx.
+ * A latent model without one cannot give images, so the worker refuses to start.
+ */
+async function openLatentDecoder(
+  options: LoadModelOptions,
+  modelDir: string,
+  directory: DenoiserDirectory | DiTDirectory,
+): Promise<LatentDecoder> {
+  const named = directory.architecture === 'dit' ? directory.decoder : undefined;
+  if (named === undefined) {
+    throw new Error(
+      `--model ${options.uri}: model.json has no "decoder"; a latent model samples latents, and the worker needs the autoencoder directory that decodes them (docs/latent-models.md)`,
+    );
+  }
+  const dir = resolve(modelDir, named);
+  let opened: Decoder;
+  let config: DecoderDirectory['config'];
+  try {
+    const decoderDir = await readDecoderDirectory(dir);
+    config = decoderDir.config;
+    opened = await openDecoder(decoderDir, { provider: options.provider, threads: options.threads });
+  } catch (error) {
+    throw new Error(`--model ${options.uri}: model.json decoder "${named}": ${(error as Error).message}`);
+  }
+  return {
+    uri: dir,
+    digest: opened.digest,
+    description: opened.description,
+    imageShape: (h, w) => [decoderImageSize(config, h), decoderImageSize(config, w), config.outChannels],
+    decode: (z, n, h, w) => opened.decode(z, n, h, w),
+    dispose: () => void opened.dispose(),
+  };
+}
+
 export async function loadModelRuntime(options: LoadModelOptions): Promise<ModelRuntime> {
   const start = performance.now();
   const local = await fetchModel(options.uri);
   const directory = await readModelDirectory(local.dir);
-  if (directory.architecture !== 'adm-unet') {
+  if (directory.architecture !== 'adm-unet' && directory.architecture !== 'dit') {
     throw new Error(
-      `--model ${options.uri}: model.json.architecture is "${directory.architecture}"; a worker serves a denoiser ("adm-unet")`,
+      `--model ${options.uri}: model.json.architecture is "${directory.architecture}"; a worker serves a denoiser ("adm-unet" or "dit")`,
     );
   }
+  const shape = denoiserShape(directory);
   const id = options.modelId ?? defaultModelId(local.digest);
   // Engines exchange tfjs tensors, so the backend is up whichever opens the denoiser.
   await initBackend();
-  const opened = options.denoiser
-    ? await options.denoiser(directory)
-    : await openModelEngine({
-        modelDir: local.dir,
-        directory,
-        engine: options.engine ?? 'auto',
-        provider: options.provider,
-        threads: options.threads,
-      });
+  // The benchmarks' substitute denoisers stand in for pixel UNets.
+  const opened =
+    options.denoiser && directory.architecture === 'adm-unet'
+      ? await options.denoiser(directory)
+      : await openModelEngine({
+          modelDir: local.dir,
+          directory,
+          engine: options.engine ?? 'auto',
+          provider: options.provider,
+          threads: options.threads,
+        });
   const inner = opened.engine;
   const stepSeconds = options.metrics?.stepSeconds.labels({ model: id, engine: inner.description });
   const engine = new TimedEngine(inner, (s) => stepSeconds?.observe(s));
+  const decoder = isLatentModel(directory.json) ? await openLatentDecoder(options, local.dir, directory) : undefined;
   const loadSeconds = (performance.now() - start) / 1000;
   options.metrics?.modelLoadSeconds.set({ model: id, engine: inner.description }, loadSeconds);
 
@@ -167,6 +242,8 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
     uri: options.uri,
     digest: local.digest,
     directory,
+    shape,
+    ...(decoder && { decoder }),
     engine,
     loadSeconds,
     why: opened.why,
@@ -193,6 +270,7 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
     },
     dispose() {
       engine.dispose();
+      decoder?.dispose();
       for (const entry of classifiers.values()) entry.then((c) => c.dispose()).catch(() => {});
       for (const entry of featureNetworks.values()) entry.then((n) => n.dispose()).catch(() => {});
     },

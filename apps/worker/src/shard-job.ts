@@ -16,9 +16,13 @@ import type { WorkerMetrics } from './metrics.ts';
 import type { ModelRuntime } from './model-runtime.ts';
 import { ManifestMissing, type RunContext, type RunContexts } from './run-context.ts';
 import type { RunPrecision } from './run-precision.ts';
+import { decodeShard } from './shard-decode.ts';
 import { extractShardFeatures } from './shard-features.ts';
 import { writeShard } from './shard-output.ts';
-import { SamplingAborted, type ShardSampler } from './shard-sampler.ts';
+import { type SampledShard, SamplingAborted, type ShardSampler } from './shard-sampler.ts';
+
+/** diffq-worker --decode-batch's default: latents per decoder micro-batch. */
+export const DEFAULT_DECODE_BATCH = 4;
 
 /** Why a job's signal fired; the reason decides what happens to the job. */
 export const ABORT = { shutdown: 'shutdown', lockLost: 'lock lost', cancelled: 'cancelled' } as const;
@@ -28,6 +32,8 @@ export interface ShardJobDeps {
   sampler: ShardSampler;
   runs: RunContexts;
   worker: { id: string; batchSize: number };
+  /** A latent model's decoder micro-batch (--decode-batch, fitted to the lock budget at start). */
+  decodeBatch?: number;
   metrics?: WorkerMetrics;
   /** Refuses a run fixed to another precision than this worker's (run-precision.ts). */
   precision?: RunPrecision;
@@ -80,6 +86,15 @@ async function admit(job: Job, deps: ShardJobDeps): Promise<Admitted> {
     throw error;
   }
   const { spec } = context;
+  const decoder = deps.model.decoder;
+  if (spec.model.decoder?.digest !== decoder?.digest) {
+    unrecoverable(
+      new Error(
+        `run ${spec.runId} was launched ${spec.model.decoder ? `with decoder ${spec.model.decoder.uri} (weights sha256 ${spec.model.decoder.digest})` : 'without a decoder'}; ` +
+          `this worker ${decoder ? `loaded decoder ${decoder.uri} (${decoder.digest})` : 'has none'}`,
+      ),
+    );
+  }
   if (spec.model.id !== deps.model.id || spec.model.digest !== deps.model.digest) {
     unrecoverable(
       new Error(
@@ -133,21 +148,33 @@ export async function processShardJob(
     }
     // Opened before sampling, so a run whose feature network cannot be loaded fails before the work.
     const network = spec.statistics ? await deps.model.featureNetwork(spec.statistics.features) : undefined;
-    const sampleStart = performance.now();
-    const shard = await deps.sampler.sample(spec, seeds, aborter.signal);
-    const sampleSeconds = (performance.now() - sampleStart) / 1000;
-    deps.metrics?.shardSeconds.observe({ phase: 'sample' }, sampleSeconds);
-    const timings: Record<string, number> = { sample: sampleSeconds };
-    let features: Awaited<ReturnType<typeof extractShardFeatures>> | undefined;
-    if (network && spec.statistics) {
-      const featureStart = performance.now();
-      features = await extractShardFeatures(network, shard, seeds, spec.statistics, {
-        batchSize: deps.worker.batchSize,
-        signal: aborter.signal,
-      });
-      timings.features = (performance.now() - featureStart) / 1000;
-      deps.metrics?.shardSeconds.observe({ phase: 'features' }, timings.features);
+    const timings: Record<string, number> = {};
+    const phase = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+      const start = performance.now();
+      const result = await run();
+      timings[name] = (performance.now() - start) / 1000;
+      deps.metrics?.shardSeconds.observe({ phase: name }, timings[name]);
+      return result;
+    };
+    const decoder = deps.model.decoder;
+    let shard: SampledShard;
+    if (decoder) {
+      const latents = await phase('sample', () => deps.sampler.sampleLatents(spec, seeds, aborter.signal));
+      const decodeBatch = deps.decodeBatch ?? DEFAULT_DECODE_BATCH;
+      shard = await phase('decode', () => decodeShard(decoder, latents, { decodeBatch, signal: aborter.signal }));
+    } else {
+      shard = await phase('sample', () => deps.sampler.sample(spec, seeds, aborter.signal));
     }
+    const statistics = spec.statistics;
+    const features =
+      network && statistics
+        ? await phase('features', () =>
+            extractShardFeatures(network, shard, seeds, statistics, {
+              batchSize: deps.worker.batchSize,
+              signal: aborter.signal,
+            }),
+          )
+        : undefined;
     const meta = await writeShard(
       {
         store,
@@ -155,7 +182,7 @@ export async function processShardJob(
         shardIndex: data.shardIndex,
         seeds,
         worker: deps.worker,
-        engine: deps.model.engine.description,
+        engine: decoder ? `${deps.model.engine.description}; decoder ${decoder.description}` : deps.model.engine.description,
         precision: deps.model.precision,
         startedAt,
         timings,

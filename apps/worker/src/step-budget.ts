@@ -10,6 +10,9 @@
  * the run will take it. A step over budget is split into smaller micro-batches (the images do not
  * change: every sample's noise comes from its seed); a step over budget even at one sample is
  * refused with UnrecoverableError.
+ * A latent model's decode phase holds the loop for one decoder micro-batch (--decode-batch), whatever
+ * the run: it is fitted once at start, and a worker whose single-image decode is over budget refuses
+ * to start.
  */
 import type { GuidanceSpec } from '@diffq/contract';
 import { formatDuration } from '@diffq/queue';
@@ -55,15 +58,15 @@ export class StepBudget {
 
   /** Wall seconds of one step of `microBatch` samples under `guidance`, on zeros at t = 500. */
   async timeStep(guidance: GuidanceSpec, microBatch: number): Promise<number> {
-    const { unet } = this.model.directory;
+    const { inChannels: channels, imageSize: size, numClasses } = this.model.shape;
     const classifier = guidance.kind === 'classifier' ? await this.model.classifier(guidance.classifier) : undefined;
     const forwardBatch = guidance.kind === 'classifier_free' ? 2 * microBatch : microBatch;
-    const x = tf.zeros([forwardBatch, unet.inChannels, unet.imageSize, unet.imageSize]) as tf.Tensor4D;
+    const x = tf.zeros([forwardBatch, channels, size, size]) as tf.Tensor4D;
     const t = tf.fill([forwardBatch], 500) as tf.Tensor1D;
     const y = tf.zeros([forwardBatch], 'int32') as tf.Tensor1D;
     const start = performance.now();
     try {
-      const out = await this.model.engine.forward(x, t, unet.numClasses === null ? undefined : y);
+      const out = await this.model.engine.forward(x, t, numClasses === null ? undefined : y);
       await out.data();
       out.dispose();
       if (classifier && guidance.kind === 'classifier') {
@@ -121,6 +124,51 @@ export class StepBudget {
       });
     }
     return entry;
+  }
+
+  /** Wall seconds of one decode of `decodeBatch` zero latents. */
+  async timeDecode(decodeBatch: number): Promise<number> {
+    const decoder = this.model.decoder;
+    if (!decoder) throw new Error('timeDecode: the model has no decoder');
+    const { inChannels: channels, imageSize: size } = this.model.shape;
+    const z = new Float32Array(decodeBatch * channels * size * size);
+    const start = performance.now();
+    await decoder.decode(z, decodeBatch, size, size);
+    return (performance.now() - start) / 1000;
+  }
+
+  /**
+   * At start, for a latent model: --decode-batch when one decoder micro-batch fits the budget, else the
+   * largest that fits (logged). A plain Error when one image is over budget: the worker is
+   * misconfigured for this model, nothing to retry.
+   */
+  async fitDecodeBatch(decodeBatch: number): Promise<number> {
+    const budget = this.budgetSeconds;
+    const measure = async (b: number) => {
+      const seconds = await this.timeDecode(b);
+      // The first decode at a shape also pays for warming up.
+      return seconds <= budget ? seconds : this.timeDecode(b);
+    };
+    let batch = decodeBatch;
+    let seconds = await measure(batch);
+    const first = seconds;
+    while (seconds > budget && batch > 1) {
+      batch = Math.max(1, Math.min(batch - 1, Math.floor((batch * budget) / seconds)));
+      seconds = await measure(batch);
+    }
+    const lock = `a third of --lock-duration ${formatDuration(this.lockDurationMs)}`;
+    if (seconds > budget) {
+      throw new Error(
+        `one decode of a single latent takes ${seconds.toFixed(2)} s, more than ${lock} (${budget.toFixed(2)} s); ` +
+          `raise --lock-duration to at least ${formatDuration(Math.ceil((seconds / LOCK_BUDGET_SHARE) * 1.5) * 1000)}, or decode on a faster engine`,
+      );
+    }
+    this.log(
+      batch < decodeBatch
+        ? `decode of --decode-batch ${decodeBatch} takes ${first.toFixed(2)} s, over the lock budget ${budget.toFixed(2)} s (${lock}); decoding in micro-batches of ${batch} (${seconds.toFixed(2)} s each)`
+        : `warm-up decode of ${batch}: ${seconds.toFixed(3)} s (budget ${budget.toFixed(1)} s, ${lock})`,
+    );
+    return batch;
   }
 
   private async fit(runId: string, guidance: GuidanceSpec): Promise<number> {

@@ -25,7 +25,7 @@ import { type EngineChoice, type LoadModelOptions, loadModelRuntime, type ModelR
 import { packingAdvice } from './packing-advice.ts';
 import { RunContexts } from './run-context.ts';
 import { RunPrecision } from './run-precision.ts';
-import { ABORT, processShardJob, type ShardResult } from './shard-job.ts';
+import { ABORT, DEFAULT_DECODE_BATCH, processShardJob, type ShardResult } from './shard-job.ts';
 import { ShardSampler } from './shard-sampler.ts';
 import { StepBudget } from './step-budget.ts';
 
@@ -42,6 +42,8 @@ export interface WorkerSettings {
   threads?: number;
   /** Samples per micro-batch. */
   batchSize: number;
+  /** A latent model's latents per decoder micro-batch (default DEFAULT_DECODE_BATCH). */
+  decodeBatch?: number;
   /** Serve /metrics and /healthz here (0 picks a free port); undefined: no server. */
   metricsPort?: number;
   /** Exit once the queues have nothing left to do. */
@@ -101,6 +103,7 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
   // The lock budget: an unguided step of --batch-size must fit at start; guided runs are checked on their first shard.
   const budget = new StepBudget(model, settings.batchSize, locks.lockDuration, log);
   await budget.checkAtStart();
+  const decodeBatch = model.decoder ? await budget.fitDecodeBatch(settings.decodeBatch ?? DEFAULT_DECODE_BATCH) : undefined;
 
   const connection: Redis = openRedis(settings.redis, 'worker');
   const queueName = sampleQueueName(model.id);
@@ -132,6 +135,7 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
           runs,
           metrics,
           worker: { id, batchSize: settings.batchSize },
+          decodeBatch,
           isCancelled,
           precision,
           cancelPollMs: settings.cancelPollMs,

@@ -29,6 +29,11 @@ export const ModelRefSchema = z
     id: ModelIdSchema,
     /** sha256 of weights.safetensors, so a worker refuses a directory that changed since launch. */
     digest: sha256,
+    /**
+     * A latent model's decoder (model.json `decoder`, resolved): its weights are part of the model's
+     * identity, so a worker whose decoder has another digest refuses the run as it would other weights.
+     */
+    decoder: z.object({ uri, digest: sha256 }).strict().optional(),
   })
   .strict();
 
@@ -135,10 +140,27 @@ export function describeSampler(s: SamplerSpec): string {
 
 export const ClassifierRefSchema = z.object({ uri, digest: sha256 }).strict();
 
+/**
+ * Which ε channels classifier-free guidance combines: `all`, or the first 3 as DiT's forward_with_cfg
+ * does on its 4 latent channels (the others come from the conditional pass). DiT's published FIDs
+ * were measured with 3; pixel models guide every channel.
+ */
+export const GUIDED_CHANNELS = [3, 'all'] as const;
+export type GuidedChannels = (typeof GUIDED_CHANNELS)[number];
+/** What DiT's models.py forward_with_cfg guides, and so a DiT model's default. */
+export const DIT_GUIDED_CHANNELS: GuidedChannels = 3;
+
 export const GuidanceSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('none') }).strict(),
-  /** ε = (1 + w)·ε(x, y) − w·ε(x, ∅); w = 0 is the conditional model alone. */
-  z.object({ kind: z.literal('classifier_free'), scale: z.number().min(0, 'must be a number ≥ 0 (the guidance weight w)') }).strict(),
+  /** ε = (1 + w)·ε(x, y) − w·ε(x, ∅) on the guided channels; w = 0 is the conditional model alone. */
+  z
+    .object({
+      kind: z.literal('classifier_free'),
+      scale: z.number().min(0, 'must be a number ≥ 0 (the guidance weight w)'),
+      // Manifests written before latent models had no field: they guided every channel.
+      guidedChannels: z.union([z.literal(3), z.literal('all')], { errorMap: () => ({ message: 'must be 3 or "all"' }) }).default('all'),
+    })
+    .strict(),
   /** Mean shifted by s·Σ·∇ log p(y | x_t) of a noisy classifier. */
   z
     .object({

@@ -79,6 +79,30 @@ describe('parseRunSpec', () => {
     assert.equal(parseRunSpec({ ...valid, guidance: { kind: 'classifier_free', scale: 0 } }).guidance.kind, 'classifier_free');
   });
 
+  it('records which channels classifier-free guidance combines: "all" when a manifest names none, 3 as DiT', () => {
+    assert.deepEqual(parseRunSpec({ ...valid, guidance: { kind: 'classifier_free', scale: 0.5 } }).guidance, {
+      kind: 'classifier_free',
+      scale: 0.5,
+      guidedChannels: 'all',
+    });
+    const dit = parseRunSpec({ ...valid, guidance: { kind: 'classifier_free', scale: 0.5, guidedChannels: 3 } });
+    assert.deepEqual(parseRunSpec(JSON.parse(JSON.stringify(dit))), dit);
+    assert.match(
+      problems({ ...valid, guidance: { kind: 'classifier_free', scale: 0.5, guidedChannels: 4 } })[0],
+      /^guidance\.guidedChannels must be 3 or "all" \(got 4\)/,
+    );
+  });
+
+  it("pins a latent model's decoder by digest beside the denoiser's", () => {
+    const decoder = { uri: '/models/sd-vae-ft-ema', digest: '12'.repeat(32) };
+    const spec = parseRunSpec({ ...valid, model: { ...valid.model, decoder } });
+    assert.deepEqual(spec.model.decoder, decoder);
+    assert.match(
+      problems({ ...valid, model: { ...valid.model, decoder: { uri: '/d', digest: 'xyz' } } })[0],
+      /^model\.decoder\.digest must be a sha256 digest/,
+    );
+  });
+
   it('rejects eta for the ddpm sampler and a fixed label policy without a class', () => {
     assert.match(problems({ ...valid, sampler: { kind: 'ddpm', eta: 0.5 } })[0], /^sampler\.eta must be 0 for the ddpm sampler/);
     assert.match(

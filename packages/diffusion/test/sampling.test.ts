@@ -241,6 +241,48 @@ describe('classifier-free guidance', () => {
     assert.deepEqual(await values(batched), await values(separate));
     tf.dispose([x, timesteps, y, nullY, cond, uncond]);
   });
+  it('guides only the first k ε channels when asked, as DiT forward_with_cfg: the rest and the variance are the conditional pass', async () => {
+    const engine = new TestNetwork(true);
+    const x = tf.randomNormal(shape, 0, 1, 'float32', 12) as tf.Tensor4D;
+    const timesteps = tf.tensor1d([300, 300]);
+    const y = tf.tensor1d(labels, 'int32');
+    const nullY = tf.tensor1d([3, 3], 'int32');
+    const w = 2;
+    const partial = await values(
+      await guidedOutput(engine, x, timesteps, y, { type: 'classifier_free', w, nullLabel: 3, guidedChannels: 2 }),
+    );
+    const cond = await engine.forward(x, timesteps, y);
+    const uncond = await engine.forward(x, timesteps, nullY);
+    // DiT's own formula with s = 1 + w: u + s·(c − u) on channels 0…k−1, c on the others.
+    const s = 1 + w;
+    const expected = tf.tidy(() => {
+      const c = tf.slice(cond, [0, 0, 0, 0], [-1, 2, -1, -1]);
+      const u = tf.slice(uncond, [0, 0, 0, 0], [-1, 2, -1, -1]);
+      return tf.concat([tf.add(u, tf.mul(s, tf.sub(c, u))), tf.slice(cond, [0, 2, 0, 0], [-1, 4, -1, -1])], 1);
+    });
+    const want = await values(expected);
+    partial.forEach((v, i) => {
+      assert.ok(Math.abs(v - want[i]) <= 1e-6, `element ${i}: ${v} vs ${want[i]}`);
+    });
+    const all = await values(await guidedOutput(engine, x, timesteps, y, { type: 'classifier_free', w, nullLabel: 3 }));
+    const allExplicit = await values(
+      await guidedOutput(engine, x, timesteps, y, { type: 'classifier_free', w, nullLabel: 3, guidedChannels: 3 }),
+    );
+    assert.deepEqual(allExplicit, all, 'k = C is guidance on every channel');
+    // Channel 2 (unguided with k = 2) differs from the all-channel output; channels 0–1 and the variance agree.
+    const plane = 16;
+    for (let n = 0; n < 2; n++) {
+      const base = n * 6 * plane;
+      assert.deepEqual(partial.subarray(base, base + 2 * plane), all.subarray(base, base + 2 * plane));
+      assert.notDeepEqual(partial.subarray(base + 2 * plane, base + 3 * plane), all.subarray(base + 2 * plane, base + 3 * plane));
+      assert.deepEqual(partial.subarray(base + 3 * plane, base + 6 * plane), all.subarray(base + 3 * plane, base + 6 * plane));
+    }
+    await assert.rejects(
+      guidedOutput(engine, x, timesteps, y, { type: 'classifier_free', w, nullLabel: 3, guidedChannels: 4 }),
+      /guided channels is 4; accepted: an integer from 1 to the samples' 3 channels/,
+    );
+    tf.dispose([x, timesteps, y, nullY, cond, uncond]);
+  });
 });
 
 describe('generate', () => {

@@ -6,3 +6,4 @@ export * from './adm/classifier-config.ts';
 export * from './adm/unet-config.ts';
 export * from './dit/dit-config.ts';
 export * from './model/model-json.ts';
+export * from './vae/decoder-config.ts';

@@ -31,8 +31,10 @@ export async function cachedGraph(
   settings: unknown,
   /** Returns the graph's bytes, or writes it (and any external data beside it) at the path given and returns that path. */
   build: (path: string) => Uint8Array | string | Promise<Uint8Array | string>,
+  /** The directory's weights file, whose size and modification time key the cache. */
+  weightsFile: string = WEIGHTS_FILE,
 ): Promise<CachedGraph> {
-  const weights = await stat(join(modelDir, WEIGHTS_FILE));
+  const weights = await stat(join(modelDir, weightsFile));
   const key = createHash('sha256')
     .update(JSON.stringify({ settings, size: weights.size, mtime: weights.mtimeMs }))
     .digest('hex')

@@ -9,13 +9,14 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
-export type ElemType = 'float32' | 'float64' | 'float16' | 'int64';
+export type ElemType = 'float32' | 'float64' | 'float16' | 'int64' | 'uint8';
 
 const DATA_TYPE: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float64: onnx.TensorProto.DataType.DOUBLE,
   float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
+  uint8: onnx.TensorProto.DataType.UINT8,
 };
 
 /** A dimension: a size, or the name of a symbolic dimension such as the batch `N`. */
@@ -54,6 +55,8 @@ export function floatToHalfBits(value: number): number {
 }
 
 function toBytes(data: Float32Array | Float64Array | BigInt64Array, type: ElemType): Uint8Array {
+  // uint8 is an output type (decoded images); no graph stores uint8 weights.
+  if (type === 'uint8') throw new Error('a uint8 initializer is not supported');
   if (type === 'float16') {
     if (data instanceof BigInt64Array) throw new Error('an int64 tensor cannot be stored as float16');
     const halves = new Uint16Array(data.length);

@@ -70,8 +70,13 @@ function fromEnv<T extends string>(name: string, accepted: readonly T[], fallbac
   return value as T;
 }
 
+/** The execution provider a network opens on: the one asked for, else DIFFQ_ONNX_PROVIDER, else cpu. */
+export function onnxProvider(requested?: ExecutionProvider): ExecutionProvider {
+  return requested ?? fromEnv<ExecutionProvider>('DIFFQ_ONNX_PROVIDER', ['cpu', 'cuda'], 'cpu');
+}
+
 async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
-  const provider = o.provider ?? fromEnv<ExecutionProvider>('DIFFQ_ONNX_PROVIDER', ['cpu', 'cuda'], 'cpu');
+  const provider = onnxProvider(o.provider);
   let dtype = o.dtype ?? fromEnv<GraphDtype>('DIFFQ_ONNX_DTYPE', ['float32', 'float16'], 'float32');
   const options = { provider, threads: o.threads };
   const notes: string[] = [];

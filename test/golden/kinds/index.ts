@@ -5,6 +5,7 @@ import { run as ditForward } from './dit_forward.ts';
 import { run as frechet } from './frechet.ts';
 import { run as inceptionFeatures } from './inception_features.ts';
 import { run as inceptionScore } from './inception_score.ts';
+import { run as latentLoop } from './latent_loop.ts';
 import { run as pMeanVariance } from './p_mean_variance.ts';
 import { run as philoxNoise } from './philox_noise.ts';
 import { run as qSampleAndPosterior } from './q_sample_and_posterior.ts';
@@ -13,6 +14,7 @@ import { run as schedule } from './schedule.ts';
 import { run as solverLoop } from './solver_loop.ts';
 import { run as trainingLoss } from './training_loss.ts';
 import { run as unetForward } from './unet_forward.ts';
+import { run as vaeDecode } from './vae_decode.ts';
 
 export const KINDS: Record<string, KindRunner> = {
   schedule,
@@ -28,4 +30,6 @@ export const KINDS: Record<string, KindRunner> = {
   inception_features: inceptionFeatures,
   philox_noise: philoxNoise,
   dit_forward: ditForward,
+  vae_decode: vaeDecode,
+  latent_loop: latentLoop,
 };

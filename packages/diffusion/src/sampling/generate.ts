@@ -1,7 +1,8 @@
 /**
- * The production entry point: one micro-batch from noise to 8-bit images with the chosen sampler and
- * guidance. The worker supplies the engine, the per-seed NoiseSource and the labels; nothing here
- * knows about jobs or storage.
+ * One micro-batch from noise to x_0 (runSampler) or to 8-bit images (generate) with the chosen
+ * sampler and guidance. The caller supplies the engine, the per-seed NoiseSource and the labels; the
+ * worker takes x_0 from runSampler, because a latent model's x_0 goes to its decoder, not to uint8.
+ * Nothing here knows about jobs or storage.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { SkipType } from '../solvers/time-grid.ts';

@@ -14,9 +14,11 @@ export type Guidance =
   /**
    * Classifier-free (Ho & Salimans): ε̃ = (1 + w)·ε(x, t, y) − w·ε(x, t, nullLabel); the variance
    * channels come from the conditional pass. Needs the loop's labels; nullLabel is the network's
-   * "no class" label.
+   * "no class" label. `guidedChannels` (default: every ε channel) guides only the first k channels of
+   * ε and takes the others from the conditional pass, as DiT's forward_with_cfg does with k = 3 on
+   * its 4 latent channels (the setting DiT's published FIDs were measured with).
    */
-  | { type: 'classifier_free'; w: number; nullLabel: number }
+  | { type: 'classifier_free'; w: number; nullLabel: number; guidedChannels?: number }
   /**
    * Classifier guidance (Dhariwal & Nichol): DDPM shifts the mean by Σ·∇ (condition_mean), DDIM
    * shifts ε by −√(1 − ᾱ_t)·∇ (condition_score). `labels` are the classes the classifier is asked for.

@@ -12,8 +12,11 @@ import type { Guidance } from './guidance.ts';
  *
  * Classifier-free guidance evaluates the conditional and the null-label passes as ONE forward of 2N
  * (the batch concatenated with itself, labels y then nullLabel) and returns
- * [(1 + w)·mean(y) − w·mean(null), variance channels(y)]. Combining the mean channels is the same as
- * combining ε whether they hold ε or x_0, because x_0 is affine in ε and the weights sum to 1.
+ * [(1 + w)·mean(y) − w·mean(null) on the first k guided channels, mean(y) on the other C − k,
+ * variance channels(y)], k = guidance.guidedChannels (default C). This is DiT's forward_with_cfg on
+ * the kept half: u + s·(c − u) with s = 1 + w on channels [0, k), c elsewhere. Combining the mean
+ * channels is the same as combining ε whether they hold ε or x_0, because x_0 is affine in ε and the
+ * weights sum to 1 (per channel, so also when only k of them are guided).
  */
 export async function guidedOutput(
   engine: DenoiserEngine,
@@ -26,6 +29,10 @@ export async function guidedOutput(
   if (!labels) throw new Error('classifier-free guidance needs labels for the conditional pass');
   const n = x.shape[0];
   const channels = x.shape[1];
+  const guided = guidance.guidedChannels ?? channels;
+  if (!(Number.isInteger(guided) && guided >= 1 && guided <= channels)) {
+    throw new Error(`guided channels is ${guided}; accepted: an integer from 1 to the samples' ${channels} channels`);
+  }
   const [x2, t2, y2] = tf.tidy(() => [
     tf.concat([x, x], 0) as tf.Tensor4D,
     tf.concat([timesteps, timesteps], 0) as tf.Tensor1D,
@@ -41,9 +48,10 @@ export async function guidedOutput(
     const [cond, uncond] = tf.split(both, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
     both.dispose();
     const outChannels = cond.shape[1];
-    const mean = (o: tf.Tensor4D) => tf.slice(o, [0, 0, 0, 0], [n, channels, -1, -1]);
-    const guided = tf.sub(tf.mul(1 + guidance.w, mean(cond)), tf.mul(guidance.w, mean(uncond)));
-    if (outChannels === channels) return guided as tf.Tensor4D;
-    return tf.concat([guided, tf.slice(cond, [0, channels, 0, 0], [n, outChannels - channels, -1, -1])], 1) as tf.Tensor4D;
+    const first = (o: tf.Tensor4D) => tf.slice(o, [0, 0, 0, 0], [n, guided, -1, -1]);
+    const combined = tf.sub(tf.mul(1 + guidance.w, first(cond)), tf.mul(guidance.w, first(uncond)));
+    if (outChannels === guided) return combined as tf.Tensor4D;
+    // The unguided ε channels and the variance channels are the conditional pass's, in place.
+    return tf.concat([combined, tf.slice(cond, [0, guided, 0, 0], [n, outChannels - guided, -1, -1])], 1) as tf.Tensor4D;
   });
 }

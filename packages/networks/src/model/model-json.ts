@@ -130,3 +130,12 @@ export function parseModelJson(text: string, where = 'model.json'): ModelJson {
   parseWith(EnvelopeSchema, raw, where);
   return parseWith(ModelJsonSchema, raw, where);
 }
+
+/**
+ * Whether the model samples latents that an autoencoder turns into images (DiT) rather than pixels.
+ * The one place that decides it: the default guided channels, the decode phase and the defaults that
+ * differ for latents (x̂_0 is never clipped to [−1, 1]) all ask here.
+ */
+export function isLatentModel(json: Pick<ModelJson, 'architecture'>): boolean {
+  return json.architecture === 'dit';
+}
