@@ -4,11 +4,12 @@
  * guidance on the first 3 ε channels (or all of them, the variant), then the KL decoder and the uint8
  * conversion. diffq carries only the N kept rows: the null half of DiT's doubled batch never reaches
  * them (test/golden/cases/README.md, latent_loop), so the kept rows take noise_steps[i][:N].
+ * DiT runs on the leg's engine (tfjs or onnx); the decoder on onnxruntime in both, as vae_decode does.
  */
 import { createProcess, type Guidance, InjectedNoise, parseDiffusionConfig, runSampler, type SamplerSettings } from '@diffq/diffusion';
 import { parseDiTConfig } from '@diffq/networks';
 import { openEngine } from '@diffq/onnx';
-import { type GoldenCase, NotImplemented, type Outputs } from '../case.ts';
+import type { GoldenCase, Outputs } from '../case.ts';
 import { indices } from './case-tensors.ts';
 import { checkDerived } from './diffusion-derived.ts';
 import { caseDecoderDirectory, decodeOnnx } from './vae_decode.ts';
@@ -36,7 +37,6 @@ function keptRows(steps: Float32Array, stepCount: number, rows: number, n: numbe
 }
 
 export async function run(c: GoldenCase, ctx: { engine: string }): Promise<Outputs> {
-  if (ctx.engine !== 'onnx') throw new NotImplemented(`kind latent_loop runs on the onnx engine only (asked: ${ctx.engine})`);
   const config = parseDiffusionConfig(diffusionArgs(c.json.diffusion ?? {}), `case ${c.json.name} diffusion`);
   const process = createProcess(config);
   checkDerived(c, config, process);
@@ -64,7 +64,7 @@ export async function run(c: GoldenCase, ctx: { engine: string }): Promise<Outpu
     architecture: 'dit',
     modelConfig: parseDiTConfig(c.json.model),
     weights: c.weights('model'),
-    engine: 'onnx',
+    engine: ctx.engine as 'onnx' | 'tfjs',
   });
   let sampleLatents: Float32Array;
   try {
