@@ -1,4 +1,5 @@
 export * from './bench-model.ts';
+export * from './dinov2-graph.ts';
 export * from './feature-network.ts';
 export * from './graph-cache.ts';
 export * from './inception-graph.ts';
@@ -8,6 +9,7 @@ export * from './model-engine.ts';
 export * from './onnx-engine.ts';
 export * from './onnx-feature-network.ts';
 export * from './onnx-graph.ts';
+export * from './open-dinov2.ts';
 export * from './open-engine.ts';
 export * from './open-mnist-classifier.ts';
 export * from './ort-congruence.ts';
