@@ -2,16 +2,17 @@
  * Seeded random DINOv2 weights for test fixtures and benchmarks: any size, the official keys and
  * shapes, and values by role in the spirit of the golden cases' rule (LayerScale well away from 0,
  * LayerNorm gains and biases that matter, a position embedding large enough that its interpolation
- * shows), so every part of the network moves the features. Tensor i (state_dict order) takes the
- * normals of seed (seed + i), stream 0, from diffq's Philox generator (docs/design.md); a PyTorch
- * comparison loads the weights from the safetensors file they were written to.
+ * shows), so every part of the network moves the features. The role transforms take z, uniform with
+ * mean 0 and variance 1 from one mulberry32 stream in state_dict order: a full-size network has
+ * 304 M values, which diffq's Philox normals would take minutes to draw. A PyTorch comparison loads
+ * the weights from the safetensors file they were written to.
  */
-import { fillNormals } from '@diffq/diffusion';
+import { mulberry32 } from '../adm/random-weights.ts';
 import type { StoredTensor } from '../weights/safetensors.ts';
 import type { Dinov2Config } from './dinov2-config.ts';
 import { dinov2ParamSpecs } from './dinov2-params.ts';
 
-/** The transform of a normal z by the role its key names. */
+/** The transform of z (mean 0, variance 1) by the role its key names. */
 function roleOf(key: string, shape: readonly number[]): (z: number) => number {
   if (key.endsWith('.gamma')) return (z) => 0.4 + 0.2 * z;
   if (/norm\d?\.weight$/.test(key)) return (z) => 1 + 0.1 * z;
@@ -28,15 +29,14 @@ function roleOf(key: string, shape: readonly number[]): (z: number) => number {
 /** A DinoVisionTransformer(config) state_dict of seeded random values (see the file comment). */
 export function randomDinov2Weights(config: Dinov2Config, seed: number): Map<string, StoredTensor> {
   const out = new Map<string, StoredTensor>();
-  let z = new Float64Array(0);
-  dinov2ParamSpecs(config).forEach((spec, i) => {
+  const uniform = mulberry32(seed);
+  const halfWidth = Math.sqrt(3);
+  for (const spec of dinov2ParamSpecs(config)) {
     const n = spec.shape.reduce((a, b) => a * b, 1);
-    if (z.length < n) z = new Float64Array(n);
-    fillNormals(seed + i, 0, z, 0, n);
     const transform = roleOf(spec.key, spec.shape);
     const data = new Float32Array(n);
-    for (let e = 0; e < n; e++) data[e] = transform(z[e]);
+    for (let e = 0; e < n; e++) data[e] = transform((2 * uniform() - 1) * halfWidth);
     out.set(spec.key, { dtype: 'F32', shape: [...spec.shape], data });
-  });
+  }
   return out;
 }
