@@ -20,6 +20,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   gpu: async () => (await import('./gpu.ts')).benchGpu(),
   scale: async () => (await import('./scale.ts')).benchScale(),
   features: async () => (await import('./features.ts')).benchFeatures(),
+  dinov2: async () => (await import('./dinov2.ts')).benchDinov2(),
   training: async () => (await import('./training.ts')).benchTraining(),
   guidance: async () => (await import('./guidance.ts')).benchGuidance(),
   solvers: async () => (await import('./solvers.ts')).benchSolvers(),
@@ -27,7 +28,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   latent: async () => (await import('./latent.ts')).benchLatent(),
 };
 /** Benches left out when none is named. */
-const ONLY_BY_NAME = new Set(['gpu']);
+const ONLY_BY_NAME = new Set(['gpu', 'dinov2']);
 
 const names = benchNames();
 const unknown = names.filter((n) => !(n in BENCHES));
@@ -53,7 +54,10 @@ for (const name of chosen) {
     failed.push(name);
   }
 }
-if (names.length === 0) console.log('== bench gpu: not run (GPU nodes only): npm run bench -- gpu');
+if (names.length === 0) {
+  console.log('== bench gpu: not run (GPU nodes only): npm run bench -- gpu');
+  console.log('== bench dinov2: not run (full-size ViT-L/14 against PyTorch, ~5 GB): npm run bench -- dinov2');
+}
 if (failed.length > 0) {
   console.error(`bench: ${failed.join(', ')} failed`);
   process.exitCode = 1;

@@ -2,7 +2,7 @@
  * `diffq fid <a> <b>`: the Fréchet distance between any two of a run, an npz of images, a folder of
  * PNGs and a stats npz (docs/statistics.md), and the sFID when both sides carry spatial statistics.
  */
-import { UsageError } from '@diffq/contract';
+import { frechetMetricName, UsageError } from '@diffq/contract';
 import { frechetDistanceWith } from '@diffq/metrics';
 import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import type { Producer } from './producer.ts';
@@ -16,7 +16,10 @@ export interface FidSide {
 }
 
 export interface FidResult {
+  /** The Fréchet distance, whatever the feature network (see metric). */
   fid: number;
+  /** What the distance is called: `fd_dinov2` when images went through a DINOv2 network, else `fid`. */
+  metric: 'fid' | 'fd_dinov2';
   /** Of the spatial features, when both sides have them. */
   sfid?: number;
   a: FidSide;
@@ -45,7 +48,16 @@ function side(s: SourceStats): FidSide {
 }
 
 export async function fidBetween(a: string, b: string, options: { producer: Producer; features?: string }): Promise<FidResult> {
-  const network = featureNetworkLoader(options.features);
+  const loader = featureNetworkLoader(options.features);
+  let architecture: string | undefined;
+  // Only a network that was opened (images, not stats files, on a side) says which metric this is.
+  const network =
+    loader &&
+    (async () => {
+      const opened = await loader();
+      architecture = opened.info.architecture;
+      return opened;
+    });
   try {
     const first = await statsOfSource(a, { producer: options.producer, network, sfid: false });
     const second = await statsOfSource(b, { producer: options.producer, network, sfid: false });
@@ -57,7 +69,8 @@ export async function fidBetween(a: string, b: string, options: { producer: Prod
     }
     const kernel = await processFrechetKernel();
     const fid = await frechetDistanceWith(kernel, { ...first.stats, samples: first.samples }, { ...second.stats, samples: second.samples });
-    const result: FidResult = { fid, a: side(first), b: side(second) };
+    const metric = architecture === undefined ? 'fid' : frechetMetricName(architecture);
+    const result: FidResult = { fid, metric, a: side(first), b: side(second) };
     const [s1, s2] = [first.stats.spatial, second.stats.spatial];
     if (s1 && s2 && s1.mu.length === s2.mu.length) result.sfid = await frechetDistanceWith(kernel, s1, s2);
     return result;
@@ -72,7 +85,7 @@ export async function fidBetween(a: string, b: string, options: { producer: Prod
 
 export function formatFid(r: FidResult): string {
   const describe = (s: FidSide) => `${s.source} (${s.how}${s.samples === undefined ? '' : `, ${s.samples} samples`}, d = ${s.dim})`;
-  const lines = [`FID ${r.fid.toFixed(4)}`, `  a: ${describe(r.a)}`, `  b: ${describe(r.b)}`];
+  const lines = [`${r.metric === 'fd_dinov2' ? 'FD_DINOv2' : 'FID'} ${r.fid.toFixed(4)}`, `  a: ${describe(r.a)}`, `  b: ${describe(r.b)}`];
   if (r.sfid !== undefined) lines.splice(1, 0, `sFID ${r.sfid.toFixed(4)}`);
   return lines.join('\n');
 }

@@ -41,9 +41,9 @@ export function formatStatistics(s: RunStatistics): string[] {
     `  features  ${s.featureNetwork.architecture} (${s.featureNetwork.featureDim}-d, preprocess ${s.featureNetwork.preprocess}) ${s.featureNetwork.uri}; ${s.samples} samples`,
   ];
   if (s.reference) lines.push(`  reference ${s.reference.uri}`);
-  if (s.fid !== undefined) {
-    lines.push(`  FID       ${n(s.fid, 6)}${s.floor ? ` (floor ${n(s.floor.fid, 6)}: training data against the reference)` : ''}`);
-  }
+  const floor = s.floor ? ` (floor ${n(s.floor.fid, 6)}: training data against the reference)` : '';
+  if (s.fd_dinov2 !== undefined) lines.push(`  FD_DINOv2 ${n(s.fd_dinov2, 6)}${floor}`);
+  if (s.fid !== undefined) lines.push(`  FID       ${n(s.fid, 6)}${floor}`);
   if (s.sfid !== undefined) lines.push(`  sFID      ${n(s.sfid, 6)}`);
   if (s.inceptionScore) {
     const is = s.inceptionScore;

@@ -6,7 +6,7 @@
  */
 
 import { encodeStatsNpz, type StatsNpz } from '@diffq/codecs';
-import { keys, type RunSpec, type RunStatistics, type ShardMeta } from '@diffq/contract';
+import { frechetMetricName, keys, type RunSpec, type RunStatistics, type ShardMeta } from '@diffq/contract';
 import { type EvaluationReference, FeatureAccumulator, frechetDistanceWith } from '@diffq/metrics';
 import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import { processMomentKernel } from '@diffq/onnx/moment-kernel';
@@ -69,7 +69,7 @@ export async function evaluateRun(
     samples: result.samples,
     seconds: 0,
   };
-  if (result.fid !== undefined) statistics.fid = result.fid;
+  if (result.fid !== undefined) statistics[frechetMetricName(asked.features.architecture)] = result.fid;
   if (result.fid !== undefined && asked.floor && reference) {
     const floor = await pinnedStats(asked.floor, 'floor');
     statistics.floor = {

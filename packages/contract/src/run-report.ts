@@ -47,8 +47,14 @@ export interface RunStatistics {
   reference: { uri: string; digest: string } | null;
   /** Samples whose features were used (every sample of the run). */
   samples: number;
+  /** The Fréchet distance of the features when the feature network is an Inception (or any network but DINOv2). */
   fid?: number;
-  /** FID of the training data against the reference: what a perfect model of the training set would score. */
+  /**
+   * The same distance when the feature network is DINOv2 ViT-L/14 (`dinov2-vit-l14`): FD_DINOv2, named
+   * as edm2 names it, so a DINOv2 distance is never read as an FID (frechetMetricName).
+   */
+  fd_dinov2?: number;
+  /** The same distance (FID or FD_DINOv2) of the training data against the reference: what a perfect model of the training set would score. */
   floor?: { fid: number; uri: string; digest: string };
   sfid?: number;
   /** Mean and population std over consecutive splits of splitSize samples in seed order, as guided-diffusion's evaluator. */
@@ -61,4 +67,9 @@ export interface RunStatistics {
   accuracy?: { accuracy: number; samples: number; perClass: Record<string, number> };
   /** Seconds the finalizer spent reading features and computing the statistics. */
   seconds: number;
+}
+
+/** The name a Fréchet distance of this feature network's features goes by: edm2's `fd_dinov2` for DINOv2, else `fid`. */
+export function frechetMetricName(architecture: string): 'fid' | 'fd_dinov2' {
+  return architecture === 'dinov2-vit-l14' ? 'fd_dinov2' : 'fid';
 }

@@ -6,6 +6,8 @@
 import { join } from 'node:path';
 import {
   checkPreprocess,
+  DINOV2_ARCHITECTURE,
+  type Dinov2Directory,
   type FeatureNetwork,
   INCEPTION_BLOCK_DIMS,
   type InceptionDims,
@@ -14,15 +16,17 @@ import {
   MODEL_JSON,
   readModelDirectory,
 } from '@diffq/networks';
+import { buildDinov2Onnx, DINOV2_GRAPH_VERSION } from './dinov2-graph.ts';
 import { cachedGraph } from './graph-cache.ts';
 import { buildInceptionOnnx, INCEPTION_GRAPH_VERSION } from './inception-graph.ts';
 import { InceptionOnnxNetwork } from './inception-network.ts';
 import type { ExecutionProvider } from './onnx-engine.ts';
+import { openDinov2Network } from './open-dinov2.ts';
 import type { EngineChoice } from './open-engine.ts';
 import { openMnistClassifier } from './open-mnist-classifier.ts';
 
 /** model.json architectures that are feature networks. */
-export const FEATURE_ARCHITECTURES = ['fid-inception-v3', 'mnist-classifier'] as const;
+export const FEATURE_ARCHITECTURES = ['fid-inception-v3', 'mnist-classifier', DINOV2_ARCHITECTURE] as const;
 
 export interface OpenFeatureNetworkOptions {
   /** Inception: the resize and scaling (default model.json's `preprocess`, else `pytorch-fid`). */
@@ -51,6 +55,22 @@ async function openInception(dir: string, directory: InceptionDirectory, options
   return InceptionOnnxNetwork.create(graph, { preprocess, dims, threads: options.threads, provider: options.provider, note });
 }
 
+async function openDinov2(dir: string, directory: Dinov2Directory, options: OpenFeatureNetworkOptions): Promise<FeatureNetwork> {
+  if (options.engine === 'tfjs') {
+    throw new Error(`feature network ${DINOV2_ARCHITECTURE} runs on the onnx engine only; accepted engines: auto, onnx`);
+  }
+  if (options.preprocess !== undefined || options.dims !== undefined) {
+    throw new Error(
+      `feature network ${DINOV2_ARCHITECTURE} has one preprocessing (edm2's) and one feature width; preprocess and dims are for fid-inception-v3`,
+    );
+  }
+  const config = directory.dinov2;
+  const { graph, note } = await cachedGraph(dir, DINOV2_ARCHITECTURE, { v: DINOV2_GRAPH_VERSION, ...config }, () =>
+    buildDinov2Onnx(config, directory.weights),
+  );
+  return openDinov2Network(config, graph, { threads: options.threads, provider: options.provider, note });
+}
+
 /**
  * Opens `<dir>` as a feature network. Throws naming the file, the field or the weight that is wrong;
  * a directory of another kind (a UNet) is refused naming the architectures accepted.
@@ -62,6 +82,8 @@ export async function openFeatureNetwork(dir: string, options: OpenFeatureNetwor
       return openInception(dir, directory, options);
     case 'mnist-classifier':
       return openMnistClassifier(directory, { engine: options.engine, threads: options.threads });
+    case 'dinov2-vit-l14':
+      return openDinov2(dir, directory, options);
     default:
       throw new Error(
         `${join(dir, MODEL_JSON)}: architecture is "${directory.architecture}", which is not a feature network; accepted: ${FEATURE_ARCHITECTURES.map((a) => `"${a}"`).join(', ')}`,

@@ -1,4 +1,5 @@
 export * from './bench-model.ts';
+export * from './dinov2-graph.ts';
 export * from './dit-graph.ts';
 export * from './feature-network.ts';
 export * from './graph-cache.ts';
@@ -10,6 +11,7 @@ export * from './onnx-engine.ts';
 export * from './onnx-feature-network.ts';
 export * from './onnx-graph.ts';
 export * from './open-decoder.ts';
+export * from './open-dinov2.ts';
 export * from './open-engine.ts';
 export * from './open-mnist-classifier.ts';
 export * from './ort-congruence.ts';

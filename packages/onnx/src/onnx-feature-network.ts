@@ -8,14 +8,25 @@ import { checkFeatureImages, type FeatureNetwork, type FeatureNetworkInfo, type 
 import type * as Ort from 'onnxruntime-node';
 import { type OnnxEngineOptions, type OrtModule, openOrtSession } from './onnx-engine.ts';
 
+export interface FeatureGraphInput {
+  data: Float32Array;
+  dims: number[];
+}
+
 export interface OnnxFeatureGraph {
   info: FeatureNetworkInfo;
   /** ONNX bytes or a file path. */
   model: Uint8Array | string;
   /** The graph's output names for each FeatureOutputs field it has. */
   outputs: { features: string; logits?: string; spatial?: string };
-  /** uint8 NHWC images [n, H, W, C] → the graph's float32 input `x` and its dims. */
-  input(images: Uint8Array, shape: readonly [number, number, number, number]): { data: Float32Array; dims: number[] };
+  /**
+   * uint8 NHWC images [n, H, W, C] → the graph's float32 input `x` and its dims, plus the other
+   * float32 inputs a graph takes that depend on the image size (DINOv2's resize matrices).
+   */
+  input(
+    images: Uint8Array,
+    shape: readonly [number, number, number, number],
+  ): FeatureGraphInput & { more?: Record<string, FeatureGraphInput> };
   /** Images per session run: bounds the activations held at once. */
   chunk: number;
 }
@@ -34,9 +45,11 @@ export class OnnxFeatureNetwork implements FeatureNetwork {
     this.#session = session;
   }
 
-  /** Opens a session on the graph (openOrtSession: cpu unless options.provider asks for cuda). */
-  static async create(graph: OnnxFeatureGraph, options: OnnxEngineOptions = {}): Promise<OnnxFeatureNetwork> {
-    const { ort, session, description } = await openOrtSession(graph.model, options);
+  /** Opens a session on the graph (openOrtSession: cpu unless options.provider asks for cuda); `note` (where the graph came from) joins the description. */
+  static async create(graph: OnnxFeatureGraph, options: OnnxEngineOptions & { note?: string } = {}): Promise<OnnxFeatureNetwork> {
+    const opened = await openOrtSession(graph.model, options);
+    const { ort, session } = opened;
+    const description = [opened.description, options.note].filter((part) => part !== undefined).join('; ');
     const wanted = Object.values(graph.outputs).filter((n): n is string => n !== undefined);
     const missing = wanted.filter((n) => !session.outputNames.includes(n));
     if (missing.length > 0) {
@@ -61,7 +74,9 @@ export class OnnxFeatureNetwork implements FeatureNetwork {
     for (let from = 0; from < n; from += this.graph.chunk) {
       const count = Math.min(this.graph.chunk, n - from);
       const x = this.graph.input(images.subarray(from * perImage, (from + count) * perImage), [count, h, w, c]);
-      const result = await session.run({ x: new this.ort.Tensor('float32', x.data, x.dims) });
+      const feeds: Record<string, Ort.Tensor> = { x: new this.ort.Tensor('float32', x.data, x.dims) };
+      for (const [name, t] of Object.entries(x.more ?? {})) feeds[name] = new this.ort.Tensor('float32', t.data, t.dims);
+      const result = await session.run(feeds);
       for (const field of ['features', 'logits', 'spatial'] as const) {
         const name = this.graph.outputs[field];
         const target = out[field];

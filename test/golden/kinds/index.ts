@@ -1,6 +1,7 @@
 /** Kind name → runner. Each kind lives in its own module beside this one. */
 import type { KindRunner } from '../case.ts';
 import { run as classifierForward } from './classifier_forward.ts';
+import { run as dinov2Features } from './dinov2_features.ts';
 import { run as ditForward } from './dit_forward.ts';
 import { run as frechet } from './frechet.ts';
 import { run as inceptionFeatures } from './inception_features.ts';
@@ -28,6 +29,7 @@ export const KINDS: Record<string, KindRunner> = {
   frechet,
   inception_score: inceptionScore,
   inception_features: inceptionFeatures,
+  dinov2_features: dinov2Features,
   philox_noise: philoxNoise,
   dit_forward: ditForward,
   vae_decode: vaeDecode,

@@ -10,7 +10,7 @@ import { unetParameterShapes } from './unet.ts';
 import type { UNetConfig } from './unet-config.ts';
 
 /** mulberry32: a small, fast 32-bit generator; uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

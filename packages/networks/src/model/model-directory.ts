@@ -9,6 +9,8 @@ import { classifierParamSpecs } from '../adm/classifier.ts';
 import { type ClassifierConfig, parseClassifierConfig } from '../adm/classifier-config.ts';
 import { unetParamSpecs } from '../adm/unet.ts';
 import { parseUNetConfig, type UNetConfig } from '../adm/unet-config.ts';
+import { type Dinov2Config, parseDinov2Config } from '../dinov2/dinov2-config.ts';
+import { DINOV2_MISMATCH_HINT, dinov2ParamSpecs } from '../dinov2/dinov2-params.ts';
 import { type DiTConfig, ditNullLabel, parseDiTConfig } from '../dit/dit-config.ts';
 import { checkDiTStateDict } from '../dit/dit-plan.ts';
 import type { InceptionPreprocess } from '../inception/inception-preprocess.ts';
@@ -71,7 +73,19 @@ export interface InceptionDirectory extends Common<'fid-inception-v3'> {
   preprocess: InceptionPreprocess;
 }
 
-export type ModelDirectory = DenoiserDirectory | DiTDirectory | ClassifierDirectory | MnistClassifierDirectory | InceptionDirectory;
+/** DINOv2 ViT-L/14, the FD_DINOv2 feature network (docs/feature-networks.md). */
+export interface Dinov2Directory extends Common<'dinov2-vit-l14'> {
+  architecture: 'dinov2-vit-l14';
+  dinov2: Dinov2Config;
+}
+
+export type ModelDirectory =
+  | DenoiserDirectory
+  | DiTDirectory
+  | ClassifierDirectory
+  | MnistClassifierDirectory
+  | InceptionDirectory
+  | Dinov2Directory;
 
 /**
  * Parses and checks a model directory from its two files' contents. Throws naming the field of
@@ -118,6 +132,12 @@ export function parseModelDirectory(modelJsonText: string, weightsBytes: Uint8Ar
     const { tensors: weights, metadata } = readSafetensors(weightsBytes, weightsName);
     checkStateDict(inceptionParamSpecs(), weights, WEIGHTS_FILE, INCEPTION_MISMATCH_HINT);
     return { architecture: 'fid-inception-v3', json, weights, metadata, preprocess: json.preprocess };
+  }
+  if (json.architecture === 'dinov2-vit-l14') {
+    const dinov2 = parseDinov2Config(json.model, `${MODEL_JSON}.model`);
+    const { tensors: weights, metadata } = readSafetensors(weightsBytes);
+    checkStateDict(dinov2ParamSpecs(dinov2), weights, WEIGHTS_FILE, DINOV2_MISMATCH_HINT);
+    return { architecture: 'dinov2-vit-l14', json, weights, metadata, dinov2 };
   }
   const classifier = parseClassifierConfig(json.model, `${MODEL_JSON}.model`);
   if (json.guidance.null_label !== null) {

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { INCEPTION_PREPROCESS_MODES } from '../inception/inception-preprocess.ts';
 
 export const MODEL_FORMAT = 'diffq-model/1';
-export const ARCHITECTURES = ['adm-unet', 'adm-classifier', 'dit', 'fid-inception-v3', 'mnist-classifier'] as const;
+export const ARCHITECTURES = ['adm-unet', 'adm-classifier', 'dit', 'fid-inception-v3', 'mnist-classifier', 'dinov2-vit-l14'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 const accepted = (values: readonly string[]) => `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;
@@ -112,6 +112,14 @@ export const ModelJsonSchema = z.discriminatedUnion('architecture', [
       architecture: z.literal('mnist-classifier'),
       /** The classifier's layer sizes, checked by parseMnistClassifierConfig. */
       model: ModelObject,
+    })
+    .strict(),
+  z
+    .object({
+      format: z.literal(MODEL_FORMAT),
+      architecture: z.literal('dinov2-vit-l14'),
+      /** The hub entry point and (for test networks) smaller sizes, checked by parseDinov2Config; absent: the real dinov2_vitl14. */
+      model: ModelObject.default({}),
     })
     .strict(),
 ]);
