@@ -45,9 +45,9 @@ describe('--stats, --features and --ref', () => {
 
   it('names every unknown statistic and what is accepted', () => {
     assert.deepEqual(parseStatKinds('fid, is,fid').kinds, ['fid', 'is']);
-    assert.deepEqual(parseStatKinds('fid,kid,FID').problems, [
-      '--stats "kid" is not a statistic; accepted: fid, sfid, is, pr, accuracy (comma-separated)',
-      '--stats "FID" is not a statistic; accepted: fid, sfid, is, pr, accuracy (comma-separated)',
+    assert.deepEqual(parseStatKinds('fid,clipscore,FID').problems, [
+      '--stats "clipscore" is not a statistic; accepted: fid, sfid, is, pr, accuracy, kid (comma-separated)',
+      '--stats "FID" is not a statistic; accepted: fid, sfid, is, pr, accuracy, kid (comma-separated)',
     ]);
     assert.match(checkStatisticsFlags({ stats: ',' })[0], /--stats is empty/);
     assert.deepEqual(checkStatisticsFlags({ ref: 'r1', features: '/f' }), [

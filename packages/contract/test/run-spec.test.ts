@@ -135,11 +135,15 @@ describe('parseRunSpec', () => {
       problems({ ...valid, statistics: { kinds: ['fid', 'pr', 'is'], features } })[0],
       /^statistics\.reference is required for fid, pr/,
     );
+    assert.match(
+      problems({ ...valid, statistics: { kinds: ['kid'], features } })[0],
+      /^statistics\.reference is required for kid/,
+    );
     assert.deepEqual(parseRunSpec({ ...valid, statistics: { kinds: ['is', 'accuracy'], features } }).statistics?.kinds, ['is', 'accuracy']);
     assert.match(problems({ ...valid, statistics: { kinds: ['is', 'is'], features } })[0], /^statistics\.kinds\[1\] must not repeat "is"/);
     assert.match(
-      problems({ ...valid, statistics: { kinds: ['kid'], features } })[0],
-      /^statistics\.kinds\[0\] must be one of "fid", "sfid", "is", "pr", "accuracy"/,
+      problems({ ...valid, statistics: { kinds: ['clipscore'], features } })[0],
+      /^statistics\.kinds\[0\] must be one of "fid", "sfid", "is", "pr", "accuracy", "kid"/,
     );
   });
 });
