@@ -34,9 +34,9 @@ export class OnnxFeatureNetwork implements FeatureNetwork {
     this.#session = session;
   }
 
-  /** Opens a session on the graph (openOrtSession: cpu unless options.provider asks for cuda). */
+  /** Opens a session on the graph with openOrtSession (its provider rule, see execution-provider.ts). */
   static async create(graph: OnnxFeatureGraph, options: OnnxEngineOptions = {}): Promise<OnnxFeatureNetwork> {
-    const { ort, session, description } = await openOrtSession(graph.model, options);
+    const { ort, session, report } = await openOrtSession(graph.model, options);
     const wanted = Object.values(graph.outputs).filter((n): n is string => n !== undefined);
     const missing = wanted.filter((n) => !session.outputNames.includes(n));
     if (missing.length > 0) {
@@ -45,7 +45,7 @@ export class OnnxFeatureNetwork implements FeatureNetwork {
         `feature graph ${graph.info.architecture} lacks outputs ${missing.join(', ')}; it has ${session.outputNames.join(', ')}`,
       );
     }
-    return new OnnxFeatureNetwork(ort, session, graph, description);
+    return new OnnxFeatureNetwork(ort, session, graph, `onnx (${report})`);
   }
 
   async extract(images: Uint8Array, shape: readonly [number, number, number, number]): Promise<FeatureOutputs> {
