@@ -1,0 +1,38 @@
+/**
+ * Bundles what the device check runs into <out>/app/ (bench/device/prepare.sh calls it): the check
+ * itself, the diffq CLI (for the end-to-end demo) and the golden runner, each one ESM file with
+ * every npm library inside, as `npm run build:cli` bundles the CLI. onnxruntime-node alone stays
+ * outside (prepare.sh carries its JS and its linux-x64 native library in <out>/app/node_modules),
+ * since it loads its binding from a path relative to its own files.
+ */
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+
+const REPO = resolve(import.meta.dirname, '..', '..');
+const out = resolve(process.argv[2] ?? join(REPO, 'bench', 'device', 'dist'));
+
+await build({
+  entryPoints: {
+    'device-check': join(REPO, 'bench', 'device', 'device-check.ts'),
+    diffq: join(REPO, 'bench', 'device', 'diffq.ts'),
+    golden: join(REPO, 'test', 'golden', 'run.ts'),
+  },
+  outdir: join(out, 'app', 'bin'),
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  // CommonJS libraries in the bundle require Node's built-ins: ESM has no require of its own.
+  banner: {
+    js: "import { createRequire as __diffqCreateRequire } from 'node:module'; const require = __diffqCreateRequire(import.meta.url);",
+  },
+  external: ['onnxruntime-node', 'msgpackr-extract', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+  logLevel: 'warning',
+});
+// `new URL('../package.json', import.meta.url)` in the producer reads its version from here.
+writeFileSync(join(out, 'app', 'package.json'), `${JSON.stringify({ name: 'diffq-device-check', version: '0.1.0', type: 'module' })}\n`);
+process.stderr.write(`device check bundled into ${join(out, 'app', 'bin')}\n`);
