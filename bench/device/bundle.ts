@@ -5,7 +5,8 @@
  * outside (prepare.sh carries its JS and its linux-x64 native library in <out>/app/node_modules),
  * since it loads its binding from a path relative to its own files.
  */
-import { writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -33,6 +34,23 @@ await build({
   external: ['onnxruntime-node', 'msgpackr-extract', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
   logLevel: 'warning',
 });
+// The CLI requires yargs at run time (its one-file CommonJS build loads faster than its ESM one):
+// that build, bundled with its own dependencies, is app/node_modules/yargs, with its English texts.
+const yargsEntry = createRequire(join(REPO, 'apps', 'producer', 'package.json')).resolve('yargs');
+const yargsOut = join(out, 'app', 'node_modules', 'yargs');
+mkdirSync(yargsOut, { recursive: true });
+await build({
+  entryPoints: [yargsEntry],
+  outfile: join(yargsOut, 'index.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  logLevel: 'warning',
+});
+writeFileSync(join(yargsOut, 'package.json'), `${JSON.stringify({ name: 'yargs', main: 'index.cjs' })}\n`);
+cpSync(join(yargsEntry, '..', 'locales', 'en.json'), join(yargsOut, 'locales', 'en.json'));
 // `new URL('../package.json', import.meta.url)` in the producer reads its version from here.
 writeFileSync(join(out, 'app', 'package.json'), `${JSON.stringify({ name: 'diffq-device-check', version: '0.1.0', type: 'module' })}\n`);
 process.stderr.write(`device check bundled into ${join(out, 'app', 'bin')}\n`);

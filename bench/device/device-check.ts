@@ -13,7 +13,7 @@
  * Usage: node device-check.mjs --repo <checkout> [--provider webgpu] [--quick] [--python python3]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -83,7 +83,8 @@ async function golden(): Promise<void> {
         }
       })
       .map((d) => d.name);
-    for (const name of names) symlinkSync(join(cases, name), join(picked, name));
+    // Copies, not links: the golden runner takes directories only.
+    for (const name of names) cpSync(join(cases, name), join(picked, name), { recursive: true });
     log(`golden: ${names.length} network cases (${NETWORK_KINDS.join(', ')}) on ${provider}`);
     const run = await runProgram(process.execPath, [join(bin, 'golden.mjs'), picked, '--engine', 'onnx']);
     for (const line of run.out.split('\n')) {

@@ -18,6 +18,8 @@ export LD_LIBRARY_PATH="$root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] && ! ls /usr/share/vulkan/icd.d/nvidia* >/dev/null 2>&1; then
   export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 fi
+# tfjs only carries tensors between onnxruntime calls here; its wasm backend's .wasm files do not travel.
+export DIFFQ_BACKEND="${DIFFQ_BACKEND:-cpu}"
 # Dawn warns without it; nothing is displayed.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$root}"
 exec "$root/node" "$root/app/bin/device-check.mjs" --repo "$repo" --python "${PYTHON:-python3}" "$@"
