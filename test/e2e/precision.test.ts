@@ -77,4 +77,17 @@ describe('one precision per run', () => {
     assert.deepEqual(report.precisions, ['float16']);
     assert.equal(report.counts.samples, 8);
   });
+
+  it('records in report.json the provider that ran: webgpu asked for, cpu where no adapter is found', { timeout: 120_000 }, async () => {
+    await env.launch({ runId: 'provider', seeds: '0-3', shardSize: 4, steps: 2 });
+    await (await env.startWorker({ batchSize: 4, engine: 'onnx', provider: 'webgpu', exitWhenIdle: true })).done;
+    const report = (await getJson(env.store(), keys.report('provider'))) as { engines: string[]; providers: string[] };
+    if (report.providers[0] === 'webgpu') return;
+    assert.deepEqual(report.providers, ['cpu']);
+    assert.equal(report.engines.length, 1);
+    assert.match(
+      report.engines[0],
+      /^onnxruntime-node \S+ cpu \(webgpu fallback: the webgpu provider did not load: Failed to get a WebGPU adapter/,
+    );
+  });
 });

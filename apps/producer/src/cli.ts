@@ -7,6 +7,8 @@
  */
 import { createRequire } from 'node:module';
 import { MAX_PRIORITY, UsageError } from '@diffq/contract';
+// The provider choices alone: @diffq/onnx itself (tfjs, onnxruntime) loads only for bench-model.
+import { PROVIDER_CHOICES, type ProviderChoice } from '@diffq/onnx/execution-provider';
 import { checkRedisUrl, parseDuration, SettingSources, type Settings, settingsFrom, withSettings } from '@diffq/queue';
 import type { Argv } from 'yargs';
 import type { LaunchFlags } from './launch-flags.ts';
@@ -281,7 +283,7 @@ const benchModel: Handler = async (_producer, argv, io) => {
     batch: argv.batch as number,
     engine: argv.engine as 'auto' | 'onnx' | 'tfjs',
     repeat: argv.repeat as number,
-    provider: argv.onnxProvider as 'cpu' | 'cuda',
+    provider: argv.onnxProvider as ProviderChoice,
   });
   if (argv.json) json(io, { model: argv.model, ...r });
   else
@@ -525,7 +527,12 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           })
           .option('batch', { type: 'number', default: 16, describe: 'samples per forward pass' })
           .option('engine', { choices: ['auto', 'onnx', 'tfjs'], default: 'auto', describe: 'denoiser engine' })
-          .option('onnx-provider', { choices: ['cpu', 'cuda'], default: 'cpu', describe: 'onnx execution provider' })
+          .option('onnx-provider', {
+            alias: 'provider',
+            choices: PROVIDER_CHOICES,
+            default: 'cpu',
+            describe: 'onnx execution provider (auto: cuda, then webgpu, then cpu)',
+          })
           .option('repeat', { type: 'number', default: 10, describe: 'timed forward passes (the median is reported)' })
           .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
       pick(benchModel),

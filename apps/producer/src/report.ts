@@ -23,7 +23,7 @@ export function formatReport(r: RunReport, storeUrl: string): string {
     `  phases    ${Object.entries(t.phaseSeconds)
       .map(([phase, s]) => `${phase} ${s.toFixed(1)} s`)
       .join(', ')} (summed over shards)`,
-    `  engines   ${r.engines.join(', ')} (${r.precisions.join(', ')})`,
+    `  engines   ${r.engines.join(', ')} (${r.precisions.join(', ')}; ran on ${(r.providers ?? []).join(', ')})`,
     `  workers   ${Object.entries(r.workers)
       .map(([id, w]) => `${id}: ${w.shards} shards, ${w.samples} samples`)
       .join('; ')}`,

@@ -174,6 +174,12 @@ describe('a worker speed', () => {
   it('names the provider an engine description ends with', () => {
     assert.equal(providerOf('onnxruntime-node 1.22.0 cuda'), 'cuda');
     assert.equal(providerOf('onnxruntime-node 1.22.0 cpu (cuda fallback)'), 'cpu');
+    assert.equal(
+      providerOf(
+        'onnxruntime-node 1.30.0 cpu (webgpu fallback: the webgpu provider did not load: Failed to get a WebGPU adapter: No supported adapters)',
+      ),
+      'cpu',
+    );
     assert.equal(providerOf('tfjs wasm'), 'wasm');
   });
 });

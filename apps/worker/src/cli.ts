@@ -4,6 +4,7 @@
  * (finishes the running shard within --shutdown-grace, else releases it to the queue).
  */
 
+import type { ProviderChoice } from '@diffq/onnx';
 import {
   checkRedisUrl,
   DEFAULT_LOCKS,
@@ -66,9 +67,11 @@ export async function main(args: string[]): Promise<number> {
       describe: 'denoiser engine: onnxruntime, tfjs, or auto (onnx when available)',
     })
     .option('onnx-provider', {
+      alias: 'provider',
       choices: PROVIDERS,
-      default: env('onnx-provider', 'DIFFQ_ONNX_PROVIDER', 'cpu') as 'cpu' | 'cuda',
-      describe: 'onnx execution provider; cuda on GPU nodes (falls back to cpu)',
+      default: env('onnx-provider', 'DIFFQ_ONNX_PROVIDER', 'cpu') as ProviderChoice,
+      describe:
+        'onnx execution provider: cpu, cuda, webgpu (Vulkan, Metal or D3D12 GPUs), or auto (cuda, then webgpu, then cpu); one that cannot load falls back, saying why',
     })
     .option('threads', {
       type: 'number',

@@ -19,6 +19,7 @@ import {
 } from '@diffq/contract';
 import { doneShards, type ObjectStore, PermanentStoreError, putJson, sweepRun } from '@diffq/storage';
 import { type Job, UnrecoverableError } from 'bullmq';
+import { providerOf } from './heartbeat.ts';
 import { ManifestMissing, type RunContexts } from './run-context.ts';
 import { evaluateRun, writeRunStats } from './run-statistics.ts';
 
@@ -87,6 +88,7 @@ export function buildReport(
     },
     workers,
     engines: [...new Set(metas.map((m) => m.engine))].sort(),
+    providers: [...new Set(metas.map((m) => providerOf(m.engine)))].sort(),
     precisions: [...new Set(metas.map((m) => m.precision))].sort(),
     labelCounts: labelled ? labelCounts : null,
     statistics,

@@ -29,10 +29,11 @@ import {
   type Decoder,
   ENGINE_CHOICES,
   type EngineChoice,
-  type ExecutionProvider,
   openDecoder,
   openFeatureNetwork,
   openModelEngine,
+  PROVIDER_CHOICES,
+  type ProviderChoice,
 } from '@diffq/onnx';
 import { defaultModelId } from '@diffq/queue';
 import { fetchModel } from '@diffq/storage';
@@ -52,7 +53,7 @@ export interface FeatureNetworkRef extends ClassifierRef {
 }
 
 export const ENGINES = ENGINE_CHOICES;
-export const PROVIDERS = ['cpu', 'cuda'] as const;
+export const PROVIDERS = PROVIDER_CHOICES;
 
 export interface LoadedClassifier {
   config: ClassifierConfig;
@@ -132,8 +133,8 @@ export interface LoadModelOptions {
   /** Overrides the digest-derived id (must match the producer's --model-id). */
   modelId?: string;
   engine?: EngineChoice;
-  /** onnx execution provider: cuda on GPU workers (falls back to cpu). */
-  provider?: ExecutionProvider;
+  /** onnx execution provider for the denoiser and the feature network: cuda or webgpu on GPU workers, auto for the first that loads. */
+  provider?: ProviderChoice;
   /** onnx on cpu: threads per forward pass (default all cores). */
   threads?: number;
   metrics?: WorkerMetrics;

@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { FINALIZE_QUEUE_NAME, type RunSpec, sampleQueueName } from '@diffq/contract';
+import type { ProviderChoice } from '@diffq/onnx';
 import {
   cancelledKey,
   DEFAULT_LOCKS,
@@ -36,8 +37,8 @@ export interface WorkerSettings {
   model: string;
   modelId?: string;
   engine?: EngineChoice;
-  /** onnx execution provider (cuda on GPU nodes). */
-  provider?: 'cpu' | 'cuda';
+  /** onnx execution provider (cuda or webgpu on GPU nodes, auto for the first that loads). */
+  provider?: ProviderChoice;
   /** onnx on cpu: threads per forward pass. */
   threads?: number;
   /** Samples per micro-batch. */

@@ -30,7 +30,13 @@ export interface RunReport {
     phaseSeconds: Record<string, number>;
   };
   workers: Record<string, { shards: number; samples: number; sampleSeconds: number }>;
+  /** The shards' engine descriptions; an onnx provider that fell back says why in parentheses. */
   engines: string[];
+  /**
+   * What ran the denoiser's forward passes, as each engine description names it: an onnx provider
+   * actually used (cpu, cuda, webgpu; a fallback's, not the one asked for) or a tfjs backend.
+   */
+  providers: string[];
   /** What the shards were computed in; one value, since a run keeps one precision (docs/design.md#one-precision-per-run). */
   precisions: SamplingPrecision[];
   /** Samples per class, for class-conditional runs. */

@@ -135,10 +135,7 @@ describe('parseRunSpec', () => {
       problems({ ...valid, statistics: { kinds: ['fid', 'pr', 'is'], features } })[0],
       /^statistics\.reference is required for fid, pr/,
     );
-    assert.match(
-      problems({ ...valid, statistics: { kinds: ['kid'], features } })[0],
-      /^statistics\.reference is required for kid/,
-    );
+    assert.match(problems({ ...valid, statistics: { kinds: ['kid'], features } })[0], /^statistics\.reference is required for kid/);
     assert.deepEqual(parseRunSpec({ ...valid, statistics: { kinds: ['is', 'accuracy'], features } }).statistics?.kinds, ['is', 'accuracy']);
     assert.match(problems({ ...valid, statistics: { kinds: ['is', 'is'], features } })[0], /^statistics\.kinds\[1\] must not repeat "is"/);
     assert.match(

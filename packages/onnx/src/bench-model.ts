@@ -6,8 +6,9 @@
 import type { DenoiserEngine } from '@diffq/diffusion';
 import type { DenoiserShape } from '@diffq/networks';
 import * as tf from '@tensorflow/tfjs';
+import type { ProviderChoice } from './execution-provider.ts';
 import { openModelEngine } from './model-engine.ts';
-import { type ExecutionProvider, OnnxEngine } from './onnx-engine.ts';
+import { OnnxEngine } from './onnx-engine.ts';
 import { ENGINE_CHOICES, type EngineChoice, type GraphDtype } from './open-engine.ts';
 
 export interface BenchModelOptions {
@@ -15,7 +16,7 @@ export interface BenchModelOptions {
   batch: number;
   engine: EngineChoice;
   repeat: number;
-  provider?: ExecutionProvider;
+  provider?: ProviderChoice;
   dtype?: GraphDtype;
 }
 

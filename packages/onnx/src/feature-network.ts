@@ -17,10 +17,10 @@ import {
   readModelDirectory,
 } from '@diffq/networks';
 import { buildDinov2Onnx, DINOV2_GRAPH_VERSION } from './dinov2-graph.ts';
+import type { ProviderChoice } from './execution-provider.ts';
 import { cachedGraph } from './graph-cache.ts';
 import { buildInceptionOnnx, INCEPTION_GRAPH_VERSION } from './inception-graph.ts';
 import { InceptionOnnxNetwork } from './inception-network.ts';
-import type { ExecutionProvider } from './onnx-engine.ts';
 import { openDinov2Network } from './open-dinov2.ts';
 import type { EngineChoice } from './open-engine.ts';
 import { openMnistClassifier } from './open-mnist-classifier.ts';
@@ -37,8 +37,8 @@ export interface OpenFeatureNetworkOptions {
   engine?: EngineChoice;
   /** CPU threads per run (default all cores). */
   threads?: number;
-  /** Inception on onnx: the execution provider (cuda falls back to cpu, saying why in the description). */
-  provider?: ExecutionProvider;
+  /** On onnx: the execution provider (one that cannot load falls back, saying why in the description). */
+  provider?: ProviderChoice;
 }
 
 async function openInception(dir: string, directory: InceptionDirectory, options: OpenFeatureNetworkOptions): Promise<FeatureNetwork> {
@@ -81,7 +81,7 @@ export async function openFeatureNetwork(dir: string, options: OpenFeatureNetwor
     case 'fid-inception-v3':
       return openInception(dir, directory, options);
     case 'mnist-classifier':
-      return openMnistClassifier(directory, { engine: options.engine, threads: options.threads });
+      return openMnistClassifier(directory, { engine: options.engine, threads: options.threads, provider: options.provider });
     case 'dinov2-vit-l14':
       return openDinov2(dir, directory, options);
     default:

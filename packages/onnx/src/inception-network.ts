@@ -74,11 +74,7 @@ export class InceptionOnnxNetwork implements FeatureNetwork {
       await opened.session.release();
       throw new Error(`the Inception graph has no output ${missing[0]}; its outputs are [${opened.session.outputNames.join(', ')}]`);
     }
-    const description = [
-      `onnx (${opened.description}), ${options.preprocess} preprocessing, features ${featureOutput}`,
-      opened.providerFallback && `cuda was asked for and cpu runs instead: ${opened.providerFallback}`,
-      options.note,
-    ]
+    const description = [`onnx (${opened.report}), ${options.preprocess} preprocessing, features ${featureOutput}`, options.note]
       .filter((part) => part !== undefined)
       .join('; ');
     return new InceptionOnnxNetwork(opened.ort, opened.session, description, options.preprocess, featureOutput, dims);

@@ -10,8 +10,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DenoiserDirectory, type DenoiserShape, type DiTDirectory, denoiserShape, readModelDirectory } from '@diffq/networks';
 import { buildDiTOnnx } from './dit-graph.ts';
+import type { ProviderChoice } from './execution-provider.ts';
 import { cachedGraph } from './graph-cache.ts';
-import type { ExecutionProvider } from './onnx-engine.ts';
 import { type EngineChoice, type GraphDtype, type OpenedEngine, openEngine } from './open-engine.ts';
 import { buildUNetOnnx } from './unet-graph.ts';
 
@@ -27,7 +27,7 @@ export interface OpenModelEngineOptions {
   /** The directory already read with readModelDirectory, to avoid reading it twice. */
   directory?: DenoiserDirectory | DiTDirectory;
   engine: EngineChoice;
-  provider?: ExecutionProvider;
+  provider?: ProviderChoice;
   dtype?: GraphDtype;
   threads?: number;
   /** Cache built graphs under <modelDir>/.diffq-onnx (default true). */

@@ -4,25 +4,30 @@
  * onnxruntime-node is imported lazily so that a machine without its native binary can still load
  * this package and fall back to tfjs.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { DenoiserEngine } from '@diffq/diffusion';
 import * as tf from '@tensorflow/tfjs';
 import type * as Ort from 'onnxruntime-node';
+import { chooseProvider, describeProvider, type ExecutionProvider, type ProviderChoice, providerFromEnv } from './execution-provider.ts';
+import { describePlacement, type NodePlacement, probePlacement, profileDirectory } from './node-placement.ts';
 
-export type ExecutionProvider = 'cpu' | 'cuda';
+export type { ExecutionProvider } from './execution-provider.ts';
 
 export interface OnnxEngineOptions {
-  /** Execution provider to ask for; default cpu. `cuda` falls back to cpu when it cannot load. */
-  provider?: ExecutionProvider;
+  /**
+   * Execution provider to ask for (execution-provider.ts); default DIFFQ_ONNX_PROVIDER, else cpu.
+   * One that cannot load falls back (auto: cuda, webgpu, cpu) and the description says why.
+   */
+  provider?: ProviderChoice;
   /** CPU threads for one forward; default all cores (os.availableParallelism()). */
   threads?: number;
+  /**
+   * Probe where onnxruntime placed the nodes (node-placement.ts): one forward at batch 1, profiled.
+   * Default: whenever a device provider runs the graph, since on the CPU every node is on the CPU.
+   */
+  placement?: boolean;
 }
-
-/** The library onnxruntime-node needs for its CUDA provider, installed only on request (docs/deployment.md, "GPU nodes"). */
-const CUDA_PROVIDER_LIBRARY = 'libonnxruntime_providers_cuda.so';
 
 export type OrtModule = typeof Ort;
 let ortModule: Promise<OrtModule> | undefined;
@@ -31,15 +36,6 @@ let ortModule: Promise<OrtModule> | undefined;
 export function loadOrt(): Promise<OrtModule> {
   ortModule ??= import('onnxruntime-node');
   return ortModule;
-}
-
-/** Why the CUDA provider cannot load here, or undefined when its library is installed. */
-function cudaUnavailableReason(): string | undefined {
-  if (process.platform !== 'linux' || process.arch !== 'x64')
-    return `onnxruntime-node ships no CUDA provider for ${process.platform}/${process.arch}`;
-  const binDir = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', 'linux', 'x64');
-  if (existsSync(join(binDir, CUDA_PROVIDER_LIBRARY))) return undefined;
-  return `${CUDA_PROVIDER_LIBRARY} is not installed (npm ci never runs onnxruntime-node's download; a GPU node installs it with ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install, see docs/deployment.md)`;
 }
 
 /** How the session reads its inputs: the names and element types the graph declares. */
@@ -101,20 +97,28 @@ export interface OrtSession {
   session: Ort.InferenceSession;
   /** The provider that runs the graph. */
   provider: ExecutionProvider;
-  /** Short and constant per process (the worker uses it as a metrics label); the reason is in providerFallback. */
+  /**
+   * Constant per process (the worker uses it as a metrics label, shards and report.json keep it):
+   * "onnxruntime-node 1.30.0 webgpu", or with the fallback's reason, "… cpu (webgpu fallback: …)".
+   */
   description: string;
-  /** Why a requested cuda provider was not used; undefined when it was, or was not asked for. */
+  /** Why the providers asked for did not load, one sentence each; undefined when the first one did. */
   providerFallback: string | undefined;
+  /** Where the nodes ran in the probe forward; undefined when not probed (the CPU provider). */
+  placement: NodePlacement | undefined;
+  /** One line for the log: the provider, the fallback's reason and the node placement. */
+  report: string;
 }
 
 /**
- * Opens a session on `model` (ONNX bytes or a file path). Session options favour throughput:
- * every graph optimisation (including onnxruntime's blocked NCHWc convolution layout on CPU),
- * sequential execution, one intra-op thread per core, threads that sleep rather than spin.
+ * Opens a session on `model` (ONNX bytes or a file path): the one function every network's session
+ * goes through, so the provider rule (execution-provider.ts) holds for all of them. Session options
+ * favour throughput: every graph optimisation (including onnxruntime's blocked NCHWc convolution
+ * layout on CPU), sequential execution, one intra-op thread per core, threads that sleep rather than spin.
  */
 export async function openOrtSession(model: Uint8Array | string, options: OnnxEngineOptions = {}): Promise<OrtSession> {
   const ort = await loadOrt();
-  const requested = options.provider ?? 'cpu';
+  const requested = options.provider ?? providerFromEnv();
   const base: Ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
@@ -124,31 +128,42 @@ export async function openOrtSession(model: Uint8Array | string, options: OnnxEn
     // (tfjs between forwards, other workers) a spinning pool measured 1.5× slower than a sleeping one.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
-  // Two identical-looking calls because InferenceSession.create is overloaded on the model's type.
-  const open = (providers: Ort.InferenceSession.SessionOptions['executionProviders']) =>
-    typeof model === 'string'
-      ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })
-      : ort.InferenceSession.create(model, { ...base, executionProviders: providers });
-
-  let session: Ort.InferenceSession | undefined;
-  let provider: ExecutionProvider = 'cpu';
-  let fallback: string | undefined;
-  if (requested === 'cuda') {
-    fallback = cudaUnavailableReason();
-    if (!fallback) {
-      try {
-        // One GPU per worker: the first one it sees (CUDA_VISIBLE_DEVICES picks which, as on Kubernetes).
-        session = await open([{ name: 'cuda', deviceId: 0 }, 'cpu']);
-        provider = 'cuda';
-      } catch (e) {
-        fallback = `the cuda provider did not load: ${(e as Error).message.split('\n')[0]}`;
-      }
+  let profiles: string | undefined;
+  const open = (providers: Ort.InferenceSession.ExecutionProviderConfig[]) => {
+    const probe = options.placement ?? providers[0] !== 'cpu';
+    profiles = probe ? profileDirectory() : undefined;
+    const sessionOptions = {
+      ...base,
+      executionProviders: providers,
+      ...(profiles ? { enableProfiling: true, profileFilePrefix: join(profiles, 'ort') } : {}),
+    };
+    // Two identical-looking calls because InferenceSession.create is overloaded on the model's type.
+    return typeof model === 'string'
+      ? ort.InferenceSession.create(model, sessionOptions)
+      : ort.InferenceSession.create(model, sessionOptions);
+  };
+  const chosen = await chooseProvider(requested, open);
+  let placement: NodePlacement | undefined;
+  let placementNote: string | undefined;
+  if (profiles) {
+    try {
+      placement = await probePlacement(ort, chosen.session, profiles);
+      placementNote = `placement: ${describePlacement(placement)}`;
+    } catch (e) {
+      // A graph whose probe cannot run at batch 1 with zeros still serves; only the report is lost.
+      placementNote = `placement unknown (the probe forward failed: ${(e as Error).message.split('\n')[0]})`;
     }
   }
-  session ??= await open(['cpu']);
-  const version = ort.env.versions?.node ?? 'unknown';
-  const description = `onnxruntime-node ${version} ${provider}${fallback ? ' (cuda fallback)' : ''}`;
-  return { ort, session, provider, description, providerFallback: fallback };
+  const description = describeProvider(ort.env.versions?.node ?? 'unknown', chosen);
+  const providerFallback = chosen.skipped.length > 0 ? chosen.skipped.map((s) => s.reason).join('; ') : undefined;
+  const report = [
+    description,
+    providerFallback && `${chosen.requested} was asked for and ${chosen.provider} runs instead: ${providerFallback}`,
+    placementNote,
+  ]
+    .filter((part) => part)
+    .join('; ');
+  return { ort, session: chosen.session, provider: chosen.provider, description, providerFallback, placement, report };
 }
 
 export class OnnxEngine implements DenoiserEngine {
@@ -162,16 +177,18 @@ export class OnnxEngine implements DenoiserEngine {
     /** The provider that runs the graph. */
     readonly provider: ExecutionProvider,
     readonly description: string,
-    /** Why a requested cuda provider was not used; undefined when it was, or was not asked for. */
+    /** Why the providers asked for did not load; undefined when the first one did. */
     readonly providerFallback: string | undefined,
+    /** The provider, the fallback's reason and the node placement, for the log (OrtSession.report). */
+    readonly report: string,
   ) {
     this.#session = session;
   }
 
   /** Opens a session on `model` (ONNX bytes or a file path) with openOrtSession. */
   static async create(model: Uint8Array | string, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
-    const { ort, session, provider, description, providerFallback } = await openOrtSession(model, options);
-    return new OnnxEngine(ort, session, inputPlan(session), provider, description, providerFallback);
+    const { ort, session, provider, description, providerFallback, report } = await openOrtSession(model, options);
+    return new OnnxEngine(ort, session, inputPlan(session), provider, description, providerFallback, report);
   }
 
   private get session(): Ort.InferenceSession {

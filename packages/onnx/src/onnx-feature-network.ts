@@ -45,11 +45,9 @@ export class OnnxFeatureNetwork implements FeatureNetwork {
     this.#session = session;
   }
 
-  /** Opens a session on the graph (openOrtSession: cpu unless options.provider asks for cuda); `note` (where the graph came from) joins the description. */
+  /** Opens a session on the graph with openOrtSession (its provider rule, see execution-provider.ts); `note` (where the graph came from) joins the description. */
   static async create(graph: OnnxFeatureGraph, options: OnnxEngineOptions & { note?: string } = {}): Promise<OnnxFeatureNetwork> {
-    const opened = await openOrtSession(graph.model, options);
-    const { ort, session } = opened;
-    const description = [opened.description, options.note].filter((part) => part !== undefined).join('; ');
+    const { ort, session, report } = await openOrtSession(graph.model, options);
     const wanted = Object.values(graph.outputs).filter((n): n is string => n !== undefined);
     const missing = wanted.filter((n) => !session.outputNames.includes(n));
     if (missing.length > 0) {
@@ -58,6 +56,7 @@ export class OnnxFeatureNetwork implements FeatureNetwork {
         `feature graph ${graph.info.architecture} lacks outputs ${missing.join(', ')}; it has ${session.outputNames.join(', ')}`,
       );
     }
+    const description = [`onnx (${report})`, options.note].filter((part) => part !== undefined).join('; ');
     return new OnnxFeatureNetwork(ort, session, graph, description);
   }
 

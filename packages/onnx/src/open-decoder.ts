@@ -6,9 +6,9 @@
 import type { DecoderConfig, DecoderDirectory } from '@diffq/networks';
 import { decoderImageSize } from '@diffq/networks';
 import type * as Ort from 'onnxruntime-node';
+import type { ProviderChoice } from './execution-provider.ts';
 import { cachedGraph } from './graph-cache.ts';
-import { type ExecutionProvider, openOrtSession } from './onnx-engine.ts';
-import { onnxProvider } from './open-engine.ts';
+import { openOrtSession } from './onnx-engine.ts';
 import { buildDecoderOnnx } from './vae-decoder-graph.ts';
 
 /** Bumped whenever vae-decoder-graph.ts emits a different graph for the same weights, to retire old caches. */
@@ -36,7 +36,7 @@ export interface Decoder {
 
 export interface OpenDecoderOptions {
   /** Default DIFFQ_ONNX_PROVIDER, else cpu; cuda falls back to cpu, saying why in the description. */
-  provider?: ExecutionProvider;
+  provider?: ProviderChoice;
   /** CPU threads per decode; default all cores. */
   threads?: number;
   /** Cache the built graph under <dir>/.diffq-onnx (default true; a read-only directory keeps it in memory). */
@@ -109,7 +109,6 @@ export async function openDecoder(dir: DecoderDirectory, options: OpenDecoderOpt
     const settings = { v: DECODER_GRAPH_VERSION, config: dir.config, digest: dir.digest };
     ({ graph, note } = await cachedGraph(dir.dir, 'decoder', settings, build, dir.weightsFile));
   }
-  const opened = await openOrtSession(graph, { provider: onnxProvider(options.provider), threads: options.threads });
-  const fallback = opened.providerFallback ? `; cuda was asked for and cpu runs instead: ${opened.providerFallback}` : '';
-  return new OnnxDecoder(opened.ort, opened.session, `${opened.description}; ${note}${fallback}`, dir.config, dir.digest);
+  const opened = await openOrtSession(graph, { provider: options.provider, threads: options.threads });
+  return new OnnxDecoder(opened.ort, opened.session, `${opened.report}; ${note}`, dir.config, dir.digest);
 }

@@ -6,7 +6,8 @@
 import { type DenoiserEngine, describeBackend, initBackend } from '@diffq/diffusion';
 import { createDiT, createUNet, type DiTConfig, type StoredTensor, TfjsDiTEngine, TfjsEngine, type UNetConfig } from '@diffq/networks';
 import { buildDiTOnnx } from './dit-graph.ts';
-import { type ExecutionProvider, OnnxEngine } from './onnx-engine.ts';
+import { FLOAT16_PROVIDERS, type ProviderChoice, providerFromEnv } from './execution-provider.ts';
+import { OnnxEngine } from './onnx-engine.ts';
 import { buildUNetOnnx } from './unet-graph.ts';
 
 export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
@@ -26,9 +27,9 @@ interface EngineSettings {
   /** Builds the graph when `onnxModel` is absent; lets a caller cache it (see model-engine.ts). */
   buildGraph?: (dtype: GraphDtype) => Promise<Uint8Array | string>;
   engine: EngineChoice;
-  /** onnx only: the execution provider to ask for (default DIFFQ_ONNX_PROVIDER, else cpu); cuda falls back to cpu. */
-  provider?: ExecutionProvider;
-  /** onnx only: precision of a built graph (default DIFFQ_ONNX_DTYPE, else float32); float16 is for the cuda provider. */
+  /** onnx only: the execution provider to ask for (default DIFFQ_ONNX_PROVIDER, else cpu); one that cannot load falls back. */
+  provider?: ProviderChoice;
+  /** onnx only: precision of a built graph (default DIFFQ_ONNX_DTYPE, else float32); float16 is for the cuda and webgpu providers. */
   dtype?: GraphDtype;
   /** onnx on cpu: threads per forward (default all cores). */
   threads?: number;
@@ -39,7 +40,7 @@ export interface OpenedEngine {
   /** One sentence: the engine, its backend or provider, and why it was taken. */
   why: string;
   /**
-   * The precision the denoiser computes in: float16 only for a half-precision graph on cuda. tfjs and
+   * The precision the denoiser computes in: float16 only for a half-precision graph on cuda or webgpu. tfjs and
    * float32 graphs agree to ~1e-6; float16 does not (docs/deployment.md), so a run records it.
    */
   precision: GraphDtype;
@@ -55,13 +56,6 @@ function graphSource(o: OpenEngineOptions, dtype: GraphDtype): Promise<Uint8Arra
   return Promise.resolve(buildUNetOnnx(o.modelConfig, weights, { dtype }));
 }
 
-/** The session's provider, and why cuda is not it when cuda was asked for. */
-function providerNotes(engine: OnnxEngine): string[] {
-  return engine.providerFallback
-    ? [engine.description, `cuda was asked for and cpu runs instead: ${engine.providerFallback}`]
-    : [engine.description];
-}
-
 /** A setting from the environment, checked against its accepted values; `fallback` when unset. */
 function fromEnv<T extends string>(name: string, accepted: readonly T[], fallback: T): T {
   const value = process.env[name];
@@ -70,13 +64,8 @@ function fromEnv<T extends string>(name: string, accepted: readonly T[], fallbac
   return value as T;
 }
 
-/** The execution provider a network opens on: the one asked for, else DIFFQ_ONNX_PROVIDER, else cpu. */
-export function onnxProvider(requested?: ExecutionProvider): ExecutionProvider {
-  return requested ?? fromEnv<ExecutionProvider>('DIFFQ_ONNX_PROVIDER', ['cpu', 'cuda'], 'cpu');
-}
-
 async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
-  const provider = onnxProvider(o.provider);
+  const provider = o.provider ?? providerFromEnv();
   let dtype = o.dtype ?? fromEnv<GraphDtype>('DIFFQ_ONNX_DTYPE', ['float32', 'float16'], 'float32');
   const options = { provider, threads: o.threads };
   const notes: string[] = [];
@@ -84,20 +73,20 @@ async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
     if (dtype === 'float16') notes.push('dtype float16 applies to graphs diffq builds, not to a given model.onnx');
     const engine = await OnnxEngine.create(o.onnxModel, options);
     // A user's model.onnx takes and returns float32 (the input plan checks it); diffq does not look inside.
-    return { engine, why: [...providerNotes(engine), 'graph from the given ONNX model', ...notes].join('; '), precision: 'float32' };
+    return { engine, why: [engine.report, 'graph from the given ONNX model', ...notes].join('; '), precision: 'float32' };
   }
-  if (dtype === 'float16' && provider !== 'cuda') {
-    notes.push('float16 is for the cuda provider, so the cpu provider runs float32');
+  if (dtype === 'float16' && provider === 'cpu') {
+    notes.push(`float16 is for the ${FLOAT16_PROVIDERS.join(' and ')} providers, so the cpu provider runs float32`);
     dtype = 'float32';
   }
   let engine = await OnnxEngine.create(await graphSource(o, dtype), options);
-  if (dtype === 'float16' && engine.provider !== 'cuda') {
+  if (dtype === 'float16' && !FLOAT16_PROVIDERS.includes(engine.provider)) {
     engine.dispose();
-    notes.push('float16 needs the cuda provider, so the cpu fallback runs float32');
+    notes.push(`float16 needs the ${FLOAT16_PROVIDERS.join(' or ')} provider, so the ${engine.provider} fallback runs float32`);
     dtype = 'float32';
     engine = await OnnxEngine.create(await graphSource(o, dtype), options);
   }
-  return { engine, why: [...providerNotes(engine), `${dtype} graph built from the weights`, ...notes].join('; '), precision: dtype };
+  return { engine, why: [engine.report, `${dtype} graph built from the weights`, ...notes].join('; '), precision: dtype };
 }
 
 async function openTfjs(o: OpenEngineOptions): Promise<OpenedEngine> {

@@ -1,6 +1,7 @@
 /** Opens the MNIST feature network of a model directory on onnx (its built graph) or tfjs. */
 import { describeBackend, initBackend } from '@diffq/diffusion';
 import { type FeatureNetwork, type MnistClassifierDirectory, mnistClassifierInfo, TfjsMnistClassifier } from '@diffq/networks';
+import type { ProviderChoice } from './execution-provider.ts';
 import { buildMnistClassifierOnnx } from './mnist-classifier-graph.ts';
 import { OnnxFeatureNetwork } from './onnx-feature-network.ts';
 import type { EngineChoice } from './open-engine.ts';
@@ -8,7 +9,7 @@ import type { EngineChoice } from './open-engine.ts';
 /** Digits per onnx run: ~0.2 MB of activations each. */
 const ONNX_CHUNK = 500;
 
-async function openOnnx(directory: MnistClassifierDirectory, threads?: number): Promise<FeatureNetwork> {
+async function openOnnx(directory: MnistClassifierDirectory, threads?: number, provider?: ProviderChoice): Promise<FeatureNetwork> {
   const config = directory.mnistClassifier;
   return OnnxFeatureNetwork.create(
     {
@@ -19,7 +20,7 @@ async function openOnnx(directory: MnistClassifierDirectory, threads?: number): 
       input: (images, shape) => ({ data: Float32Array.from(images), dims: [...shape] }),
       chunk: ONNX_CHUNK,
     },
-    { threads },
+    { threads, provider },
   );
 }
 
@@ -31,17 +32,17 @@ async function openTfjs(directory: MnistClassifierDirectory, why: string): Promi
 /** `auto` takes onnx when onnxruntime loads and tfjs otherwise; the description says which and why. */
 export async function openMnistClassifier(
   directory: MnistClassifierDirectory,
-  options: { engine?: EngineChoice; threads?: number } = {},
+  options: { engine?: EngineChoice; threads?: number; provider?: ProviderChoice } = {},
 ): Promise<FeatureNetwork> {
   const engine = options.engine ?? 'auto';
   switch (engine) {
     case 'onnx':
-      return openOnnx(directory, options.threads);
+      return openOnnx(directory, options.threads, options.provider);
     case 'tfjs':
       return openTfjs(directory, 'as asked');
     case 'auto':
       try {
-        return await openOnnx(directory, options.threads);
+        return await openOnnx(directory, options.threads, options.provider);
       } catch (e) {
         return openTfjs(directory, `onnx did not load: ${(e as Error).message.split('\n')[0]}`);
       }

@@ -77,7 +77,10 @@ describe('openEngine', () => {
       if (engine.provider === 'cuda') assert.equal(engine.providerFallback, undefined);
       else {
         assert.match(engine.providerFallback ?? '', /libonnxruntime_providers_cuda\.so|cuda provider did not load/);
-        assert.match(engine.description, /^onnxruntime-node \S+ cpu \(cuda fallback\)$/);
+        assert.match(
+          engine.description,
+          /^onnxruntime-node \S+ cpu \(cuda fallback: (libonnxruntime_providers_cuda\.so is not installed|the cuda provider did not load: .+)\)$/,
+        );
         assert.match(why, /cuda was asked for and cpu runs instead: /);
       }
     } finally {
@@ -89,7 +92,7 @@ describe('openEngine', () => {
     const { engine, why, precision } = await openEngine({ modelConfig: config, weights, engine: 'onnx', dtype: 'float16' });
     const reference = await OnnxEngine.create(buildUNetOnnx(config, weights));
     try {
-      assert.match(why, /float16 is for the cuda provider, so the cpu provider runs float32/);
+      assert.match(why, /float16 is for the cuda and webgpu providers, so the cpu provider runs float32/);
       assert.equal(precision, 'float32', 'the precision a run records is the one that runs');
       assert.equal(maxAbsDiff(await run(engine), await run(reference)), 0);
     } finally {
