@@ -48,7 +48,8 @@ async function solverImages(dir: string, seeds: number[]): Promise<Uint8Array[]>
       process: createProcess(parseDiffusionConfig(model.diffusion)),
       noise: new SeedNoiseSource(seeds),
       shape: [seeds.length, unet.inChannels, unet.imageSize, unet.imageSize],
-      sampler: { kind: 'dpm-solver++', order: 2, steps: 10, skipType: 'time_uniform', denoiseToZero: false },
+      // What the launch defaults to for a pixel model: x̂₀ clipped to [−1, 1].
+      sampler: { kind: 'dpm-solver++', order: 2, steps: 10, skipType: 'time_uniform', denoiseToZero: false, clipDenoised: true },
     });
     const size = images.length / seeds.length;
     return seeds.map((_, i) => images.subarray(i * size, (i + 1) * size));

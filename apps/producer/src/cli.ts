@@ -51,6 +51,7 @@ const launch: Handler = async (producer, argv, io) => {
     denoiseToZero: argv.denoiseToZero as boolean | undefined,
     dynamicThreshold: argv.dynamicThreshold as number | undefined,
     dynamicThresholdMax: argv.dynamicThresholdMax as number | undefined,
+    clipDenoised: argv.clipDenoised as boolean | undefined,
     guidanceScale: argv.guidanceScale as number | undefined,
     classifier: argv.classifier as string | undefined,
     classifierScale: argv.classifierScale as number | undefined,
@@ -334,6 +335,11 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
             describe: 'ODE solvers: dynamic thresholding of x̂_0 at this quantile, e.g. 0.995',
           })
           .option('dynamic-threshold-max', { type: 'number', describe: 'ODE solvers: the threshold floor (default 1)' })
+          .option('clip-denoised', {
+            type: 'boolean',
+            describe:
+              'clip every x̂₀ to [−1, 1], after any dynamic threshold (default: on for pixel models, off for latent ones; --no-clip-denoised turns it off)',
+          })
           .option('guidance-scale', {
             type: 'number',
             describe: 'classifier-free guidance weight w ≥ 0 (class-conditional model with a null label)',

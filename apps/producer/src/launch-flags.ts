@@ -139,7 +139,7 @@ export function buildRunSpec(
   const input: RunSpecInput = {
     runId: f.runId ?? newRunId('run', meta.now),
     model: { uri: model.uri, id: model.id, digest: model.digest },
-    sampler: samplerSpec(f),
+    sampler: samplerSpec(f, model),
     guidance:
       f.guidanceScale !== undefined
         ? { kind: 'classifier_free', scale: f.guidanceScale }

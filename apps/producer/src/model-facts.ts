@@ -25,6 +25,8 @@ export interface DenoiserFacts {
   steps: number;
   /** Image channels (1 grey, 3 RGB). */
   channels: number;
+  /** A latent model (isLatentModelJson): its samples are latents, with no [−1, 1] range to clip x̂_0 to. */
+  latent: boolean;
   /** model.json `evaluation`, its paths resolved against the model directory: the --stats defaults. */
   evaluation?: EvaluationDefaults;
 }
@@ -36,18 +38,29 @@ export interface ClassifierFacts {
   numClasses: number;
 }
 
+/**
+ * Whether model.json (parsed JSON, before any schema) describes a latent model: one with a
+ * top-level `decoder` (the autoencoder that turns its samples into images) or the DiT architecture.
+ * The one place the launch decides "latent" until packages/networks owns the predicate.
+ */
+export function isLatentModelJson(raw: unknown): boolean {
+  if (typeof raw !== 'object' || raw === null) return false;
+  const json = raw as Record<string, unknown>;
+  return json.decoder !== undefined || json.architecture === 'dit';
+}
+
 async function modelJson(uri: string, flag: string) {
   const local = await fetchModel(uri, flag);
   const text = await readFile(join(local.dir, MODEL_JSON), 'utf8');
   try {
-    return { local, json: parseModelJson(text, `${flag} ${uri}: ${MODEL_JSON}`) };
+    return { local, json: parseModelJson(text, `${flag} ${uri}: ${MODEL_JSON}`), latent: isLatentModelJson(JSON.parse(text)) };
   } catch (error) {
     throw new Error((error as Error).message);
   }
 }
 
 export async function denoiserFacts(uri: string, modelId?: string): Promise<DenoiserFacts> {
-  const { local, json } = await modelJson(uri, '--model');
+  const { local, json, latent } = await modelJson(uri, '--model');
   if (json.architecture !== 'adm-unet') {
     throw new Error(
       `--model ${uri}: model.json architecture is "${json.architecture}"; sampling needs a denoiser ("adm-unet")${json.architecture === 'adm-classifier' ? '; pass a classifier with --classifier' : ''}`,
@@ -66,6 +79,7 @@ export async function denoiserFacts(uri: string, modelId?: string): Promise<Deno
     nullLabel: json.guidance.null_label,
     steps: diffusion.steps,
     channels: unet.inChannels,
+    latent,
     ...(evaluation && {
       evaluation: {
         features: resolveBeside(base, evaluation.features),

@@ -14,6 +14,7 @@ const model: DenoiserFacts = {
   nullLabel: null,
   steps: 1000,
   channels: 3,
+  latent: false,
 };
 const classModel: DenoiserFacts = { ...model, numClasses: 11, nullLabel: 10 };
 
