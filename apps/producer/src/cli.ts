@@ -6,9 +6,11 @@
  * seconds to load and `diffq status` needs none of them.
  */
 import { createRequire } from 'node:module';
-import { MAX_PRIORITY, UsageError } from '@diffq/contract';
+import { MAX_PRIORITY, SAMPLER_KINDS, UsageError } from '@diffq/contract';
 import { checkRedisUrl, parseDuration, SettingSources, type Settings, settingsFrom, withSettings } from '@diffq/queue';
 import type { Argv } from 'yargs';
+import type { DemoOptions } from './demo.ts';
+import { DEMO_SAMPLER } from './demo-sampler.ts';
 import type { LaunchFlags } from './launch-flags.ts';
 import { Producer } from './producer.ts';
 
@@ -215,7 +217,7 @@ const demo: Handler = async (producer, argv, io) => {
   return runDemo(producer, {
     model: argv.model as string | undefined,
     seeds: String(argv.seeds),
-    sampler: argv.sampler as 'ddpm' | 'ddim',
+    sampler: argv.sampler as DemoOptions['sampler'],
     steps: argv.steps as number,
     guidanceScale: argv.guidanceScale as number,
     batchSize: argv.batchSize as number,
@@ -452,8 +454,8 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
         y
           .option('model', { type: 'string', describe: 'model directory (default: models/mnist of this repository)' })
           .option('seeds', { type: 'string', default: '0-99' })
-          .option('sampler', { choices: ['ddpm', 'ddim'], default: 'ddim' })
-          .option('steps', { type: 'number', default: 50 })
+          .option('sampler', { choices: SAMPLER_KINDS, default: DEMO_SAMPLER.sampler })
+          .option('steps', { type: 'number', default: DEMO_SAMPLER.steps })
           .option('guidance-scale', { type: 'number', default: 3, describe: 'classifier-free guidance w, for a model with a null label' })
           .option('batch-size', { type: 'number', default: 25 })
           .option('engine', { choices: ['auto', 'onnx', 'tfjs'], default: 'auto' })
