@@ -12,7 +12,8 @@
  * ddim:20,dpm++2m:10 (chosen sampler:steps pairs, for a run that cannot afford the whole grid),
  * --seed-sets K (default 1: each point on K disjoint sets of N seeds, 0…N−1, N…2N−1, …, giving every
  * FID's run-to-run spread: mean, standard deviation, min–max), --engine auto|onnx|tfjs (default auto),
- * --chart <path> (default docs/solvers.png; "none" for no chart).
+ * --chart <path> (default docs/solvers.png; "none" for no chart), --from-log <file> (redraw the chart and
+ * summary from the output of an earlier run, sampling nothing).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -142,13 +143,106 @@ function pad(text: string | number, width: number): string {
   return String(text).padStart(width);
 }
 
+type Config = { s: BenchSampler; steps: number };
+
+/** The measured points of one sampler and step count, over their seed sets. */
+function pointOf(results: Measured[], sampler: string, steps: number): Measured[] {
+  return results.filter((r) => r.sampler === sampler && r.steps === steps);
+}
+
+function fidOf(results: Measured[], sampler: string, steps: number): Spread | undefined {
+  const fids = pointOf(results, sampler, steps)
+    .map((r) => r.fid)
+    .filter((v) => !Number.isNaN(v));
+  return fids.length > 0 ? spreadOf(fids) : undefined;
+}
+
+/** FID (mean over seed sets; else ms per sample) against steps, a sampler's clipped and unclipped runs in one colour. */
+function writeChart(results: Measured[], configs: Config[], samples: number, seedSets: number, chartPath: string): void {
+  if (chartPath === 'none' || results.length === 0) return;
+  const chartSteps = [...new Set(configs.map((x) => x.steps))].sort((p, q) => p - q);
+  const chartSamplers = SAMPLERS.filter((x) => configs.some((cfg) => cfg.s === x));
+  const families = [...new Set(chartSamplers.map((x) => x.family))];
+  const withFid = results.some((r) => !Number.isNaN(r.fid));
+  const png = encodePng(
+    drawLineChart({
+      title: `${withFid ? 'FID' : 'MS PER SAMPLE'} ON MODELS/MNIST, ${samples} SAMPLES${seedSets > 1 ? ` X ${seedSets} SETS` : ''}, CFG W=${GUIDANCE_W}`,
+      xLabel: 'STEPS (NETWORK EVALUATIONS)',
+      yLabel: withFid ? 'FID (LOG SCALE)' : 'MS PER SAMPLE',
+      yScale: withFid ? 'log' : 'linear',
+      x: chartSteps,
+      series: chartSamplers.map((s) => ({
+        name: s.name,
+        color: families.indexOf(s.family),
+        thin: !s.clipped,
+        y: chartSteps.map((steps) => {
+          const measured = pointOf(results, s.name, steps);
+          if (measured.length === 0) return Number.NaN;
+          if (withFid) return fidOf(results, s.name, steps)?.mean ?? Number.NaN;
+          return (measured.reduce((a, r) => a + r.seconds, 0) * 1000) / (samples * measured.length);
+        }),
+      })),
+    }),
+  );
+  writeFileSync(resolve(chartPath), png);
+}
+
+/**
+ * --from-log <file>: the points a previous run printed (its header, its "<sampler> <steps> <set> <wall
+ * s> <ms/sample>" rows and its "FID <sampler> at <steps> steps, seed set <k>: <fid>" lines), so its
+ * chart and summary can be redrawn without sampling again.
+ */
+function resultsFromLog(path: string): { results: Measured[]; samples: number; seedSets: number } {
+  const text = readFileSync(path, 'utf8');
+  const header = text.match(/(\d+) samples per point × (\d+) seed set/);
+  if (!header) throw new Error(`--from-log ${path}: no "N samples per point × K seed set(s)" header of a solvers run`);
+  const results: Measured[] = [];
+  for (const [, sampler, steps, set, seconds] of text.matchAll(/^solvers: +(\S+) +(\d+) +(\d+) +([\d.]+) +[\d.]+$/gm)) {
+    results.push({ sampler, steps: Number(steps), set: Number(set), seconds: Number(seconds), fid: Number.NaN });
+  }
+  for (const [, sampler, steps, set, fid] of text.matchAll(/^solvers: FID (\S+) at (\d+) steps, seed set (\d+): ([\d.]+)$/gm)) {
+    const r = results.find((x) => x.sampler === sampler && x.steps === Number(steps) && x.set === Number(set));
+    if (r) r.fid = Number(fid);
+  }
+  if (results.length === 0) throw new Error(`--from-log ${path}: no measured points`);
+  return { results, samples: Number(header[1]), seedSets: Number(header[2]) };
+}
+
+function summarize(results: Measured[], configs: Config[], samples: number): void {
+  const measured = configs.filter(({ s, steps }) => pointOf(results, s.name, steps).length > 0);
+  for (const { s, steps } of measured) {
+    const runs = pointOf(results, s.name, steps);
+    const ms = (runs.reduce((a, r) => a + r.seconds, 0) * 1000) / (samples * runs.length);
+    const spread = fidOf(results, s.name, steps);
+    console.log(
+      `solvers: ${pad(s.name, 15)} ${pad(steps, 5)} ${pad(ms.toFixed(1), 10)} ms/sample  FID ${spread ? formatSpread(spread) : '-'}`,
+    );
+  }
+  claims(results, measured);
+}
+
 export async function benchSolvers(): Promise<void> {
+  const chartPath = stringOption('chart', join(REPO, 'docs', 'solvers.png'));
+  const fromLog = stringOption('from-log', '');
+  if (fromLog !== '') {
+    const { results, samples, seedSets } = resultsFromLog(fromLog);
+    const configs = results
+      .filter((r, i) => results.findIndex((x) => x.sampler === r.sampler && x.steps === r.steps) === i)
+      .map((r) => ({ s: SAMPLERS.find((x) => x.name === r.sampler) as BenchSampler, steps: r.steps }))
+      .filter((cfg) => cfg.s !== undefined);
+    console.log(
+      `solvers: ${results.length} points of ${fromLog} (${samples} samples per point × ${seedSets} seed set(s)), not sampled again`,
+    );
+    summarize(results, configs, samples);
+    writeChart(results, configs, samples, seedSets, chartPath);
+    if (chartPath !== 'none') console.log(`solvers: chart written to ${resolve(chartPath)}`);
+    return;
+  }
   const samples = numberOption('samples', 1000, 100);
   const seedSets = numberOption('seed-sets', 1);
   const stepList = listOption('steps', [5, 10, 20, 50]);
   const batch = numberOption('batch', 100);
   const engineChoice = stringOption('engine', 'auto') as EngineChoice;
-  const chartPath = stringOption('chart', join(REPO, 'docs', 'solvers.png'));
   const names = stringOption('samplers', DEFAULT_SAMPLERS.join(',')).split(',');
   const unknown = names.filter((n) => !SAMPLERS.some((s) => s.name === n));
   if (unknown.length > 0) throw new Error(`--samplers names ${unknown.join(', ')}; accepted: ${SAMPLERS.map((s) => s.name).join(', ')}`);
@@ -185,42 +279,6 @@ export async function benchSolvers(): Promise<void> {
       console.log(`solvers: FID ${r.sampler} at ${r.steps} steps, seed set ${r.set}: ${r.fid.toFixed(3)}`);
     }
   };
-  const point = (sampler: string, steps: number) => results.filter((r) => r.sampler === sampler && r.steps === steps);
-  const fidOf = (sampler: string, steps: number): Spread | undefined => {
-    const fids = point(sampler, steps)
-      .map((r) => r.fid)
-      .filter((v) => !Number.isNaN(v));
-    return fids.length > 0 ? spreadOf(fids) : undefined;
-  };
-  // Redrawn after every measurement, so a long run that is stopped early still leaves its chart.
-  const writeChart = () => {
-    if (chartPath === 'none' || results.length === 0) return;
-    const chartSteps = [...new Set(configs.map((x) => x.steps))].sort((p, q) => p - q);
-    const chartSamplers = SAMPLERS.filter((x) => configs.some((cfg) => cfg.s === x));
-    const families = [...new Set(chartSamplers.map((x) => x.family))];
-    const withFid = results.some((r) => !Number.isNaN(r.fid));
-    const png = encodePng(
-      drawLineChart({
-        title: `${withFid ? 'FID' : 'MS PER SAMPLE'} ON MODELS/MNIST, ${samples} SAMPLES${seedSets > 1 ? ` X ${seedSets} SETS` : ''}, CFG W=${GUIDANCE_W}`,
-        xLabel: 'STEPS (NETWORK EVALUATIONS)',
-        yLabel: withFid ? 'FID (MNIST CLASSIFIER FEATURES), LOG' : 'MS PER SAMPLE',
-        yScale: withFid ? 'log' : 'linear',
-        x: chartSteps,
-        series: chartSamplers.map((s) => ({
-          name: s.name,
-          color: families.indexOf(s.family),
-          thin: !s.clipped,
-          y: chartSteps.map((steps) => {
-            const measured = point(s.name, steps);
-            if (measured.length === 0) return Number.NaN;
-            if (withFid) return fidOf(s.name, steps)?.mean ?? Number.NaN;
-            return (measured.reduce((a, r) => a + r.seconds, 0) * 1000) / (samples * measured.length);
-          }),
-        })),
-      }),
-    );
-    writeFileSync(resolve(chartPath), png);
-  };
   try {
     for (const { s, steps } of configs) {
       const process = createProcess({ ...diffusion, timestepRespacing: s.respacing(steps) });
@@ -244,7 +302,8 @@ export async function benchSolvers(): Promise<void> {
         );
         await measurePending();
       }
-      writeChart();
+      // Redrawn after every point, so a long run that is stopped early still leaves its chart.
+      writeChart(results, configs, samples, seedSets, chartPath);
     }
     await measurePending();
   } finally {
@@ -256,17 +315,8 @@ export async function benchSolvers(): Promise<void> {
       ? `solvers: FID skipped: ${fid}`
       : `solvers: FID against ${REFERENCE_STATS} (${fid.network.description}, ${samples} samples per seed set):`,
   );
-  const measured = configs.filter(({ s, steps }) => point(s.name, steps).length > 0);
-  for (const { s, steps } of measured) {
-    const runs = point(s.name, steps);
-    const ms = (runs.reduce((a, r) => a + r.seconds, 0) * 1000) / (samples * runs.length);
-    const spread = fidOf(s.name, steps);
-    console.log(
-      `solvers: ${pad(s.name, 15)} ${pad(steps, 5)} ${pad(ms.toFixed(1), 10)} ms/sample  FID ${spread ? formatSpread(spread) : '-'}`,
-    );
-  }
-  claims(fidOf, measured);
-  writeChart();
+  summarize(results, configs, samples);
+  writeChart(results, configs, samples, seedSets, chartPath);
   if (chartPath !== 'none') console.log(`solvers: chart written to ${resolve(chartPath)}`);
 }
 
@@ -275,10 +325,10 @@ export async function benchSolvers(): Promise<void> {
  * sets ("within": the mean is at most the reference's worst seed set), else against its one FID; and
  * the fewest-step setting within DDIM-50's spread, the demo's choice.
  */
-function claims(fidOf: (sampler: string, steps: number) => Spread | undefined, measured: { s: BenchSampler; steps: number }[]): void {
+function claims(results: Measured[], measured: Config[]): void {
   const check = (label: string, sampler: string, steps: number, refSampler: string, refSteps: number) => {
-    const a = fidOf(sampler, steps);
-    const ref = fidOf(refSampler, refSteps);
+    const a = fidOf(results, sampler, steps);
+    const ref = fidOf(results, refSampler, refSteps);
     if (!a || !ref) return;
     const held = a.mean <= ref.max;
     console.log(
@@ -288,10 +338,10 @@ function claims(fidOf: (sampler: string, steps: number) => Spread | undefined, m
   check('DPM-Solver++(2M) clipped at 10 steps is within the spread of DDIM-20', 'dpm++2m', 10, 'ddim', 20);
   check('DPM-Solver++(2M) clipped at 20 steps is no worse than DDIM-50', 'dpm++2m', 20, 'ddim', 50);
   check('DPM-Solver++(2M) unclipped at 10 steps is no worse than DDIM-20', 'dpm++2m-noclip', 10, 'ddim', 20);
-  const ddim50 = fidOf('ddim', 50);
+  const ddim50 = fidOf(results, 'ddim', 50);
   if (!ddim50 || ddim50.n < 2) return;
   const within = measured
-    .map(({ s, steps }) => ({ name: s.name, steps, fid: fidOf(s.name, steps) }))
+    .map(({ s, steps }) => ({ name: s.name, steps, fid: fidOf(results, s.name, steps) }))
     .filter((x) => x.fid && x.fid.mean <= ddim50.max)
     .sort((p, q) => p.steps - q.steps || (p.fid?.mean ?? 0) - (q.fid?.mean ?? 0));
   if (within.length > 0) {

@@ -60,21 +60,22 @@ function linearAxis(finite: number[]): { ticks: number[]; py: (y: number) => num
   return { ticks, py: (y) => y / yMax };
 }
 
-/** Ticks at 1, 2 and 5 × 10^k between the decades around the data (positive values only). */
+/** Ticks at 1, 2 and 5 × 10^k from the last one below the data to the first above (positive values only). */
 function logAxis(finite: number[]): { ticks: number[]; py: (y: number) => number } {
   const positive = finite.filter((v) => v > 0);
-  const lo = 10 ** Math.floor(Math.log10(Math.min(...positive, 1)));
-  const hi = 10 ** Math.ceil(Math.log10(Math.max(...positive, 1)));
-  const ticks: number[] = [];
-  for (let decade = lo; decade < hi; decade *= 10) ticks.push(decade, 2 * decade, 5 * decade);
-  ticks.push(hi);
+  const ladder: number[] = [];
+  const first = Math.floor(Math.log10(Math.min(...positive)));
+  for (let k = first; k <= Math.ceil(Math.log10(Math.max(...positive))); k++) ladder.push(10 ** k, 2 * 10 ** k, 5 * 10 ** k);
+  const lo = [...ladder].reverse().find((v) => v <= Math.min(...positive)) ?? ladder[0];
+  const hi = ladder.find((v) => v >= Math.max(...positive)) ?? ladder[ladder.length - 1];
+  const ticks = ladder.filter((v) => v >= lo && v <= hi);
   return { ticks, py: (y) => Math.log(y / lo) / Math.log(hi / lo) };
 }
 
 export function drawLineChart(chart: LineChart, width = 860, height = 520): RasterImage {
   const c = new Canvas(width, height);
   const left = 90;
-  const right = 200;
+  const right = Math.max(200, ...chart.series.map((s) => Canvas.textWidth(s.name) + 70));
   const top = 60;
   const bottom = 70;
   const plotW = width - left - right;
