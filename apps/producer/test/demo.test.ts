@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { describeSampler } from '@diffq/contract';
 import { Redis } from 'ioredis';
 import { freePort } from '../../../test/fixtures/free-port.ts';
 import { writeRandomModel } from '../../../test/fixtures/random-model.ts';
@@ -12,6 +13,7 @@ import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
 import { DEFAULT_MODEL_DIR, demoLaunchFlags } from '../src/demo.ts';
 import { DEMO_SAMPLER } from '../src/demo-sampler.ts';
 import { Producer } from '../src/producer.ts';
+import { samplerSpec } from '../src/sampler-flags.ts';
 
 const REDIS_URL = testRedisUrl(6);
 const PREFIX = 'demo-test';
@@ -74,7 +76,8 @@ describe('diffq demo (Redis db 6)', () => {
     ]);
     assert.equal(run.code, 0, run.err);
     // The demo's own sampler (DEMO_SAMPLER), printed as it launches and in the report, x̂₀ clipped on a pixel model.
-    const used = `${DEMO_SAMPLER.sampler}, 2 steps, time_uniform, x̂₀ clipped`;
+    const used = describeSampler(samplerSpec({ sampler: DEMO_SAMPLER.sampler, steps: 2 }, { latent: false }));
+    assert.match(used, /x̂₀ clipped$/);
     assert.ok(run.out.includes(`\nsampler: ${used}\n`), run.out);
     assert.ok(run.out.includes(`sampler   ${used}; guidance classifier_free 3`), run.out);
     const grid = run.out.match(/contact sheet of the first samples: (.*grid\.png)\n/)?.[1] ?? '';
