@@ -48,7 +48,8 @@ async function solverImages(dir: string, seeds: number[]): Promise<Uint8Array[]>
       process: createProcess(parseDiffusionConfig(model.diffusion)),
       noise: new SeedNoiseSource(seeds),
       shape: [seeds.length, unet.inChannels, unet.imageSize, unet.imageSize],
-      sampler: { kind: 'dpm-solver++', order: 2, steps: 10, skipType: 'time_uniform', denoiseToZero: false },
+      // What the launch defaults to for a pixel model: x̂₀ clipped to [−1, 1].
+      sampler: { kind: 'dpm-solver++', order: 2, steps: 10, skipType: 'time_uniform', denoiseToZero: false, clipDenoised: true },
     });
     const size = images.length / seeds.length;
     return seeds.map((_, i) => images.subarray(i * size, (i + 1) * size));
@@ -69,7 +70,8 @@ describe('a DPM-Solver++ run through the queue', () => {
     const fleet = await readStoredRun(store, 'solver-fleet');
     assertEverySeedOnce(fleet, seeds);
     const report = JSON.parse(Buffer.from((await store.get(keys.report('solver-fleet'))) ?? '').toString());
-    assert.deepEqual(report.sampler, { kind: 'dpm++2m', steps: 10, skipType: 'time_uniform', denoiseToZero: false });
+    // x̂₀ clipped: the launch's default for a pixel model, recorded in the report.
+    assert.deepEqual(report.sampler, { kind: 'dpm++2m', clipDenoised: true, steps: 10, skipType: 'time_uniform', denoiseToZero: false });
     // What dpm++2m over 10 steps gives these seeds in this process (tfjs; the workers may run onnx).
     const reference = await solverImages(env.model, [0, 1, 2]);
     for (const [i, image] of reference.entries()) {

@@ -6,11 +6,13 @@
  * seconds to load and `diffq status` needs none of them.
  */
 import { createRequire } from 'node:module';
-import { MAX_PRIORITY, UsageError } from '@diffq/contract';
+import { MAX_PRIORITY, SAMPLER_KINDS, UsageError } from '@diffq/contract';
 // The provider choices alone: @diffq/onnx itself (tfjs, onnxruntime) loads only for bench-model.
 import { PROVIDER_CHOICES, type ProviderChoice } from '@diffq/onnx/execution-provider';
 import { checkRedisUrl, parseDuration, SettingSources, type Settings, settingsFrom, withSettings } from '@diffq/queue';
 import type { Argv } from 'yargs';
+import type { DemoOptions } from './demo.ts';
+import { DEMO_SAMPLER } from './demo-sampler.ts';
 import type { LaunchFlags } from './launch-flags.ts';
 import { Producer } from './producer.ts';
 
@@ -53,6 +55,7 @@ const launch: Handler = async (producer, argv, io) => {
     denoiseToZero: argv.denoiseToZero as boolean | undefined,
     dynamicThreshold: argv.dynamicThreshold as number | undefined,
     dynamicThresholdMax: argv.dynamicThresholdMax as number | undefined,
+    clipDenoised: argv.clipDenoised as boolean | undefined,
     guidanceScale: argv.guidanceScale as number | undefined,
     guidedChannels: argv.guidedChannels === undefined ? undefined : String(argv.guidedChannels),
     classifier: argv.classifier as string | undefined,
@@ -257,7 +260,7 @@ const demo: Handler = async (producer, argv, io) => {
   return runDemo(producer, {
     model: argv.model as string | undefined,
     seeds: String(argv.seeds),
-    sampler: argv.sampler as 'ddpm' | 'ddim',
+    sampler: argv.sampler as DemoOptions['sampler'],
     steps: argv.steps as number,
     guidanceScale: argv.guidanceScale as number,
     batchSize: argv.batchSize as number,
@@ -377,6 +380,11 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
             describe: 'ODE solvers: dynamic thresholding of x̂_0 at this quantile, e.g. 0.995',
           })
           .option('dynamic-threshold-max', { type: 'number', describe: 'ODE solvers: the threshold floor (default 1)' })
+          .option('clip-denoised', {
+            type: 'boolean',
+            describe:
+              'clip every x̂₀ to [−1, 1], after any dynamic threshold (default: on for pixel models, off for latent ones; --no-clip-denoised turns it off)',
+          })
           .option('guidance-scale', {
             type: 'number',
             describe: 'classifier-free guidance weight w ≥ 0 (class-conditional model with a null label)',
@@ -503,8 +511,8 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
         y
           .option('model', { type: 'string', describe: 'model directory (default: models/mnist of this repository)' })
           .option('seeds', { type: 'string', default: '0-99' })
-          .option('sampler', { choices: ['ddpm', 'ddim'], default: 'ddim' })
-          .option('steps', { type: 'number', default: 50 })
+          .option('sampler', { choices: SAMPLER_KINDS, default: DEMO_SAMPLER.sampler })
+          .option('steps', { type: 'number', default: DEMO_SAMPLER.steps })
           .option('guidance-scale', { type: 'number', default: 3, describe: 'classifier-free guidance w, for a model with a null label' })
           .option('batch-size', { type: 'number', default: 25 })
           .option('engine', { choices: ['auto', 'onnx', 'tfjs'], default: 'auto' })

@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { keys, newRunId } from '@diffq/contract';
+import { describeSampler, keys, newRunId, type SAMPLER_KINDS } from '@diffq/contract';
 import type { RunningWorker } from '@diffq/worker';
 import { launchRun } from './launch.ts';
 import type { LaunchFlags } from './launch-flags.ts';
@@ -27,7 +27,7 @@ export interface DemoOptions {
   /** Model directory (default DEFAULT_MODEL_DIR). */
   model?: string;
   seeds: string;
-  sampler: 'ddpm' | 'ddim';
+  sampler: (typeof SAMPLER_KINDS)[number];
   steps: number;
   /** Classifier-free guidance weight w, used when the model has a null label. */
   guidanceScale: number;
@@ -118,9 +118,11 @@ async function demoRun(producer: Producer, options: DemoOptions, workers: Runnin
   const { write } = options;
   const flags = await demoLaunchFlags(producer, options);
   const launched = await launchRun(producer, flags);
+  const run = await locateRun(producer, launched.runId);
   const guidance = flags.guidanceScale === undefined ? 'no guidance' : `classifier-free guidance w=${flags.guidanceScale}`;
   write(
-    `launched ${launched.runId}: ${launched.seeds} seeds of ${flags.model} (${flags.sampler} ${flags.steps} steps, ${guidance}, labels ${flags.labels ?? 'none'}) in ${launched.shards} shards on ${launched.queue}, store ${launched.storeUrl}\n`,
+    `launched ${launched.runId}: ${launched.seeds} seeds of ${flags.model} (${guidance}, labels ${flags.labels ?? 'none'}) in ${launched.shards} shards on ${launched.queue}, store ${launched.storeUrl}\n` +
+      `sampler: ${describeSampler(run.spec.sampler)}\n`,
   );
   const { startWorker } = await import('@diffq/worker');
   for (let k = 1; k <= DEMO_WORKERS; k++) {
@@ -140,7 +142,6 @@ async function demoRun(producer: Producer, options: DemoOptions, workers: Runnin
     );
   }
   write(`workers: ${workers.map((w) => w.id).join(', ')}; ${workers[0].model.why}\n`);
-  const run = await locateRun(producer, launched.runId);
   const watching = new AbortController();
   const watch = watchRun(producer, run, { write, tty: options.tty, signal: watching.signal, intervalMs: 500 });
   await Promise.all(workers.map((w) => w.done));

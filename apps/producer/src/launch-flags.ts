@@ -156,14 +156,6 @@ export function guidedChannels(f: LaunchFlags, model: DenoiserFacts): GuidedChan
   return model.latent ? DIT_GUIDED_CHANNELS : 'all';
 }
 
-/**
- * A latent model's DDPM/DDIM never clip x̂_0 to [−1, 1]: latents are not images in [−1, 1] (DiT's
- * sample.py and sample_ddp.py pass clip_denoised=False). Pixel models keep guided-diffusion's clipping.
- */
-function latentSampler(sampler: RunSpecInput['sampler'], model: DenoiserFacts): RunSpecInput['sampler'] {
-  return model.latent && 'clipDenoised' in sampler ? { ...sampler, clipDenoised: false } : sampler;
-}
-
 /** Builds and validates the manifest; contract errors are re-phrased per flag. */
 export function buildRunSpec(
   f: LaunchFlags,
@@ -183,7 +175,7 @@ export function buildRunSpec(
       digest: model.digest,
       ...(model.latent && { decoder: { uri: model.latent.decoder.uri, digest: model.latent.decoder.digest } }),
     },
-    sampler: latentSampler(samplerSpec(f), model),
+    sampler: samplerSpec(f, model),
     guidance:
       f.guidanceScale !== undefined
         ? { kind: 'classifier_free', scale: f.guidanceScale, guidedChannels: guidedChannels(f, model) }

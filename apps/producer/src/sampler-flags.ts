@@ -18,6 +18,8 @@ export interface SamplerFlags {
   denoiseToZero?: boolean;
   dynamicThreshold?: number;
   dynamicThresholdMax?: number;
+  /** --clip-denoised / --no-clip-denoised; undefined: the model's default (defaultClipDenoised). */
+  clipDenoised?: boolean;
 }
 
 /** The solvers' step count when --steps is not given: what the DPM-Solver authors suggest for guided sampling. */
@@ -118,14 +120,25 @@ export function checkSamplerAgainstModel(f: SamplerFlags, modelSteps: number): s
   return problems;
 }
 
-/** The run spec's sampler, every solver default written out so the manifest says what ran. */
-export function samplerSpec(f: SamplerFlags): SamplerSpec {
+/**
+ * Whether x̂_0 is clipped when --clip-denoised is not given, as guided-diffusion's sampling scripts
+ * default: on for a pixel model, whose data range is [−1, 1], off for a latent model, whose latents
+ * have no such range.
+ */
+export function defaultClipDenoised(model: { latent?: object }): boolean {
+  return model.latent === undefined;
+}
+
+/** The run spec's sampler, every default written out (the clip from the model's kind) so the manifest says what ran. */
+export function samplerSpec(f: SamplerFlags, model: { latent?: object }): SamplerSpec {
   const kind = (f.sampler ?? 'ddpm') as SamplerSpec['kind'];
+  const clipDenoised = f.clipDenoised ?? defaultClipDenoised(model);
   if (kind === 'ddpm' || kind === 'ddim') {
     const respacing = f.steps !== undefined ? String(f.steps) : (f.respacing ?? '');
-    return kind === 'ddpm' ? { kind, respacing, eta: 0, clipDenoised: true } : { kind, respacing, eta: f.eta ?? 0, clipDenoised: true };
+    return kind === 'ddpm' ? { kind, respacing, eta: 0, clipDenoised } : { kind, respacing, eta: f.eta ?? 0, clipDenoised };
   }
   const common = {
+    clipDenoised,
     steps: f.steps ?? DEFAULT_SOLVER_STEPS,
     skipType: (f.skipType ?? SOLVER_DEFAULTS.skipType) as (typeof SKIP_TYPES)[number],
     denoiseToZero: f.denoiseToZero ?? SOLVER_DEFAULTS.denoiseToZero,

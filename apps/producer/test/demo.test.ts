@@ -4,13 +4,16 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { describeSampler } from '@diffq/contract';
 import { Redis } from 'ioredis';
 import { freePort } from '../../../test/fixtures/free-port.ts';
 import { writeRandomModel } from '../../../test/fixtures/random-model.ts';
 import { runDiffq } from '../../../test/fixtures/run-diffq.ts';
 import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
 import { DEFAULT_MODEL_DIR, demoLaunchFlags } from '../src/demo.ts';
+import { DEMO_SAMPLER } from '../src/demo-sampler.ts';
 import { Producer } from '../src/producer.ts';
+import { samplerSpec } from '../src/sampler-flags.ts';
 
 const REDIS_URL = testRedisUrl(6);
 const PREFIX = 'demo-test';
@@ -72,7 +75,11 @@ describe('diffq demo (Redis db 6)', () => {
       'onnx',
     ]);
     assert.equal(run.code, 0, run.err);
-    assert.match(run.out, /sampler {3}ddim, respacing "2", eta 0; guidance classifier_free 3/);
+    // The demo's own sampler (DEMO_SAMPLER), printed as it launches and in the report, x̂₀ clipped on a pixel model.
+    const used = describeSampler(samplerSpec({ sampler: DEMO_SAMPLER.sampler, steps: 2 }, {}));
+    assert.match(used, /x̂₀ clipped$/);
+    assert.ok(run.out.includes(`\nsampler: ${used}\n`), run.out);
+    assert.ok(run.out.includes(`sampler   ${used}; guidance classifier_free 3`), run.out);
     const grid = run.out.match(/contact sheet of the first samples: (.*grid\.png)\n/)?.[1] ?? '';
     assert.ok(existsSync(grid), `the contact sheet ${grid} exists`);
     const report = JSON.parse(readFileSync(join(grid, '..', 'report.json'), 'utf8'));

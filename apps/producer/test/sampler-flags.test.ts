@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseRunSpec } from '@diffq/contract';
+import { parseRunSpec, SAMPLER_KINDS } from '@diffq/contract';
 import { checkSamplerAgainstModel, checkSamplerFlags, samplerSpec } from '../src/sampler-flags.ts';
+
+const PIXEL = {};
+/** What model-facts gives a latent model: its decoder and latent shape (only its presence matters here). */
+const LATENT = { latent: {} };
 
 describe('sampler flags', () => {
   it('accepts each sampler with its own flags', () => {
@@ -40,11 +44,12 @@ describe('sampler flags', () => {
   });
 
   it('writes every solver default into the manifest, which parses back unchanged', () => {
-    const dpm = samplerSpec({ sampler: 'dpm++2m', steps: 10 });
-    assert.deepEqual(dpm, { kind: 'dpm++2m', steps: 10, skipType: 'time_uniform', denoiseToZero: false });
-    const unipc = samplerSpec({ sampler: 'unipc', dynamicThreshold: 0.995 });
+    const dpm = samplerSpec({ sampler: 'dpm++2m', steps: 10 }, PIXEL);
+    assert.deepEqual(dpm, { kind: 'dpm++2m', clipDenoised: true, steps: 10, skipType: 'time_uniform', denoiseToZero: false });
+    const unipc = samplerSpec({ sampler: 'unipc', dynamicThreshold: 0.995 }, PIXEL);
     assert.deepEqual(unipc, {
       kind: 'unipc',
+      clipDenoised: true,
       steps: 20,
       skipType: 'time_uniform',
       denoiseToZero: false,
@@ -62,6 +67,23 @@ describe('sampler flags', () => {
       codeVersion: 'test',
     });
     assert.deepEqual(spec.sampler, unipc);
-    assert.deepEqual(samplerSpec({ sampler: 'ddim', steps: 25 }), { kind: 'ddim', respacing: '25', eta: 0, clipDenoised: true });
+    assert.deepEqual(samplerSpec({ sampler: 'ddim', steps: 25 }, PIXEL), { kind: 'ddim', respacing: '25', eta: 0, clipDenoised: true });
+  });
+
+  it('clips x̂₀ by default for a pixel model and not for a latent one, with every sampler', () => {
+    for (const sampler of SAMPLER_KINDS) {
+      assert.equal(samplerSpec({ sampler }, PIXEL).clipDenoised, true, `${sampler}, pixel model`);
+      assert.equal(samplerSpec({ sampler }, LATENT).clipDenoised, false, `${sampler}, latent model`);
+      assert.equal(samplerSpec({ sampler, clipDenoised: false }, PIXEL).clipDenoised, false, `${sampler} --no-clip-denoised`);
+      assert.equal(samplerSpec({ sampler, clipDenoised: true }, LATENT).clipDenoised, true, `${sampler} --clip-denoised`);
+      assert.deepEqual(checkSamplerFlags({ sampler, clipDenoised: false }), [], `${sampler} takes --no-clip-denoised`);
+    }
+  });
+
+  it('composes the clip with dynamic thresholding in the manifest', () => {
+    const both = samplerSpec({ sampler: 'dpm++2m', steps: 10, dynamicThreshold: 0.995, clipDenoised: true }, PIXEL);
+    assert.deepEqual(checkSamplerFlags({ sampler: 'dpm++2m', steps: 10, dynamicThreshold: 0.995, clipDenoised: true }), []);
+    assert.equal(both.clipDenoised, true);
+    assert.deepEqual('dynamicThreshold' in both && both.dynamicThreshold, { ratio: 0.995, maxValue: 1 });
   });
 });

@@ -61,6 +61,7 @@ export function samplerSettings(s: SamplerSpec): SamplerSettings {
         steps: s.steps,
         skipType: s.skipType,
         denoiseToZero: s.denoiseToZero,
+        clipDenoised: s.clipDenoised,
         dynamicThreshold: s.dynamicThreshold,
       };
       return s.kind === 'unipc' ? { kind: 'unipc', variant: s.variant, ...common } : { kind: 'dpm-solver++', ...common };

@@ -64,6 +64,11 @@ const respacing = z
   .string()
   .regex(/^(|ddim[1-9]\d*|[1-9]\d*(,[1-9]\d*)*)$/, 'must be "" (every step), step counts such as "100" or "10,15,20", or "ddim<N>"')
   .default('');
+/**
+ * Clamp every x̂_0 to the data range [−1, 1] (guided-diffusion's clip_denoised). The launch writes it
+ * out for every sampler (on for pixel models, off for latent ones); the defaults say what a manifest
+ * written before the field existed ran: DDPM/DDIM clipped, the ODE solvers did not.
+ */
 const clipDenoised = z.boolean().default(true);
 
 /** Imagen's dynamic thresholding of x̂_0: divide by max(quantile_ratio |x̂_0|, maxValue) per sample. */
@@ -79,6 +84,7 @@ const solverFields = {
   steps: z.number().int('must be an integer ≥ 1').min(1, 'must be an integer ≥ 1'),
   skipType: z.enum(SKIP_TYPES).default(SOLVER_DEFAULTS.skipType),
   denoiseToZero: z.boolean().default(SOLVER_DEFAULTS.denoiseToZero),
+  clipDenoised: z.boolean().default(false),
   dynamicThreshold: DynamicThresholdSchema.optional(),
 };
 
@@ -126,15 +132,17 @@ export const SamplerSchema = z
     }
   });
 
-/** A one-line description, e.g. `ddim, respacing "50", eta 0` or `dpm++2m, 10 steps, time_uniform`. */
+/** A one-line description, e.g. `ddim, respacing "50", eta 0, x̂₀ clipped` or `dpm++2m, 10 steps, time_uniform, x̂₀ not clipped`. */
 export function describeSampler(s: SamplerSpec): string {
+  const clip = s.clipDenoised ? 'x̂₀ clipped' : 'x̂₀ not clipped';
   if (s.kind === 'ddpm' || s.kind === 'ddim') {
-    return `${s.kind}${s.respacing ? `, respacing "${s.respacing}"` : ', all steps'}${s.kind === 'ddim' ? `, eta ${s.eta}` : ''}`;
+    return `${s.kind}${s.respacing ? `, respacing "${s.respacing}"` : ', all steps'}${s.kind === 'ddim' ? `, eta ${s.eta}` : ''}, ${clip}`;
   }
   const parts = [s.kind, `${s.steps} steps`, s.skipType];
   if (s.kind === 'unipc') parts.push(`${s.variant} order ${s.order}`);
   if (s.denoiseToZero) parts.push('denoise to zero');
   if (s.dynamicThreshold) parts.push(`dynamic threshold ${s.dynamicThreshold.ratio}/${s.dynamicThreshold.maxValue}`);
+  parts.push(clip);
   return parts.join(', ');
 }
 

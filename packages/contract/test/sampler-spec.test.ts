@@ -32,18 +32,20 @@ describe('the run spec’s sampler', () => {
     });
   });
 
-  it('fills the solver defaults of the official ADM example', () => {
+  it('fills the solver defaults of the official ADM example, x̂₀ unclipped as a manifest without the field ran', () => {
     assert.deepEqual(parseRunSpec({ ...valid, sampler: { kind: 'dpm++3m', steps: 10 } }).sampler, {
       kind: 'dpm++3m',
       steps: 10,
       skipType: 'time_uniform',
       denoiseToZero: false,
+      clipDenoised: false,
     });
     assert.deepEqual(parseRunSpec({ ...valid, sampler: { kind: 'unipc', steps: 10 } }).sampler, {
       kind: 'unipc',
       steps: 10,
       skipType: 'time_uniform',
       denoiseToZero: false,
+      clipDenoised: false,
       variant: 'bh2',
       order: 2,
     });
@@ -60,11 +62,23 @@ describe('the run spec’s sampler', () => {
       /^sampler\.dynamicThreshold\.ratio must be a number in \(0, 1\]/,
     );
     assert.match(problems({ kind: 'heun' })[0], /^sampler\.kind /);
+    assert.match(problems({ kind: 'dpm++2m', steps: 10, clipDenoised: 'yes' })[0], /^sampler\.clipDenoised /);
+  });
+
+  it('keeps clipping and thresholding together on a solver', () => {
+    const both = parseRunSpec({
+      ...valid,
+      sampler: { kind: 'dpm++2m', steps: 10, clipDenoised: true, dynamicThreshold: { ratio: 0.995, maxValue: 1 } },
+    });
+    assert.equal(both.sampler.clipDenoised, true);
+    assert.deepEqual('dynamicThreshold' in both.sampler && both.sampler.dynamicThreshold, { ratio: 0.995, maxValue: 1 });
   });
 
   it('describes itself in one line for diffq report', () => {
-    assert.equal(describeSampler(parseRunSpec(valid).sampler), 'ddim, all steps, eta 0');
+    assert.equal(describeSampler(parseRunSpec(valid).sampler), 'ddim, all steps, eta 0, x̂₀ clipped');
     const unipc = parseRunSpec({ ...valid, sampler: { kind: 'unipc', steps: 10, skipType: 'logSNR', denoiseToZero: true } }).sampler;
-    assert.equal(describeSampler(unipc), 'unipc, 10 steps, logSNR, bh2 order 2, denoise to zero');
+    assert.equal(describeSampler(unipc), 'unipc, 10 steps, logSNR, bh2 order 2, denoise to zero, x̂₀ not clipped');
+    const clipped = parseRunSpec({ ...valid, sampler: { kind: 'dpm++2m', steps: 10, clipDenoised: true } }).sampler;
+    assert.equal(describeSampler(clipped), 'dpm++2m, 10 steps, time_uniform, x̂₀ clipped');
   });
 });

@@ -133,6 +133,7 @@ describe('multistep solvers', () => {
     steps: 8,
     order: 2,
     skipType: 'time_uniform',
+    clipDenoised: false,
     ...over,
   });
 
@@ -156,6 +157,7 @@ describe('multistep solvers', () => {
         order: 1,
         skipType: 'time_uniform',
         denoiseToZero: true,
+        clipDenoised: false,
       }),
     );
     assert.ok(relativeError(dpm, ddim) < 1e-5, `relative error ${relativeError(dpm, ddim)}`);

@@ -65,6 +65,8 @@ export const run: KindRunner = async (c, ctx) => {
     steps: s.steps,
     skipType: s.skip_type,
     denoiseToZero: s.denoise_to_zero,
+    // The official correcting_x0_fn is one function: these cases pin no correction or the thresholding alone.
+    clipDenoised: false,
     dynamicThreshold:
       s.correcting_x0_fn === 'dynamic_thresholding'
         ? { ratio: s.dynamic_thresholding_ratio ?? Number.NaN, maxValue: s.thresholding_max_val ?? Number.NaN }

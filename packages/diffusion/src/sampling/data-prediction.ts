@@ -7,10 +7,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { DiffusionProcess } from '../schedule/diffusion-process.ts';
 import { marginalAlpha, marginalStd, type NoiseScheduleVP } from '../solvers/noise-schedule-vp.ts';
 import type { Denoiser } from './denoiser.ts';
-import { type DynamicThreshold, dynamicThreshold } from './dynamic-threshold.ts';
+import { correctX0, type X0Correction } from './x0-correction.ts';
 
 export interface DataPrediction {
-  /** x̂_0 [N, C, H, W] (thresholded if asked); the caller owns it. */
+  /** x̂_0 [N, C, H, W] (thresholded and clipped as asked); the caller owns it. */
   x0: tf.Tensor4D;
   /** What the network received. */
   modelTimestep: number;
@@ -30,7 +30,8 @@ export function solverModelTimestep(p: DiffusionProcess, schedule: NoiseSchedule
 /**
  * x̂_0(x, t) [N, C, H, W] from one evaluation at x: ε = the first C output channels (the variance
  * channels of a learned-sigma network are dropped) − σ(t)·∇ under classifier guidance, then
- * x̂_0 = (x − σ(t)·ε)/α(t), dynamically thresholded when `threshold` is given.
+ * x̂_0 = (x − σ(t)·ε)/α(t), then corrected (correctX0: dynamic thresholding, clipping to [−1, 1]) as
+ * `correction` asks.
  */
 export async function predictData(
   denoiser: Denoiser,
@@ -38,7 +39,7 @@ export async function predictData(
   schedule: NoiseScheduleVP,
   x: tf.Tensor4D,
   t: number,
-  threshold?: DynamicThreshold,
+  correction: X0Correction,
 ): Promise<DataPrediction> {
   if (p.modelMeanType !== 'EPSILON') {
     throw new Error(`the ODE solvers drive ε-prediction networks; this one predicts ${p.modelMeanType} (use --sampler ddpm or ddim)`);
@@ -53,7 +54,7 @@ export async function predictData(
       let eps = tf.slice(output, [0, 0, 0, 0], [n, c, h, w]);
       if (grad) eps = tf.sub(eps, tf.mul(sigma, grad));
       const x0 = tf.div(tf.sub(x, tf.mul(sigma, eps)), alpha) as tf.Tensor4D;
-      return threshold ? dynamicThreshold(x0, threshold) : x0;
+      return correctX0(x0, correction);
     });
     return { x0, modelTimestep };
   } finally {

@@ -69,8 +69,8 @@ export async function sampleDpmSolverPP(o: SolverOptions): Promise<tf.Tensor4D> 
   const orders = dpmSolverOrders(o.order, o.steps);
   const N = o.steps;
   const totalSteps = N + (o.denoiseToZero ? 1 : 0);
-  return runSampling({ ...o, clipDenoised: false }, async ({ denoiser, live, xT }) => {
-    const predict = (x: tf.Tensor4D, t: number) => predictData(denoiser, o.process, schedule, x, t, o.dynamicThreshold);
+  return runSampling(o, async ({ denoiser, live, xT }) => {
+    const predict = (x: tf.Tensor4D, t: number) => predictData(denoiser, o.process, schedule, x, t, o);
     let x = xT;
     let newest = await predict(x, grid[0]);
     // history[j] = (grid index, x̂_0), newest first; only the last `order` are ever used.

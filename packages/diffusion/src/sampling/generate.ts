@@ -19,7 +19,7 @@ export type SamplerSettings =
   | { kind: 'ddpm'; clipDenoised: boolean }
   /** DDIM with stochasticity eta (0 = deterministic). */
   | { kind: 'ddim'; eta: number; clipDenoised: boolean }
-  /** DPM-Solver++ multistep of `order` over `steps` steps of the VP ODE (no clipping of x̂_0 but the optional thresholding). */
+  /** DPM-Solver++ multistep of `order` over `steps` steps of the VP ODE, x̂_0 corrected as OdeSolverSettings say. */
   | ({ kind: 'dpm-solver++' } & OdeSolverSettings)
   /** UniPC multistep, B(h) variant bh1 or bh2. */
   | ({ kind: 'unipc'; variant: UniPCVariant } & OdeSolverSettings);
@@ -29,6 +29,8 @@ export interface OdeSolverSettings {
   steps: number;
   skipType: SkipType;
   denoiseToZero: boolean;
+  /** Clamp every x̂_0 to [−1, 1] (after the thresholding, when both are asked: correctX0). */
+  clipDenoised: boolean;
   dynamicThreshold?: DynamicThreshold;
 }
 

@@ -13,3 +13,4 @@ export * from './solver-options.ts';
 export * from './spaced-steps.ts';
 export * from './to-uint8.ts';
 export * from './unipc.ts';
+export * from './x0-correction.ts';

@@ -17,7 +17,10 @@ export interface SampleOptions extends DenoiserOptions {
   process: DiffusionProcess;
   /** x_T and, for the stochastic samplers, the per-step draws. */
   noise: NoiseSource;
-  /** DDPM/DDIM: clamp x̂_0 to [−1, 1] at every step. */
+  /**
+   * Clamp every x̂_0 to the data range [−1, 1] (guided-diffusion's clip_denoised; the solvers' x̂_0
+   * correction, after their dynamic thresholding): on for pixel models, off for latent ones.
+   */
   clipDenoised: boolean;
   /** Called after every step, e.g. for progress; the tensors it is given are disposed when it returns. */
   onStep?: (step: StepReport) => void | Promise<void>;

@@ -3,7 +3,7 @@ import type { SkipType } from '../solvers/time-grid.ts';
 import type { DynamicThreshold } from './dynamic-threshold.ts';
 import type { SampleOptions } from './loop.ts';
 
-export interface SolverOptions extends Omit<SampleOptions, 'clipDenoised'> {
+export interface SolverOptions extends SampleOptions {
   /** N, the number of solver steps (grid intervals); the network is evaluated N times (N + 1 with denoiseToZero). */
   steps: number;
   /** Maximum multistep order, 1 … 3. */
@@ -11,7 +11,7 @@ export interface SolverOptions extends Omit<SampleOptions, 'clipDenoised'> {
   skipType: SkipType;
   /** One more evaluation at t_0 whose x̂_0 is returned instead of x at t_0. */
   denoiseToZero?: boolean;
-  /** Applied to every x̂_0 when given. */
+  /** Applied to every x̂_0 when given, before clipDenoised's clip (correctX0). */
   dynamicThreshold?: DynamicThreshold;
 }
 
