@@ -34,7 +34,14 @@ export function formatStatistics(s: RunStatistics): string[] {
   const lines = [
     `  features  ${s.featureNetwork.architecture} (${s.featureNetwork.featureDim}-d, preprocess ${s.featureNetwork.preprocess}) ${s.featureNetwork.uri}; ${s.samples} samples`,
   ];
-  if (s.reference) lines.push(`  reference ${s.reference.uri}`);
+  if (s.reference) {
+    const mode = s.reference.preprocess;
+    lines.push(`  reference ${s.reference.uri}${mode === undefined ? '' : mode === null ? ' (preprocessing not recorded)' : ` (preprocess ${mode})`}`);
+  }
+  if (s.referenceFeatures) {
+    const r = s.referenceFeatures;
+    lines.push(`  ref rows  ${r.rows} features of the reference's images, ${r.from === 'cache' ? 'read from' : 'computed and cached in'} ${r.uri}`);
+  }
   if (s.fid !== undefined) {
     lines.push(`  FID       ${n(s.fid, 6)}${s.floor ? ` (floor ${n(s.floor.fid, 6)}: training data against the reference)` : ''}`);
   }
@@ -55,5 +62,6 @@ export function formatStatistics(s: RunStatistics): string[] {
   }
   if (s.accuracy)
     lines.push(`  accuracy  ${(100 * s.accuracy.accuracy).toFixed(2)}% of ${s.accuracy.samples} samples are classified as the class asked`);
+  for (const warning of s.warnings ?? []) lines.push(`  warning   ${warning}`);
   return lines;
 }

@@ -157,3 +157,16 @@ function checkFinite(values: ArrayLike<number>, field: string, where: string): v
       throw new StatsFileError(`${where}: "${field}" holds ${values[i]} at flat index ${i}; statistics must be finite`);
   }
 }
+
+/**
+ * The warning due when statistics `what` (recorded mode `recorded`, undefined when the file does not
+ * say) meet features computed with `mode`; undefined when the modes match. A mismatch moves FID by
+ * whole points (TF1's resize against PyTorch's), so it is said every time, never silently passed.
+ */
+export function preprocessWarning(what: string, recorded: string | undefined, mode: string): string | undefined {
+  if (recorded === mode) return undefined;
+  if (recorded === undefined) {
+    return `${what} does not record its preprocessing; this side uses "${mode}" — the numbers are comparable only if it was made the same way (guided-diffusion's reference batches: tf1; pytorch-fid's: pytorch-fid)`;
+  }
+  return `${what} was computed with preprocessing "${recorded}"; this side uses "${mode}" — the numbers are not comparable (recompute one side with --preprocess ${recorded})`;
+}
