@@ -36,11 +36,15 @@ export function formatStatistics(s: RunStatistics): string[] {
   ];
   if (s.reference) {
     const mode = s.reference.preprocess;
-    lines.push(`  reference ${s.reference.uri}${mode === undefined ? '' : mode === null ? ' (preprocessing not recorded)' : ` (preprocess ${mode})`}`);
+    lines.push(
+      `  reference ${s.reference.uri}${mode === undefined ? '' : mode === null ? ' (preprocessing not recorded)' : ` (preprocess ${mode})`}`,
+    );
   }
   if (s.referenceFeatures) {
     const r = s.referenceFeatures;
-    lines.push(`  ref rows  ${r.rows} features of the reference's images, ${r.from === 'cache' ? 'read from' : 'computed and cached in'} ${r.uri}`);
+    lines.push(
+      `  ref rows  ${r.rows} features of the reference's images, ${r.from === 'cache' ? 'read from' : 'computed and cached in'} ${r.uri}`,
+    );
   }
   if (s.fid !== undefined) {
     lines.push(`  FID       ${n(s.fid, 6)}${s.floor ? ` (floor ${n(s.floor.fid, 6)}: training data against the reference)` : ''}`);

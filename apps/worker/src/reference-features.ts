@@ -57,7 +57,9 @@ export async function referenceFeatures(
   const rows = new FeatureRows(features.featureDim);
   try {
     if (network.info.featureDim !== features.featureDim) {
-      throw new Error(`feature network ${features.uri} now gives ${network.info.featureDim}-d features; the run was launched with ${features.featureDim}`);
+      throw new Error(
+        `feature network ${features.uri} now gives ${network.info.featureDim}-d features; the run was launched with ${features.featureDim}`,
+      );
     }
     for await (const batch of npzImageBatches(reference.uri, IMAGES_PER_BATCH)) {
       rows.append((await network.extract(batch.images, batch.shape)).features);

@@ -8,10 +8,10 @@
 import { encodeStatsNpz, preprocessWarning, type StatsNpz } from '@diffq/codecs';
 import { keys, type RunSpec, type RunStatistics, type ShardMeta } from '@diffq/contract';
 import { type EvaluationReference, FeatureAccumulator, frechetDistanceWith } from '@diffq/metrics';
+import type { FeatureNetwork } from '@diffq/networks';
 import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import { processMomentKernel } from '@diffq/onnx/moment-kernel';
 import { processPairwiseKernel } from '@diffq/onnx/pairwise-kernel';
-import type { FeatureNetwork } from '@diffq/networks';
 import { type ObjectStore, readShardFeatures, readStatsUri } from '@diffq/storage';
 import { openFeatureNetworkRef, type PinnedRef } from './feature-network-ref.ts';
 import { referenceFeatures } from './reference-features.ts';
@@ -49,7 +49,12 @@ export async function evaluateRun(
   let fromImages: RunStatistics['referenceFeatures'];
   const needsRows = asked.kinds.includes('pr') || asked.kinds.includes('kid');
   if (asked.reference && reference && pinned?.hasImages && needsRows && !reference.features) {
-    const rows = await referenceFeatures(store, asked.reference, asked.features, openNetwork ?? (() => openFeatureNetworkRef(asked.features)));
+    const rows = await referenceFeatures(
+      store,
+      asked.reference,
+      asked.features,
+      openNetwork ?? (() => openFeatureNetworkRef(asked.features)),
+    );
     reference.features = rows.features;
     fromImages = { rows: rows.rows, from: rows.from, uri: rows.uri };
   }

@@ -5,8 +5,9 @@
  * the statistics members are read; `arr_0` is described (dtype, shape) from its first row, and its
  * images are read later, in batches, by whoever needs them (readNpzRows).
  */
-import { npzArrayHeader, npzMembers, readNpzArray } from './npz-stream.ts';
+
 import type { NpyArray } from './npz.ts';
+import { npzArrayHeader, npzMembers, readNpzArray } from './npz-stream.ts';
 import { type DecodeStatsOptions, decodeStatsNpz, isStatsNpz, STATS_MEMBERS, type StatsNpz } from './stats-npz.ts';
 
 export interface StatsFile {

@@ -53,7 +53,9 @@ export function encodeStatsNpz(stats: StatsNpz): Uint8Array {
   }
   if (stats.preprocess !== undefined) {
     if (!PREPROCESS_NAME.test(stats.preprocess)) {
-      throw new StatsFileError(`statistics to write: preprocess is ${JSON.stringify(stats.preprocess)}; accepted: a mode name such as "tf1"`);
+      throw new StatsFileError(
+        `statistics to write: preprocess is ${JSON.stringify(stats.preprocess)}; accepted: a mode name such as "tf1"`,
+      );
     }
     arrays.preprocess = npyArray(Uint8Array.from(Buffer.from(stats.preprocess, 'ascii')), [stats.preprocess.length]);
   }

@@ -21,11 +21,11 @@ export function imageShapeOf(array: Pick<NpyArray, 'dtype' | 'shape'>, where: st
   return [n, h, w, c];
 }
 
-/** `arr_0` of the npz at uri, `rows` images per batch (the last may be shorter). */
-export async function* npzImageBatches(uri: string, rows: number): AsyncGenerator<ImageBatch> {
+/** `arr_0` (or `member`) of the npz at uri, `rows` images per batch (the last may be shorter). */
+export async function* npzImageBatches(uri: string, rows: number, member = 'arr_0'): AsyncGenerator<ImageBatch> {
   const path = localPathOf(uri);
   if (path !== undefined) {
-    for await (const batch of readNpzRows(path, 'arr_0', rows)) {
+    for await (const batch of readNpzRows(path, member, rows)) {
       const [, h, w, c] = imageShapeOf(batch, uri);
       const n = batch.data.length / (h * w * c);
       yield { images: batch.data as Uint8Array, shape: [n, h, w, c] };
@@ -34,8 +34,8 @@ export async function* npzImageBatches(uri: string, rows: number): AsyncGenerato
   }
   const bytes = await readFileUri(uri);
   if (bytes === undefined) throw new Error(`${uri} does not exist`);
-  const array = decodeNpz(bytes).arr_0;
-  if (!array) throw new Error(`${uri}: no "arr_0" (uint8 images) in the npz`);
+  const array = decodeNpz(bytes)[member];
+  if (!array) throw new Error(`${uri}: no "${member}" (uint8 images) in the npz`);
   const [n, h, w, c] = imageShapeOf(array, uri);
   const size = h * w * c;
   for (let start = 0; start < n; start += rows) {

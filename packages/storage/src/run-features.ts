@@ -20,9 +20,9 @@ import {
   type StatsNpz,
 } from '@diffq/codecs';
 import { keys, type ShardMeta } from '@diffq/contract';
+import { fileDigest } from './file-digest.ts';
 import type { ObjectStore } from './object-store.ts';
 import { openStore } from './open-store.ts';
-import { fileDigest } from './file-digest.ts';
 import { sha256Hex } from './run-objects.ts';
 
 export interface ShardFeatures {
