@@ -279,14 +279,14 @@ const refStats: Handler = async (_producer, argv, io) => {
   if (argv.json) json(io, r);
   else
     io.out(
-      [
+      `${[
         `wrote ${r.out}: mu [${r.dim}], sigma [${r.dim}, ${r.dim}]${r.spatialDim ? `, mu_s/sigma_s [${r.spatialDim}]` : ''}${r.featureRows ? `, ${r.featureRows} feature rows` : ''}, preprocess ${r.preprocess ?? 'not recorded'}`,
         r.statistics === 'kept'
           ? `  statistics kept as ${r.data} holds them${r.samples > 0 ? `; feature rows from its ${r.samples} images` : ''}`
           : `  statistics of ${r.samples} images of ${r.data}`,
         ...(r.rowsChosen ? [`  feature rows: ${r.rowsChosen}`] : []),
         `  feature network ${r.network}`,
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
   return 0;
 };

@@ -48,7 +48,7 @@ export async function referenceFeatures(
   const cached = await store.get(key);
   if (cached) {
     const array = decodeNpz(cached).features;
-    if (!array || array.dtype !== 'float32' || array.shape.length !== 2 || array.shape[1] !== features.featureDim) {
+    if (array?.dtype !== 'float32' || array.shape.length !== 2 || array.shape[1] !== features.featureDim) {
       throw new Error(`${uri}: cached reference features must be float32 [m, ${features.featureDim}]; delete the file to recompute them`);
     }
     return { features: array.data as Float32Array, rows: array.shape[0], from: 'cache', uri };
