@@ -102,13 +102,16 @@ function side(s: SourceStats): FidSide {
   };
 }
 
-/** The warnings due when two sides' statistics may come from different preprocessing. */
+/** The warnings due when two sides' statistics may come from different preprocessing: the side without a record (or a) is named. */
 export function preprocessWarnings(a: SourceStats, b: SourceStats): string[] {
-  if (a.preprocess !== undefined) return [preprocessWarning(b.source, b.preprocess, a.preprocess)].filter((w) => w !== undefined);
-  if (b.preprocess !== undefined) return [preprocessWarning(a.source, a.preprocess, b.preprocess)].filter((w) => w !== undefined);
-  return [
-    `neither ${a.source} nor ${b.source} records its preprocessing: the FID is meaningful only if both were made the same way (tf1 or pytorch-fid)`,
-  ];
+  if (a.preprocess === undefined && b.preprocess === undefined) {
+    return [
+      `neither ${a.source} nor ${b.source} records its preprocessing: the FID is meaningful only if both were made the same way (tf1 or pytorch-fid)`,
+    ];
+  }
+  const [described, other] = b.preprocess === undefined ? [b, a] : [a, b];
+  const warning = preprocessWarning(described.source, described.preprocess, other.preprocess as string);
+  return warning === undefined ? [] : [warning];
 }
 
 export async function fidBetween(

@@ -31,8 +31,10 @@ export interface RefStatsOptions extends FeatureNetworkChoice {
   features: string;
   out: string;
   sfid: boolean;
-  /** Keep REFERENCE_FEATURE_ROWS feature rows, evenly spaced over the set, so that precision/recall and KID can use the file. */
+  /** Keep feature rows, evenly spaced over the set, so that precision/recall and KID can use the file. */
   pr: boolean;
+  /** How many rows --pr keeps (default REFERENCE_FEATURE_ROWS, 10,000 as ADM's reference batches hold). */
+  rows?: number;
 }
 
 export interface RefStatsResult {
@@ -104,7 +106,7 @@ export async function refStats(options: RefStatsOptions): Promise<RefStatsResult
           ]);
         }
         const images = await source.images();
-        const keep = evenlySpaced(images.count, REFERENCE_FEATURE_ROWS);
+        const keep = evenlySpaced(images.count, options.rows ?? REFERENCE_FEATURE_ROWS);
         const moments = await featureMoments(network, images, { sfid: false, keep });
         stats.features = moments.rows;
         samples = images.count;
@@ -119,7 +121,7 @@ export async function refStats(options: RefStatsOptions): Promise<RefStatsResult
       }
     } else {
       const images = await source.images();
-      const keep = options.pr ? evenlySpaced(images.count, REFERENCE_FEATURE_ROWS) : undefined;
+      const keep = options.pr ? evenlySpaced(images.count, options.rows ?? REFERENCE_FEATURE_ROWS) : undefined;
       const moments = await featureMoments(network, images, { sfid: options.sfid, keep });
       stats = statsOfMoments(moments, options.data);
       if (moments.rows) stats.features = moments.rows;
