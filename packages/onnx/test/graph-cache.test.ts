@@ -10,7 +10,13 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A "graph" that names the weights it was built from, and counts its builds. */
 function builder(weights: string) {
-  const counter = { builds: 0, build: () => (counter.builds++, new TextEncoder().encode(`graph of ${weights}`)) };
+  const counter = {
+    builds: 0,
+    build: () => {
+      counter.builds++;
+      return new TextEncoder().encode(`graph of ${weights}`);
+    },
+  };
   return counter;
 }
 
