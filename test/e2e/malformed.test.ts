@@ -149,8 +149,8 @@ describe('malformed launches and job payloads', () => {
     },
     {
       name: 'an unknown statistic',
-      args: () => ['--model', model, '--seeds', '0-9', '--stats', 'fid,kid', '--features', features, '--ref', wrongRef],
-      says: /--stats "kid" is not a statistic; accepted: fid, sfid, is, pr, accuracy/,
+      args: () => ['--model', model, '--seeds', '0-9', '--stats', 'fid,kd', '--features', features, '--ref', wrongRef],
+      says: /--stats "kd" is not a statistic; accepted: fid, sfid, is, pr, accuracy, kid/,
     },
     {
       name: 'a feature network without --stats',

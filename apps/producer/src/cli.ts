@@ -13,6 +13,7 @@ import { checkRedisUrl, parseDuration, SettingSources, type Settings, settingsFr
 import type { Argv } from 'yargs';
 import type { DemoOptions } from './demo.ts';
 import { DEMO_SAMPLER } from './demo-sampler.ts';
+import type { FeatureNetworkChoice } from './fid.ts';
 import type { LaunchFlags } from './launch-flags.ts';
 import { Producer } from './producer.ts';
 
@@ -71,6 +72,7 @@ const launch: Handler = async (producer, argv, io) => {
   };
   const { launchRun } = await import('./launch.ts');
   const result = await launchRun(producer, flags);
+  for (const warning of result.warnings) io.err(`diffq launch: warning: ${warning}\n`);
   if (argv.json) json(io, result);
   else if (result.resumedEnqueue) {
     io.out(`${result.runId}\n`);
@@ -298,7 +300,12 @@ const benchModel: Handler = async (_producer, argv, io) => {
 
 const fid: Handler = async (producer, argv, io) => {
   const { fidBetween, formatFid } = await import('./fid.ts');
-  const r = await fidBetween(argv.a as string, argv.b as string, { producer, features: argv.features as string | undefined });
+  const r = await fidBetween(argv.a as string, argv.b as string, {
+    producer,
+    features: argv.features as string | undefined,
+    ...networkChoice(argv),
+  });
+  for (const warning of r.warnings) io.err(`diffq fid: warning: ${warning}\n`);
   if (argv.json) json(io, r);
   else io.out(`${formatFid(r)}\n`);
   return 0;
@@ -312,14 +319,44 @@ const refStats: Handler = async (_producer, argv, io) => {
     out: argv.out as string,
     sfid: argv.sfid as boolean,
     pr: argv.pr as boolean,
+    ...networkChoice(argv),
   });
+  for (const warning of r.warnings) io.err(`diffq ref-stats: warning: ${warning}\n`);
   if (argv.json) json(io, r);
   else
     io.out(
-      `wrote ${r.out}: mu [${r.dim}], sigma [${r.dim}, ${r.dim}]${r.spatialDim ? `, mu_s/sigma_s [${r.spatialDim}]` : ''}${r.featureRows ? `, ${r.featureRows} feature rows` : ''} of ${r.samples} images of ${r.data}\n  feature network ${r.network}\n`,
+      `${[
+        `wrote ${r.out}: mu [${r.dim}], sigma [${r.dim}, ${r.dim}]${r.spatialDim ? `, mu_s/sigma_s [${r.spatialDim}]` : ''}${r.featureRows ? `, ${r.featureRows} feature rows` : ''}, preprocess ${r.preprocess ?? 'not recorded'}`,
+        r.statistics === 'kept'
+          ? `  statistics kept as ${r.data} holds them${r.samples > 0 ? `; feature rows from its ${r.samples} images` : ''}`
+          : `  statistics of ${r.samples} images of ${r.data}`,
+        ...(r.rowsChosen ? [`  feature rows: ${r.rowsChosen}`] : []),
+        `  feature network ${r.network}`,
+      ].join('\n')}\n`,
     );
   return 0;
 };
+
+/** --preprocess and --dims as given; fid.ts checks them (it loads the networks package, which this file must not). */
+function networkChoice(argv: Record<string, unknown>): FeatureNetworkChoice {
+  return {
+    ...(argv.preprocess === undefined ? {} : { preprocess: String(argv.preprocess) }),
+    ...(argv.dims === undefined ? {} : { dims: argv.dims as number }),
+  };
+}
+
+/** The flags that choose how `fid` and `ref-stats` open the feature network. */
+function networkFlags<T>(y: Argv<T>) {
+  return y
+    .option('preprocess', {
+      type: 'string',
+      describe: "fid-inception-v3: tf1 (the TF graph of guided-diffusion's reference batches) or pytorch-fid (default: model.json)",
+    })
+    .option('dims', {
+      type: 'number',
+      describe: 'fid-inception-v3: features of block 64, 192, 768 or 2048 (pool3, the default), as pytorch-fid --dims',
+    });
+}
 
 function runArg<T>(y: Argv<T>) {
   return y
@@ -436,7 +473,7 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
       'fid <a> <b>',
       'Fréchet distance between two of: a run id, an npz of uint8 images, a folder of PNGs, a stats npz',
       (y) =>
-        y
+        networkFlags(y)
           .positional('a', { type: 'string', demandOption: true, describe: 'run id, stats or images .npz (path or s3://), or PNG folder' })
           .positional('b', { type: 'string', demandOption: true, describe: 'the same kinds as a' })
           .option('features', {
@@ -450,7 +487,7 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
       'ref-stats',
       'reference statistics (mu, sigma as pytorch-fid stores them) of a data set through a feature network',
       (y) =>
-        y
+        networkFlags(y)
           .option('data', {
             type: 'string',
             demandOption: true,
@@ -459,7 +496,11 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           .option('features', { type: 'string', demandOption: true, describe: 'feature network directory or s3:// URI' })
           .option('out', { type: 'string', demandOption: true, describe: 'stats .npz to write' })
           .option('sfid', { type: 'boolean', default: false, describe: 'also mu_s, sigma_s of the spatial features (sFID)' })
-          .option('pr', { type: 'boolean', default: false, describe: 'also the first 10,000 feature rows, for precision/recall' })
+          .option('pr', {
+            type: 'boolean',
+            default: false,
+            describe: 'also 10,000 feature rows (evenly spaced over larger sets), for precision/recall and KID',
+          })
           .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
       pick(refStats),
     )

@@ -29,6 +29,8 @@ export interface LaunchResult {
   resumedEnqueue: boolean;
   /** Milliseconds from the first Redis or store access to the last job added. */
   enqueueMs: number;
+  /** What the run's statistics must be read with (a reference of other or unknown preprocessing); report.json repeats them. */
+  warnings: string[];
 }
 
 export const CODE_VERSION = `diffq ${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
@@ -40,7 +42,7 @@ function essence(spec: RunSpec): string {
 }
 
 /** Validates flags against the model; throws UsageError listing every problem. No I/O beyond reading the model. */
-export async function planLaunch(flags: LaunchFlags, now = new Date()): Promise<RunSpec> {
+export async function planLaunch(flags: LaunchFlags, now = new Date()): Promise<{ spec: RunSpec; warnings: string[] }> {
   const problems = checkLaunchFlags(flags);
   if (problems.length > 0) throw new UsageError(problems);
   let model: DenoiserFacts;
@@ -63,11 +65,12 @@ export async function planLaunch(flags: LaunchFlags, now = new Date()): Promise<
     ...(statistics.facts ? checkStatistics(statistics.facts, images) : []),
   ];
   if (modelProblems.length > 0) throw new UsageError(modelProblems);
-  return buildRunSpec(flags, model, classifier, { now, codeVersion: CODE_VERSION, statistics: statistics.facts });
+  const spec = buildRunSpec(flags, model, classifier, { now, codeVersion: CODE_VERSION, statistics: statistics.facts });
+  return { spec, warnings: statistics.facts?.warnings ?? [] };
 }
 
 export async function launchRun(producer: Producer, flags: LaunchFlags, now = new Date()): Promise<LaunchResult> {
-  const spec = await planLaunch(flags, now);
+  const { spec, warnings } = await planLaunch(flags, now);
   const start = performance.now();
   await producer.redis();
   const store = producer.store(flags.store);
@@ -78,6 +81,7 @@ export async function launchRun(producer: Producer, flags: LaunchFlags, now = ne
     storeUrl: store.url,
     seeds: spec.seedCount,
     shards: shardCount(spec),
+    warnings,
   };
   const existing = await readManifest(store, spec.runId);
   if (existing) {

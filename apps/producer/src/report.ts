@@ -40,7 +40,18 @@ export function formatStatistics(s: RunStatistics): string[] {
   const lines = [
     `  features  ${s.featureNetwork.architecture} (${s.featureNetwork.featureDim}-d, preprocess ${s.featureNetwork.preprocess}) ${s.featureNetwork.uri}; ${s.samples} samples`,
   ];
-  if (s.reference) lines.push(`  reference ${s.reference.uri}`);
+  if (s.reference) {
+    const mode = s.reference.preprocess;
+    lines.push(
+      `  reference ${s.reference.uri}${mode === undefined ? '' : mode === null ? ' (preprocessing not recorded)' : ` (preprocess ${mode})`}`,
+    );
+  }
+  if (s.referenceFeatures) {
+    const r = s.referenceFeatures;
+    lines.push(
+      `  ref rows  ${r.rows} features of the reference's images, ${r.from === 'cache' ? 'read from' : 'computed and cached in'} ${r.uri}`,
+    );
+  }
   const floor = s.floor ? ` (floor ${n(s.floor.fid, 6)}: training data against the reference)` : '';
   if (s.fd_dinov2 !== undefined) lines.push(`  FD_DINOv2 ${n(s.fd_dinov2, 6)}${floor}`);
   if (s.fid !== undefined) lines.push(`  FID       ${n(s.fid, 6)}${floor}`);
@@ -61,5 +72,6 @@ export function formatStatistics(s: RunStatistics): string[] {
   }
   if (s.accuracy)
     lines.push(`  accuracy  ${(100 * s.accuracy.accuracy).toFixed(2)}% of ${s.accuracy.samples} samples are classified as the class asked`);
+  for (const warning of s.warnings ?? []) lines.push(`  warning   ${warning}`);
   return lines;
 }

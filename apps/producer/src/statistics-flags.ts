@@ -7,9 +7,10 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import { posix } from 'node:path/posix';
+import { preprocessWarning } from '@diffq/codecs';
 import { ID_PATTERN, keys, REFERENCE_STATISTICS, STATISTIC_KINDS, type StatisticKind, type StatisticsSpec } from '@diffq/contract';
 import type { FeatureNetworkInfo } from '@diffq/networks';
-import { fetchModel, openStore, readManifest, readStatsUri } from '@diffq/storage';
+import { fetchModel, imageShapeOf, openStore, readManifest, readStatsUri } from '@diffq/storage';
 
 export interface StatisticsFlags {
   stats?: string;
@@ -37,6 +38,10 @@ export interface StatsFacts {
   spatialDim: number | null;
   /** Feature rows for precision/recall (0 when it holds none). */
   featureRows: number;
+  /** A reference batch's images (`arr_0`, [N, H, W, C]), whose features the finalizer computes once and caches. */
+  images?: [number, number, number, number];
+  /** The preprocessing the file records; undefined when it does not say. */
+  preprocess?: string;
 }
 
 export interface StatisticsFacts {
@@ -44,6 +49,8 @@ export interface StatisticsFacts {
   features: FeatureFacts;
   reference?: StatsFacts;
   floor?: StatsFacts;
+  /** What the run's numbers must be read with (e.g. a reference of other preprocessing); said at launch and in report.json. */
+  warnings?: string[];
 }
 
 /** What the worker and sampler will feed the feature network: the model's images and its classes. */
@@ -102,9 +109,12 @@ function refUri(ref: string, storeUrl: string): { uri: string; runId?: string } 
 }
 
 async function statsFacts(uri: string, what: string): Promise<StatsFacts> {
-  const { stats, digest } = await readStatsUri(uri).catch((error: Error) => {
-    throw new Error(`${what}: ${error.message}`);
-  });
+  const read = await readStatsUri(uri)
+    .then((r) => ({ ...r, shape: r.images && imageShapeOf(r.images, uri) }))
+    .catch((error: Error) => {
+      throw new Error(`${what}: ${error.message}`);
+    });
+  const { stats, digest, shape } = read;
   const dim = stats.mu.length;
   return {
     uri,
@@ -112,6 +122,8 @@ async function statsFacts(uri: string, what: string): Promise<StatsFacts> {
     dim,
     spatialDim: stats.spatial?.mu.length ?? null,
     featureRows: stats.features ? stats.features.length / dim : 0,
+    ...(shape ? { images: shape } : {}),
+    ...(stats.preprocess === undefined ? {} : { preprocess: stats.preprocess }),
   };
 }
 
@@ -197,7 +209,13 @@ export async function gatherStatisticsFacts(
     });
   }
   if (problems.length > 0 || !features) return { problems };
-  return { facts: { kinds, features, reference: needsRef.length > 0 ? reference : undefined, floor }, problems };
+  const used = needsRef.length > 0 ? reference : undefined;
+  const mode = features.info.preprocess;
+  const warnings = [
+    used && preprocessWarning(`--ref ${used.uri}`, used.preprocess, mode),
+    floor && preprocessWarning(`model.json evaluation.floor ${floor.uri}`, floor.preprocess, mode),
+  ].filter((w): w is string => w !== undefined);
+  return { facts: { kinds, features, reference: used, floor, warnings }, problems };
 }
 
 /** The checks of the statistics against each other and against the images the run will sample. */
@@ -231,9 +249,18 @@ export function checkStatistics(facts: StatisticsFacts, images: SampledImages): 
     ['pr', 4],
     ['kid', 2],
   ] as const) {
-    if (kinds.includes(kind) && ref && ref.featureRows < least) {
+    if (!kinds.includes(kind) || !ref) continue;
+    if (ref.featureRows === 0 && ref.images) {
+      const [n, h, w, c] = ref.images;
+      if (n < least) problems.push(`--stats ${kind} needs at least ${least} reference images; --ref ${ref.uri} holds ${n} in "arr_0"`);
+      if (!info.channels.includes(c))
+        problems.push(`--stats ${kind}: --ref ${ref.uri} holds images of ${c} channels; ${net} takes ${info.channels.join(' or ')}`);
+      if (info.imageSize !== null && (h !== info.imageSize || w !== info.imageSize)) {
+        problems.push(`--stats ${kind}: --ref ${ref.uri} holds ${w}×${h} images; ${net} takes ${info.imageSize}×${info.imageSize}`);
+      }
+    } else if (ref.featureRows < least) {
       problems.push(
-        `--stats ${kind} needs reference feature rows ("features" in the stats npz, at least ${least}); --ref ${ref.uri} holds ${ref.featureRows}`,
+        `--stats ${kind} needs reference feature rows ("features" in the stats npz, at least ${least}) or images ("arr_0", a reference batch); --ref ${ref.uri} holds ${ref.featureRows} and no images`,
       );
     }
   }

@@ -1,18 +1,20 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { encodeNpz, encodeStatsNpz, npyArray } from '@diffq/codecs';
+import { decodeStatsNpz, encodeNpz, encodePng, encodeStatsNpz, imageOf, npyArray } from '@diffq/codecs';
 import { keys } from '@diffq/contract';
 import { mnistDigits } from '@diffq/datasets';
 import { seedNormals } from '@diffq/diffusion';
 import { featureStats, frechetDistance } from '@diffq/metrics';
+import { openFeatureNetwork } from '@diffq/onnx';
 import { openStore, writeManifest } from '@diffq/storage';
 import { writeRandomMnistClassifier } from '../../../test/fixtures/random-feature-model.ts';
 import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
 import { type Io, main } from '../src/cli.ts';
+import { evenlySpaced, refStats } from '../src/ref-stats.ts';
 
 const REDIS_URL = testRedisUrl(7);
 const hasScipy = spawnSync('/usr/bin/python3', ['-c', 'import numpy, scipy'], { stdio: 'ignore' }).status === 0;
@@ -171,5 +173,128 @@ describe('diffq fid and diffq ref-stats', () => {
     const empty = await diffq(['--store', storeUrl, 'fid', 'empty', ref]);
     assert.match(empty.err, /run empty has no done shards yet/);
     store.close();
+  });
+
+  it('reads a folder of greyscale PNGs as 1-channel images, giving the FID of the same images as an npz', async () => {
+    const features = writeRandomMnistClassifier(join(dir, 'classifier'));
+    const digits = await mnistDigits('heldout');
+    const n = 120;
+    const folder = join(dir, 'grey-pngs');
+    mkdirSync(folder, { recursive: true });
+    for (let i = 0; i < n; i++) {
+      writeFileSync(join(folder, `${String(i).padStart(6, '0')}.png`), encodePng(imageOf(digits.images, i, 28, 28, 1)));
+    }
+    const asNpz = join(dir, 'grey.npz');
+    writeFileSync(asNpz, encodeNpz({ arr_0: npyArray(digits.images.slice(0, n * 784), [n, 28, 28, 1]) }));
+    const ref = join(dir, 'grey-ref.npz');
+    assert.equal((await diffq(['ref-stats', '--data', 'mnist-train', '--features', features, '--out', ref])).code, 0);
+    const fromPngs = await diffq(['fid', folder, ref, '--features', features, '--json']);
+    assert.equal(fromPngs.code, 0, fromPngs.err);
+    const fromNpz = JSON.parse((await diffq(['fid', asNpz, ref, '--features', features, '--json'])).out);
+    const png = JSON.parse(fromPngs.out);
+    assert.equal(png.a.samples, n);
+    assert.equal(png.fid, fromNpz.fid, 'the decoded grey PNGs are the npz’s pixels');
+  });
+
+  it('records the preprocessing in the stats it writes, and warns when the other side’s is unknown or different', async () => {
+    const features = writeRandomMnistClassifier(join(dir, 'classifier'));
+    const out = join(dir, 'recorded.npz');
+    assert.equal((await diffq(['ref-stats', '--data', 'mnist-heldout', '--features', features, '--out', out])).code, 0);
+    assert.equal(decodeStatsNpz(readFileSync(out), out).preprocess, 'none');
+    if (hasScipy) {
+      const read = execFileSync(
+        '/usr/bin/python3',
+        ['-c', "import numpy as np, sys; print(bytes(np.load(sys.argv[1])['preprocess']).decode())", out],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.equal(read.trim(), 'none', 'numpy reads the recorded mode');
+    }
+    const images = join(dir, 'few.npz');
+    const digits = await mnistDigits('train');
+    writeFileSync(images, encodeNpz({ arr_0: npyArray(digits.images.slice(0, 50 * 784), [50, 28, 28, 1]) }));
+    const same = await diffq(['fid', out, images, '--features', features, '--json']);
+    assert.deepEqual(JSON.parse(same.out).warnings, [], 'same preprocessing on both sides: nothing to say');
+    assert.equal(same.err, '');
+
+    const { preprocess: _mode, ...unrecorded } = decodeStatsNpz(readFileSync(out), out);
+    const pytorchFidStyle = join(dir, 'unrecorded.npz');
+    writeFileSync(pytorchFidStyle, encodeStatsNpz(unrecorded));
+    const unknown = await diffq(['fid', pytorchFidStyle, images, '--features', features]);
+    assert.equal(unknown.code, 0, unknown.err);
+    assert.match(unknown.err, /diffq fid: warning: .*unrecorded\.npz does not record its preprocessing; this side uses "none"/);
+    assert.match(unknown.out, /warning: .*unrecorded\.npz does not record/);
+
+    const tf1 = join(dir, 'tf1.npz');
+    writeFileSync(tf1, encodeStatsNpz({ ...unrecorded, preprocess: 'tf1' }));
+    const other = JSON.parse((await diffq(['fid', tf1, images, '--features', features, '--json'])).out);
+    assert.equal(other.warnings.length, 1);
+    assert.match(
+      other.warnings[0],
+      /tf1\.npz was computed with preprocessing "tf1"; this side uses "none" — the numbers are not comparable/,
+    );
+    assert.deepEqual([other.a.preprocess, other.b.preprocess], ['tf1', 'none']);
+  });
+
+  it('refuses --preprocess and --dims a network does not offer, naming what is accepted', async () => {
+    const features = writeRandomMnistClassifier(join(dir, 'classifier'));
+    const out = join(dir, 'never.npz');
+    const mode = await diffq(['ref-stats', '--data', 'mnist-heldout', '--features', features, '--out', out, '--preprocess', 'tf1']);
+    assert.notEqual(mode.code, 0);
+    assert.match(mode.err, /--preprocess tf1: the mnist-classifier feature network has one preprocessing, "none"/);
+    const dims = await diffq(['ref-stats', '--data', 'mnist-heldout', '--features', features, '--out', out, '--dims', '64']);
+    assert.match(dims.err, /--dims 64: the mnist-classifier feature network gives 32-d features only/);
+    const unknown = await diffq([
+      'ref-stats',
+      '--data',
+      'mnist-heldout',
+      '--features',
+      features,
+      '--out',
+      out,
+      '--dims',
+      '100',
+      '--preprocess',
+      'tf2',
+    ]);
+    assert.match(unknown.err, /--preprocess is "tf2"; accepted: pytorch-fid, tf1/);
+    assert.match(unknown.err, /--dims is 100; accepted: 64, 192, 768, 2048/);
+  });
+
+  it('keeps a reference batch’s own statistics and computes only its feature rows, spread evenly over a class-sorted set', async () => {
+    const features = writeRandomMnistClassifier(join(dir, 'classifier'));
+    const digits = await mnistDigits('heldout');
+    const net = await openFeatureNetwork(features);
+    // Sorted by class, as an ImageFolder is: the first rows are all zeros.
+    const order = Array.from({ length: 2000 }, (_, i) => i).sort((a, b) => digits.labels[a] - digits.labels[b] || a - b);
+    const sorted = new Uint8Array(2000 * 784);
+    for (const [to, from] of order.entries()) sorted.set(digits.images.subarray(from * 784, (from + 1) * 784), to * 784);
+    const all = (await net.extract(sorted, [2000, 28, 28, 1])).features;
+    net.dispose();
+    const gaussian = stats(8, 100, 32, 0.2);
+    const batch = join(dir, 'VIRTUAL_sorted.npz');
+    writeFileSync(
+      batch,
+      encodeNpz({ arr_0: npyArray(sorted, [2000, 28, 28, 1]), mu: npyArray(gaussian.mu, [32]), sigma: npyArray(gaussian.sigma, [32, 32]) }),
+    );
+    const out = join(dir, 'sorted-ref.npz');
+    const r = await refStats({ data: batch, features, out, sfid: false, pr: true, rows: 500 });
+    const written = decodeStatsNpz(readFileSync(out), out);
+    assert.deepEqual(written.mu, gaussian.mu, 'mu as the file holds it');
+    assert.deepEqual(written.sigma, gaussian.sigma, 'sigma as the file holds it');
+    assert.equal(r.statistics, 'kept');
+    assert.equal(written.preprocess, undefined, 'an unrecorded mode stays unrecorded');
+    assert.match(r.warnings[0], /VIRTUAL_sorted\.npz's mu\/sigma does not record its preprocessing/);
+    const rows = written.features as Float32Array;
+    assert.equal(rows.length, 500 * 32);
+    for (const [k, i] of evenlySpaced(2000, 500).entries()) {
+      assert.deepEqual(rows.subarray(k * 32, (k + 1) * 32), all.subarray(i * 32, (i + 1) * 32), `row ${k} is image ${i}`);
+    }
+    const perClass = new Map<number, number>();
+    for (const i of evenlySpaced(2000, 500)) perClass.set(digits.labels[order[i]], (perClass.get(digits.labels[order[i]]) ?? 0) + 1);
+    const share = (c: number) => digits.labels.filter((l) => l === c).length / 4;
+    for (let c = 0; c < 10; c++) assert.ok(Math.abs((perClass.get(c) ?? 0) - share(c)) <= 1, `class ${c}: ${perClass.get(c)} rows`);
+    assert.match(r.rowsChosen ?? '', /500 of 2000 images, evenly spaced/);
   });
 });

@@ -28,12 +28,12 @@ describe('diffq launch of a latent model', () => {
 
   it("pins the decoder's digest, guides DiT's 3 channels and does not clip x̂_0 by default", async () => {
     const { model } = await writeRandomLatentModel(join(dir, 'ok'));
-    const spec = await planLaunch({ model, seeds: '0-9', store: 'file://./runs', guidanceScale: 0.5, sampler: 'ddim', steps: 5 });
+    const { spec } = await planLaunch({ model, seeds: '0-9', store: 'file://./runs', guidanceScale: 0.5, sampler: 'ddim', steps: 5 });
     assert.match(spec.model.decoder?.digest ?? '', /^[0-9a-f]{64}$/);
     assert.equal(spec.model.decoder?.uri, join(dir, 'ok', 'decoder'));
     assert.deepEqual(spec.guidance, { kind: 'classifier_free', scale: 0.5, guidedChannels: 3 });
     assert.ok(spec.sampler.kind === 'ddim' && spec.sampler.clipDenoised === false);
-    const all = await planLaunch({ model, seeds: '0-9', store: 'file://./runs', guidanceScale: 0.5, guidedChannels: 'all' });
+    const { spec: all } = await planLaunch({ model, seeds: '0-9', store: 'file://./runs', guidanceScale: 0.5, guidedChannels: 'all' });
     assert.deepEqual(all.guidance, { kind: 'classifier_free', scale: 0.5, guidedChannels: 'all' });
   });
 

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { encodeStatsNpz } from '@diffq/codecs';
+import { decodeNpz, encodeNpz, encodeStatsNpz, npyArray } from '@diffq/codecs';
 import { openStore, sha256Hex, writeManifest } from '@diffq/storage';
 import { writeRandomMnistClassifier } from '../../../test/fixtures/random-feature-model.ts';
 import {
@@ -188,5 +188,39 @@ describe('--stats, --features and --ref', () => {
     assert.match(missing.problems[1], /--ref later \(run later's stats.npz.*does not exist/);
     const none = await gatherStatisticsFacts({ stats: 'is' }, undefined, `file://${dir}/runs`);
     assert.match(none.problems[0], /--stats needs --features/);
+  });
+
+  it('takes a reference batch (arr_0 beside mu, sigma) for precision/recall, checks its images and says when its preprocessing differs', async () => {
+    const features = writeRandomMnistClassifier(join(dir, 'classifier'));
+    const gaussian = { mu: new Float64Array(32), sigma: new Float64Array(32 * 32) };
+    const batch = (images: Uint8Array, shape: number[], preprocess?: string) => {
+      const { arr_0: _none, ...stats } = decodeNpz(encodeStatsNpz({ ...gaussian, ...(preprocess ? { preprocess } : {}) }));
+      return encodeNpz({ arr_0: npyArray(images, shape), ...stats });
+    };
+    writeFileSync(join(dir, 'VIRTUAL_mnist.npz'), batch(new Uint8Array(50 * 28 * 28), [50, 28, 28, 1]));
+    const accepted = await gatherStatisticsFacts(
+      { stats: 'fid,pr,kid', features, ref: join(dir, 'VIRTUAL_mnist.npz') },
+      undefined,
+      `file://${dir}/runs`,
+    );
+    assert.deepEqual(accepted.problems, []);
+    assert.ok(accepted.facts);
+    assert.deepEqual([accepted.facts.reference?.featureRows, accepted.facts.reference?.images], [0, [50, 28, 28, 1]]);
+    assert.deepEqual(checkStatistics(accepted.facts, { imageSize: 28, channels: 1, classes: null }), [], '--stats pr is no longer refused');
+    assert.equal(accepted.facts.warnings?.length, 1);
+    assert.match(accepted.facts.warnings?.[0] ?? '', /VIRTUAL_mnist\.npz does not record its preprocessing; this side uses "none"/);
+
+    writeFileSync(join(dir, 'VIRTUAL_rgb.npz'), batch(new Uint8Array(3 * 32 * 32 * 3), [3, 32, 32, 3], 'tf1'));
+    const rgb = await gatherStatisticsFacts({ stats: 'pr', features, ref: join(dir, 'VIRTUAL_rgb.npz') }, undefined, `file://${dir}/runs`);
+    assert.ok(rgb.facts);
+    assert.match(
+      rgb.facts.warnings?.[0] ?? '',
+      /VIRTUAL_rgb\.npz was computed with preprocessing "tf1"; this side uses "none" — the numbers are not comparable/,
+    );
+    const problems = checkStatistics(rgb.facts, { imageSize: 28, channels: 1, classes: null });
+    assert.equal(problems.length, 3, problems.join('\n'));
+    assert.match(problems[0], /--stats pr needs at least 4 reference images; .*VIRTUAL_rgb\.npz holds 3 in "arr_0"/);
+    assert.match(problems[1], /holds images of 3 channels; .* takes 1/);
+    assert.match(problems[2], /holds 32×32 images; .* takes 28×28/);
   });
 });

@@ -19,7 +19,6 @@ import {
   decoderImageSize,
   denoiserShape,
   type FeatureNetwork,
-  type InceptionPreprocess,
   isLatentModel,
   loadClassifier,
   readDecoderDirectory,
@@ -30,7 +29,6 @@ import {
   ENGINE_CHOICES,
   type EngineChoice,
   openDecoder,
-  openFeatureNetwork,
   openModelEngine,
   PROVIDER_CHOICES,
   type ProviderChoice,
@@ -38,19 +36,12 @@ import {
 import { defaultModelId } from '@diffq/queue';
 import { fetchModel } from '@diffq/storage';
 import type * as tf from '@tensorflow/tfjs';
+import { type FeatureNetworkRef, openFeatureNetworkRef, type PinnedRef } from './feature-network-ref.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
 /** A classifier as the manifest names it. */
-export interface ClassifierRef {
-  uri: string;
-  digest: string;
-}
-
-/** A feature network as the manifest names it: pinned by digest, with the preprocessing the run was launched with. */
-export interface FeatureNetworkRef extends ClassifierRef {
-  architecture: string;
-  preprocess: string;
-}
+export type ClassifierRef = PinnedRef;
+export type { FeatureNetworkRef };
 
 export const ENGINES = ENGINE_CHOICES;
 export const PROVIDERS = PROVIDER_CHOICES;
@@ -228,15 +219,7 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
   };
 
   const featureNetworks = new Map<string, Promise<FeatureNetwork>>();
-  const openFeatureRef = async (ref: FeatureNetworkRef) => {
-    const source = await fetchModel(ref.uri, '--features');
-    if (source.digest !== ref.digest) {
-      throw new Error(`feature network ${ref.uri} has weights sha256 ${source.digest}; the run was launched with ${ref.digest}`);
-    }
-    // Inception's preprocessing is pinned to the launch's, whatever model.json says now.
-    const preprocess = ref.architecture === 'fid-inception-v3' ? (ref.preprocess as InceptionPreprocess) : undefined;
-    return openFeatureNetwork(source.dir, { threads: options.threads, provider: options.provider, preprocess });
-  };
+  const openFeatureRef = (ref: FeatureNetworkRef) => openFeatureNetworkRef(ref, { threads: options.threads, provider: options.provider });
 
   return {
     id,

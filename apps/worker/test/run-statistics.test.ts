@@ -165,7 +165,8 @@ describe('the finalizer’s statistics', () => {
       Math.abs((ra.floor?.fid as number) - floor) <= 1e-9 * floor,
       `the floor, training data against the reference: ${ra.floor?.fid} vs ${floor}`,
     );
-    assert.deepEqual(ra.reference, a.spec.statistics?.reference);
+    assert.deepEqual(ra.reference, { ...a.spec.statistics?.reference, preprocess: null }, 'the reference records no preprocessing');
+    assert.match(ra.warnings?.[0] ?? '', /ref\.npz does not record its preprocessing; this side uses "none"/);
   });
 
   it('writes the run’s own stats.npz, which reads back as the statistics of its features', async () => {
@@ -177,6 +178,7 @@ describe('the finalizer’s statistics', () => {
     for (let i = 0; i < D; i++) assert.ok(Math.abs(stats.mu[i] - atOnce.mu[i]) <= 1e-12 * (1 + Math.abs(atOnce.mu[i])));
     assert.deepEqual(stats.features, allFeatures, 'the feature rows a precision/recall against this run would use');
     assert.equal(stats.spatial, undefined, 'no sFID asked, no mu_s');
+    assert.equal(stats.preprocess, 'none', "the preprocessing of the run's feature network");
   });
 
   it('refuses a shard whose features are gone, and a reference that changed since launch', async () => {

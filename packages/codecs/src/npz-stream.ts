@@ -9,7 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInflateRaw, crc32 as zlibCrc32 } from 'node:zlib';
-import { itemSize, type NpyData, type NpyDtype, NpzError, npyData, parseNpyHeader } from './npz.ts';
+import { itemSize, type NpyArray, type NpyData, type NpyDtype, NpzError, npyData, parseNpyHeader } from './npz.ts';
 
 export interface NpzMember {
   /** Without ".npy". */
@@ -163,4 +163,24 @@ export async function* readNpzRows(path: string, name: string, rows: number): As
   }
   if (!header || nextRow < totalRows) throw new NpzError(`${path}: "${name}" is truncated (${nextRow} of ${totalRows} rows)`);
   if (crc >>> 0 !== member.crc) throw new NpzError(`${path}: "${name}" CRC-32 mismatch (file corrupt or truncated)`);
+}
+
+/** A whole member of the npz at path, read without touching the others (for small arrays: statistics beside a large `arr_0`). */
+export async function readNpzArray(path: string, name: string): Promise<NpyArray> {
+  const parts: NpyData[] = [];
+  let header: Pick<NpyRows, 'dtype' | 'shape'> | undefined;
+  for await (const batch of readNpzRows(path, name, 1 << 20)) {
+    header ??= batch;
+    parts.push(batch.data);
+  }
+  if (!header) return { dtype: 'float64', shape: [0], data: new Float64Array(0) };
+  if (parts.length === 1) return { dtype: header.dtype, shape: header.shape, data: parts[0] };
+  const bytes = Buffer.concat(parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength)));
+  return { dtype: header.dtype, shape: header.shape, data: npyData(header.dtype, bytes) };
+}
+
+/** The dtype and shape of member `name`, reading only its first row; undefined when it has no rows. */
+export async function npzArrayHeader(path: string, name: string): Promise<Pick<NpyArray, 'dtype' | 'shape'> | undefined> {
+  for await (const batch of readNpzRows(path, name, 1)) return { dtype: batch.dtype, shape: batch.shape };
+  return undefined;
 }

@@ -30,10 +30,15 @@ export function encodePng(image: RasterImage): Buffer {
   });
 }
 
-/** Decodes a PNG back to HWC with the requested channel count (pngjs always decodes to RGBA). */
-export function decodePng(bytes: Uint8Array, channels: 1 | 3 | 4 = 3): RasterImage {
+/**
+ * Decodes a PNG back to HWC with the requested channel count (pngjs always decodes to RGBA), or with
+ * `source` the file's own: 1 for a greyscale PNG (its alpha, if any, dropped), else 3.
+ */
+export function decodePng(bytes: Uint8Array, requested: 1 | 3 | 4 | 'source' = 3): RasterImage {
   const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   const { width, height } = png;
+  // pngjs expands grey to R = G = B, so channel 0 is the grey value.
+  const channels = requested === 'source' ? (png.color ? 3 : 1) : requested;
   const pixels = new Uint8Array(width * height * channels);
   for (let i = 0; i < width * height; i++) {
     for (let c = 0; c < channels; c++) pixels[i * channels + c] = png.data[i * 4 + c];

@@ -4,6 +4,11 @@
  * its reference batches (`mu`, `sigma`, and `mu_s`, `sigma_s` of the spatial features for sFID; the
  * batch's images as `arr_0`, which a stats reader ignores). diffq writes the same keys, so a run's
  * `stats.npz` is a reference for pytorch-fid, the evaluator and another diffq run alike.
+ *
+ * diffq also records the preprocessing the features were computed with (`preprocess`: the mode's
+ * name as ASCII bytes, uint8 [n], read in numpy as `bytes(f["preprocess"]).decode()`), because two
+ * statistics are comparable only when the images were resized and scaled the same way; files
+ * written elsewhere (pytorch-fid, the ADM reference batches) have none, and their mode is unknown.
  */
 import { decodeNpz, encodeNpz, type NpyArray, npyArray } from './npz.ts';
 
@@ -18,7 +23,15 @@ export interface StatsNpz extends GaussianFile {
   spatial?: GaussianFile;
   /** float32 feature rows [m, d] (`features`), kept when precision/recall may be computed against the file. */
   features?: Float32Array;
+  /** The preprocessing mode the features were computed with (`tf1`, `pytorch-fid`, `none`…); undefined when the file does not say. */
+  preprocess?: string;
 }
+
+/** The npz members a statistics file may hold; anything else (`arr_0`, a reference batch's images) is not statistics. */
+export const STATS_MEMBERS = ['mu', 'sigma', 'mu_s', 'sigma_s', 'features', 'preprocess'] as const;
+
+/** A preprocessing mode's name: what `preprocess` may hold. */
+const PREPROCESS_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export class StatsFileError extends Error {}
 
@@ -37,6 +50,14 @@ export function encodeStatsNpz(stats: StatsNpz): Uint8Array {
       throw new StatsFileError(`statistics to write: features hold ${stats.features.length} values, not whole rows of ${d}`);
     }
     arrays.features = npyArray(stats.features, [stats.features.length / d, d]);
+  }
+  if (stats.preprocess !== undefined) {
+    if (!PREPROCESS_NAME.test(stats.preprocess)) {
+      throw new StatsFileError(
+        `statistics to write: preprocess is ${JSON.stringify(stats.preprocess)}; accepted: a mode name such as "tf1"`,
+      );
+    }
+    arrays.preprocess = npyArray(Uint8Array.from(Buffer.from(stats.preprocess, 'ascii')), [stats.preprocess.length]);
   }
   return encodeNpz(arrays);
 }
@@ -77,7 +98,18 @@ export function decodeStatsNpz(source: Uint8Array | Record<string, NpyArray>, wh
     out.features = features.data instanceof Float32Array ? features.data : Float32Array.from(numbers(features, 'features', where));
     checkFinite(out.features, 'features', where);
   }
+  if (npz.preprocess) out.preprocess = readPreprocess(npz.preprocess, where);
   return out;
+}
+
+function readPreprocess(array: NpyArray, where: string): string {
+  const name = array.dtype === 'uint8' && array.shape.length === 1 ? Buffer.from(array.data as Uint8Array).toString('latin1') : '';
+  if (!PREPROCESS_NAME.test(name)) {
+    throw new StatsFileError(
+      `${where}: "preprocess" must be a mode name as ASCII bytes (uint8 [n]), e.g. "tf1"; it is ${array.dtype} [${array.shape.join(', ')}]${name ? ` "${name}"` : ''}`,
+    );
+  }
+  return name;
 }
 
 function numbers(array: NpyArray, field: string, where: string): ArrayLike<number> {
@@ -126,4 +158,17 @@ function checkFinite(values: ArrayLike<number>, field: string, where: string): v
     if (!Number.isFinite(values[i]))
       throw new StatsFileError(`${where}: "${field}" holds ${values[i]} at flat index ${i}; statistics must be finite`);
   }
+}
+
+/**
+ * The warning due when statistics `what` (recorded mode `recorded`, undefined when the file does not
+ * say) meet features computed with `mode`; undefined when the modes match. A mismatch moves FID by
+ * whole points (TF1's resize against PyTorch's), so it is said every time, never silently passed.
+ */
+export function preprocessWarning(what: string, recorded: string | undefined, mode: string): string | undefined {
+  if (recorded === mode) return undefined;
+  if (recorded === undefined) {
+    return `${what} does not record its preprocessing; this side uses "${mode}" — the numbers are comparable only if it was made the same way (guided-diffusion's reference batches: tf1; pytorch-fid's: pytorch-fid)`;
+  }
+  return `${what} was computed with preprocessing "${recorded}"; this side uses "${mode}" — the numbers are not comparable (recompute one side with --preprocess ${recorded})`;
 }

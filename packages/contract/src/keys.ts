@@ -14,6 +14,13 @@ function seedName(seed: number): string {
   return String(seed).padStart(6, '0');
 }
 
+function hexName(value: string, field: string): string {
+  if (!/^[0-9a-f]{16,64}$/.test(value)) {
+    throw new InvalidPayload(field, [`${field} must be 16 to 64 lowercase hex digits (got ${JSON.stringify(value)}).`]);
+  }
+  return value;
+}
+
 export const keys = {
   /** `<runId>/`: every key of the run starts with this. */
   run: (runId: string) => `${assertRunId(runId)}/`,
@@ -34,4 +41,11 @@ export const keys = {
   stats: (runId: string) => `${assertRunId(runId)}/stats.npz`,
   report: (runId: string) => `${assertRunId(runId)}/report.json`,
   grid: (runId: string) => `${assertRunId(runId)}/grid.png`,
+  /**
+   * float32 `features` [m, D] of a reference batch's images (`arr_0`), shared by every run of the
+   * store that compares with that file through that network: the file's sha256 and a digest of the
+   * network and its settings. `_cache` cannot be a run id, so it never meets a run's keys.
+   */
+  referenceFeatures: (referenceDigest: string, networkKey: string) =>
+    `_cache/reference-features/${hexName(referenceDigest, 'reference sha256')}-${hexName(networkKey, 'feature network key')}.npz`,
 } as const;

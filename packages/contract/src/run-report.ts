@@ -49,8 +49,19 @@ export interface RunReport {
 /** What the finalizer computed from the shards' features. Only the statistics asked for are present. */
 export interface RunStatistics {
   featureNetwork: { uri: string; digest: string; architecture: string; featureDim: number; preprocess: string };
-  /** The stats npz compared against, or null (IS and accuracy need none). */
-  reference: { uri: string; digest: string } | null;
+  /**
+   * The stats npz compared against, or null (IS and accuracy need none), with the preprocessing it
+   * records (null: the file does not say, as pytorch-fid's and guided-diffusion's files do not).
+   */
+  reference: { uri: string; digest: string; preprocess?: string | null } | null;
+  /**
+   * When the reference is a batch of images (arr_0, as guided-diffusion's reference batches):
+   * its feature rows for precision/recall and KID, `computed` by this finalizer or read from the
+   * store's `cache` (uri) where an earlier run left them.
+   */
+  referenceFeatures?: { rows: number; from: 'computed' | 'cache'; uri: string };
+  /** What the numbers must be read with, e.g. a reference made with other preprocessing than the run's features. */
+  warnings?: string[];
   /** Samples whose features were used (every sample of the run). */
   samples: number;
   /** The Fréchet distance of the features when the feature network is an Inception (or any network but DINOv2). */

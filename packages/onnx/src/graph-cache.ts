@@ -1,16 +1,25 @@
 /**
  * Graphs diffq builds from a model directory's weights are cached in `<modelDir>/.diffq-onnx/`,
- * one file per (builder version, build settings, weights file size and modification time), so a
- * worker builds a graph once per model and then opens the file directly.
+ * one file per (builder version, build settings, sha256 of the weights), so a worker builds a graph
+ * once per model and then opens the file directly. The key is the weights' content, not their size
+ * and modification time: fine-tuned checkpoints of one architecture have the same size, and copies
+ * (rsync -t, tar, cp -p) keep times, so a size+mtime key could open a graph of other weights.
+ * Hashing costs ~0.3 s per 100 MB, once per open.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, stat, writeFile } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WEIGHTS_FILE } from '@diffq/networks';
 
 export const ONNX_CACHE_DIR = '.diffq-onnx';
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
 
 export interface CachedGraph {
   /** The cached file's path, or the bytes when the directory could not be written. */
@@ -31,14 +40,11 @@ export async function cachedGraph(
   settings: unknown,
   /** Returns the graph's bytes, or writes it (and any external data beside it) at the path given and returns that path. */
   build: (path: string) => Uint8Array | string | Promise<Uint8Array | string>,
-  /** The directory's weights file, whose size and modification time key the cache. */
+  /** The directory's weights file, whose sha256 keys the cache. */
   weightsFile: string = WEIGHTS_FILE,
 ): Promise<CachedGraph> {
-  const weights = await stat(join(modelDir, weightsFile));
-  const key = createHash('sha256')
-    .update(JSON.stringify({ settings, size: weights.size, mtime: weights.mtimeMs }))
-    .digest('hex')
-    .slice(0, 16);
+  const weights = await sha256File(join(modelDir, weightsFile));
+  const key = createHash('sha256').update(JSON.stringify({ settings, weights })).digest('hex').slice(0, 16);
   const path = join(modelDir, ONNX_CACHE_DIR, `${stem}-${key}.onnx`);
   if (existsSync(path)) return { graph: path, note: `graph from the cache ${path}` };
   const started = performance.now();

@@ -1,6 +1,7 @@
 export * from './cache-dir.ts';
 export * from './file-digest.ts';
 export * from './file-store.ts';
+export * from './image-batches.ts';
 export * from './local-file.ts';
 export * from './model-source.ts';
 export * from './object-store.ts';

@@ -28,8 +28,8 @@ function kindOf(stats: {
   return 'not a regular file';
 }
 
-/** The bytes of a local regular file, or undefined when nothing is at path. */
-export async function readLocalFile(path: string, maxBytes = LOCAL_FILE_MAX_BYTES): Promise<Uint8Array | undefined> {
+/** Opens path for reading if it is a regular file of at most maxBytes; undefined when nothing is there. */
+async function openRegularFile(path: string, maxBytes: number) {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     // O_NONBLOCK: opening a FIFO without a writer would otherwise wait for one forever.
@@ -45,8 +45,30 @@ export async function readLocalFile(path: string, maxBytes = LOCAL_FILE_MAX_BYTE
     const stats = await handle.stat();
     if (!stats.isFile()) throw new LocalFileError(`${path} is ${kindOf(stats)}; accepted: a regular file`);
     if (stats.size > maxBytes) throw new LocalFileError(`${path} is ${stats.size} bytes; accepted: at most ${maxBytes}`);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/** The bytes of a local regular file, or undefined when nothing is at path. */
+export async function readLocalFile(path: string, maxBytes = LOCAL_FILE_MAX_BYTES): Promise<Uint8Array | undefined> {
+  const handle = await openRegularFile(path, maxBytes);
+  if (!handle) return undefined;
+  try {
     return await handle.readFile();
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Whether a regular file is at path (false when nothing is), for readers that stream it in pieces
+ * and so take any size; a directory, device or FIFO is refused as readLocalFile refuses it.
+ */
+export async function checkLocalFile(path: string): Promise<boolean> {
+  const handle = await openRegularFile(path, Number.POSITIVE_INFINITY);
+  await handle?.close();
+  return handle !== undefined;
 }

@@ -6,9 +6,22 @@
  * - stats npz files (`<run>/stats.npz`, reference and floor statistics; their format is
  *   @diffq/codecs' stats-npz.ts), read here by URI with their sha256, which the manifest pins.
  */
-import { decodeNpz, decodeStatsNpz, encodeNpz, int64Array, type NpyArray, npyArray, type StatsNpz } from '@diffq/codecs';
+import { fileURLToPath } from 'node:url';
+import {
+  decodeNpz,
+  decodeStatsNpz,
+  encodeNpz,
+  int64Array,
+  type NpyArray,
+  npyArray,
+  readStatsFile,
+  type StatsFile,
+  StatsFileError,
+  type StatsNpz,
+} from '@diffq/codecs';
 import { keys, type ShardMeta } from '@diffq/contract';
-import { readLocalFile } from './local-file.ts';
+import { fileDigest } from './file-digest.ts';
+import { checkLocalFile, readLocalFile } from './local-file.ts';
 import type { ObjectStore } from './object-store.ts';
 import { openStore } from './open-store.ts';
 import { sha256Hex } from './run-objects.ts';
@@ -100,9 +113,33 @@ export async function readFileUri(uri: string): Promise<Uint8Array | undefined> 
   }
 }
 
-/** The stats npz at uri with its sha256; throws naming the uri when it is missing or malformed. */
-export async function readStatsUri(uri: string): Promise<{ stats: StatsNpz; digest: string }> {
+/** The local path of a path or file:// URI; undefined for s3:// (and other remote) URIs. */
+export function localPathOf(uri: string): string | undefined {
+  if (uri.startsWith('file://')) return fileURLToPath(uri);
+  return uri.includes('://') ? undefined : uri;
+}
+
+/**
+ * The stats npz at uri with its sha256 and, when it holds `arr_0` (a reference batch), its images'
+ * shape; throws naming the uri when it is missing or malformed. A local file is read member by
+ * member and hashed streaming, so a reference batch of any size is read in bounded memory; an
+ * s3:// object is read whole (under 2 GiB: copy larger reference batches to local disk).
+ */
+export async function readStatsUri(uri: string): Promise<{ stats: StatsNpz; digest: string; images?: StatsFile['images'] }> {
+  const path = localPathOf(uri);
+  if (path !== undefined) {
+    if (!(await checkLocalFile(path))) throw new Error(`${uri} does not exist`);
+    const file = await readStatsFile(path, uri);
+    if (!file.stats) {
+      throw new StatsFileError(
+        `${uri}: a statistics npz holds "mu" [d] and "sigma" [d, d] (as pytorch-fid writes them); this one holds ${file.members.join(', ') || 'nothing'}`,
+      );
+    }
+    return { stats: file.stats as StatsNpz, digest: await fileDigest(path), ...(file.images ? { images: file.images } : {}) };
+  }
   const bytes = await readFileUri(uri);
   if (bytes === undefined) throw new Error(`${uri} does not exist`);
-  return { stats: decodeStatsNpz(bytes, uri), digest: sha256Hex(bytes) };
+  const npz = decodeNpz(bytes);
+  const images = npz.arr_0 ? { dtype: npz.arr_0.dtype, shape: npz.arr_0.shape } : undefined;
+  return { stats: decodeStatsNpz(npz, uri), digest: sha256Hex(bytes), ...(images ? { images } : {}) };
 }
