@@ -12,8 +12,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { countParams, dinov2ParamSpecs, parseDinov2Config, randomDinov2Weights, writeSafetensors } from '@diffq/networks';
+import { countParams, dinov2ParamSpecs, parseDinov2Config, randomDinov2Weights } from '@diffq/networks';
 import { buildDinov2Onnx, median, openDinov2Network } from '@diffq/onnx';
+import { weightsFile } from '../test/fixtures/small-networks.ts';
 import { loadLine, numberOption, stringOption } from './options.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -50,10 +51,7 @@ export async function benchDinov2(): Promise<void> {
       `dinov2: ${config.hubModel} random weights (${(countParams(dinov2ParamSpecs(config)) / 1e6).toFixed(1)} M values) in ${seconds(started)} s`,
     );
     const weightsPath = join(dir, 'weights.safetensors');
-    writeFileSync(
-      weightsPath,
-      writeSafetensors(Object.fromEntries([...weights].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]))),
-    );
+    writeFileSync(weightsPath, weightsFile(weights));
     started = performance.now();
     const graph = buildDinov2Onnx(config, weights);
     weights = undefined;

@@ -17,6 +17,7 @@ import { initBackend } from '@diffq/diffusion';
 import { type DiTConfig, ditParameterCount, parseDiTConfig, randomDiTWeights, readSafetensors, writeSafetensors } from '@diffq/networks';
 import { buildDiTOnnx, median, OnnxEngine } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
+import { weightsFile } from '../test/fixtures/small-networks.ts';
 import { loadLine, numberOption } from './options.ts';
 
 /** DiT_XL_2 of models.py with DiT's constructor defaults. */
@@ -91,10 +92,7 @@ export async function benchDiT(options: BenchDiTOptions = {}): Promise<string> {
     let graph: Uint8Array | string;
     {
       const weights = randomDiTWeights(config, 0);
-      await writeFile(
-        join(dir, 'weights.safetensors'),
-        writeSafetensors(Object.fromEntries([...weights].map(([k, w]) => [k, { shape: w.shape, data: w.data as Float32Array }]))),
-      );
+      await writeFile(join(dir, 'weights.safetensors'), weightsFile(weights));
       graph = buildDiTOnnx(config, weights, { path: join(dir, 'dit.onnx') });
     }
 
