@@ -17,7 +17,7 @@ import { initBackend } from '@diffq/diffusion';
 import { type DiTConfig, ditParameterCount, parseDiTConfig, randomDiTWeights, readSafetensors, writeSafetensors } from '@diffq/networks';
 import { buildDiTOnnx, median, OnnxEngine } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
-import { weightsFile } from '../test/fixtures/small-networks.ts';
+import { relativeL2, weightsFile } from '../test/fixtures/small-networks.ts';
 import { loadLine, numberOption } from './options.ts';
 
 /** DiT_XL_2 of models.py with DiT's constructor defaults. */
@@ -45,16 +45,6 @@ interface TorchResult {
   max_rss_mb: number;
   threads: number;
   torch: string;
-}
-
-function relativeL2(out: Float32Array, ref: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (out[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
