@@ -14,10 +14,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countParams, dinov2ParamSpecs, parseDinov2Config, randomDinov2Weights } from '@diffq/networks';
 import { buildDinov2Onnx, median, openDinov2Network } from '@diffq/onnx';
+import { PYTHON } from '../test/fixtures/reference-python.ts';
 import { relativeL2, weightsFile } from '../test/fixtures/small-networks.ts';
 import { loadLine, numberOption, stringOption } from './options.ts';
-
-const PYTHON = '/usr/bin/python3';
 
 interface TorchResult {
   times_ms: number[];

@@ -22,6 +22,7 @@ import {
   readDecoderDirectory,
 } from '@diffq/networks';
 import { openDecoder } from '@diffq/onnx';
+import { PYTHON } from '../test/fixtures/reference-python.ts';
 import { weightsFile } from '../test/fixtures/small-networks.ts';
 import { loadLine, numberOption } from './options.ts';
 
@@ -131,7 +132,7 @@ export async function benchDecoder(options: BenchDecoderOptions = {}): Promise<s
 
     const imagesFile = join(dir, 'torch-images.f32');
     const torchRun = spawnSync(
-      '/usr/bin/python3',
+      PYTHON,
       [PYTHON_DECODER, dir, latentsFile, String(BATCH), String(LATENT), String(LATENT), String(runs), String(threads), imagesFile],
       { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } },
     );

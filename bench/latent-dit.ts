@@ -17,6 +17,7 @@ import { initBackend } from '@diffq/diffusion';
 import { type DiTConfig, ditParameterCount, parseDiTConfig, randomDiTWeights, readSafetensors, writeSafetensors } from '@diffq/networks';
 import { buildDiTOnnx, median, OnnxEngine } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
+import { PYTHON } from '../test/fixtures/reference-python.ts';
 import { relativeL2, weightsFile } from '../test/fixtures/small-networks.ts';
 import { loadLine, numberOption } from './options.ts';
 
@@ -36,7 +37,6 @@ export interface BenchDiTOptions {
   log?: (line: string) => void;
 }
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(import.meta.dirname, 'python', 'dit_reference.py');
 
 interface TorchResult {

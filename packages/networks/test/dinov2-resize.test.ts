@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { PYTHON, skipUnlessPython } from '../../../test/fixtures/reference-python.ts';
 import { relativeL2 } from '../../../test/fixtures/small-networks.ts';
 import { antialiasedBicubicMatrix, bicubicMatrix } from '../src/dinov2/bicubic-resize.ts';
 import { DINOV2_MEAN, DINOV2_STD, parseDinov2Config } from '../src/dinov2/dinov2-config.ts';
@@ -10,8 +11,7 @@ import { interpolatePositionEmbedding, positionEmbeddingResize } from '../src/di
 import { readSafetensors, type StoredTensor } from '../src/weights/safetensors.ts';
 
 const CASES = join(import.meta.dirname, '../../../test/golden/cases');
-const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-const needTorch = hasTorch ? false : 'PyTorch is not installed for /usr/bin/python3 (apt-get install -y python3-torch)';
+const needTorch = skipUnlessPython(['torch']);
 
 function loadCase(name: string) {
   const json = JSON.parse(readFileSync(join(CASES, name, 'case.json'), 'utf8'));
@@ -33,7 +33,7 @@ for name, (n, args) in json.loads(sys.argv[1]).items():
     out[name] = eval(f"F.interpolate(x, mode='bicubic', align_corners=False, {args})")[0, 0].flatten().tolist()
 sys.stdout.write(json.dumps(out))
 `;
-  const run = spawnSync('/usr/bin/python3', ['-c', script, JSON.stringify(calls)], { encoding: 'utf8' });
+  const run = spawnSync(PYTHON, ['-c', script, JSON.stringify(calls)], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(run.stderr);
   const parsed = JSON.parse(run.stdout) as Record<string, number[]>;
   return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, Float64Array.from(v)]));
