@@ -4,8 +4,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeSafetensors } from '@diffq/networks';
 import { randomModelJson } from '../test/fixtures/random-model.ts';
+import { weightsFile } from '../test/fixtures/small-networks.ts';
 import { CIFAR_SIZE, cifarSizeModel } from './cifar-config.ts';
 
 export const MNIST_MODEL = resolve(import.meta.dirname, '..', 'models', 'mnist');
@@ -15,10 +15,8 @@ export async function writeCifarSizeModel(dir: string): Promise<string> {
   const { weights } = cifarSizeModel();
   const base = randomModelJson();
   const json = { ...base, model: { ...base.model, ...CIFAR_SIZE, num_heads: 4, in_channels: 3 } };
-  const tensors: Parameters<typeof writeSafetensors>[0] = {};
-  for (const [key, tensor] of weights) tensors[key] = { shape: tensor.shape, data: tensor.data as Float32Array };
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'weights.safetensors'), writeSafetensors(tensors));
+  await writeFile(join(dir, 'weights.safetensors'), weightsFile(weights));
   await writeFile(join(dir, 'model.json'), `${JSON.stringify(json, null, 2)}\n`);
   return dir;
 }

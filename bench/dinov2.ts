@@ -12,26 +12,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { countParams, dinov2ParamSpecs, parseDinov2Config, randomDinov2Weights, writeSafetensors } from '@diffq/networks';
+import { countParams, dinov2ParamSpecs, parseDinov2Config, randomDinov2Weights } from '@diffq/networks';
 import { buildDinov2Onnx, median, openDinov2Network } from '@diffq/onnx';
+import { PYTHON } from '../test/fixtures/reference-python.ts';
+import { relativeL2, weightsFile } from '../test/fixtures/small-networks.ts';
 import { loadLine, numberOption, stringOption } from './options.ts';
-
-const PYTHON = '/usr/bin/python3';
 
 interface TorchResult {
   times_ms: number[];
   threads: number;
   torch: string;
-}
-
-function relL2(out: Float32Array, ref: Float32Array): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff += (out[i] - ref[i]) ** 2;
-    norm += ref[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
 }
 
 export async function benchDinov2(): Promise<void> {
@@ -50,10 +40,7 @@ export async function benchDinov2(): Promise<void> {
       `dinov2: ${config.hubModel} random weights (${(countParams(dinov2ParamSpecs(config)) / 1e6).toFixed(1)} M values) in ${seconds(started)} s`,
     );
     const weightsPath = join(dir, 'weights.safetensors');
-    writeFileSync(
-      weightsPath,
-      writeSafetensors(Object.fromEntries([...weights].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]))),
-    );
+    writeFileSync(weightsPath, weightsFile(weights));
     started = performance.now();
     const graph = buildDinov2Onnx(config, weights);
     weights = undefined;
@@ -115,7 +102,9 @@ export async function benchDinov2(): Promise<void> {
     console.log(`dinov2:   diffq onnx     ${onnxMs.toFixed(0)} ms  ${rate(onnxMs)} images/s`);
     console.log(`dinov2:   PyTorch ${torch.torch} ${torchMs.toFixed(0)} ms  ${rate(torchMs)} images/s`);
     console.log(`dinov2:   onnx / PyTorch time ${(onnxMs / torchMs).toFixed(2)}`);
-    console.log(`dinov2: features agree to ${relL2(features, torchFeatures).toExponential(2)} relative L2 (the golden tolerance is 1e-4)`);
+    console.log(
+      `dinov2: features agree to ${relativeL2(features, torchFeatures).toExponential(2)} relative L2 (the golden tolerance is 1e-4)`,
+    );
     console.log(`dinov2: ${loadLine()}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -20,9 +20,10 @@ import {
   parseDiffusersDecoderConfig,
   randomDecoderWeights,
   readDecoderDirectory,
-  writeSafetensors,
 } from '@diffq/networks';
 import { openDecoder } from '@diffq/onnx';
+import { PYTHON } from '../test/fixtures/reference-python.ts';
+import { weightsFile } from '../test/fixtures/small-networks.ts';
 import { loadLine, numberOption } from './options.ts';
 
 /** stabilityai/sd-vae-ft-ema's config.json (the decoder DiT's published FIDs were decoded with). */
@@ -91,10 +92,7 @@ export async function benchDecoder(options: BenchDecoderOptions = {}): Promise<s
   try {
     const weights = randomDecoderWeights(config, 2024);
     writeFileSync(join(dir, 'config.json'), JSON.stringify(SD_VAE_CONFIG));
-    writeFileSync(
-      join(dir, 'diffusion_pytorch_model.safetensors'),
-      writeSafetensors(Object.fromEntries([...weights].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]))),
-    );
+    writeFileSync(join(dir, 'diffusion_pytorch_model.safetensors'), weightsFile(weights));
     weights.clear();
     // Latents as a sampler leaves them: std ≈ 1 (≈ 5.5 after the division by the scaling factor).
     const z = seedNormals(7, 0, BATCH * config.latentChannels * LATENT * LATENT);
@@ -134,7 +132,7 @@ export async function benchDecoder(options: BenchDecoderOptions = {}): Promise<s
 
     const imagesFile = join(dir, 'torch-images.f32');
     const torchRun = spawnSync(
-      '/usr/bin/python3',
+      PYTHON,
       [PYTHON_DECODER, dir, latentsFile, String(BATCH), String(LATENT), String(LATENT), String(runs), String(threads), imagesFile],
       { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } },
     );

@@ -17,6 +17,8 @@ import { initBackend } from '@diffq/diffusion';
 import { type DiTConfig, ditParameterCount, parseDiTConfig, randomDiTWeights, readSafetensors, writeSafetensors } from '@diffq/networks';
 import { buildDiTOnnx, median, OnnxEngine } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
+import { PYTHON } from '../test/fixtures/reference-python.ts';
+import { relativeL2, weightsFile } from '../test/fixtures/small-networks.ts';
 import { loadLine, numberOption } from './options.ts';
 
 /** DiT_XL_2 of models.py with DiT's constructor defaults. */
@@ -35,7 +37,6 @@ export interface BenchDiTOptions {
   log?: (line: string) => void;
 }
 
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(import.meta.dirname, 'python', 'dit_reference.py');
 
 interface TorchResult {
@@ -44,16 +45,6 @@ interface TorchResult {
   max_rss_mb: number;
   threads: number;
   torch: string;
-}
-
-function relativeL2(out: Float32Array, ref: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (out[i] - ref[i]) ** 2;
-    den += ref[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
@@ -91,10 +82,7 @@ export async function benchDiT(options: BenchDiTOptions = {}): Promise<string> {
     let graph: Uint8Array | string;
     {
       const weights = randomDiTWeights(config, 0);
-      await writeFile(
-        join(dir, 'weights.safetensors'),
-        writeSafetensors(Object.fromEntries([...weights].map(([k, w]) => [k, { shape: w.shape, data: w.data as Float32Array }]))),
-      );
+      await writeFile(join(dir, 'weights.safetensors'), weightsFile(weights));
       graph = buildDiTOnnx(config, weights, { path: join(dir, 'dit.onnx') });
     }
 

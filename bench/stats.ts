@@ -20,6 +20,7 @@ import { accumulateMoments, emptyMoments, featureStats, frechetDistanceWith, mom
 import { processFrechetKernel } from '@diffq/onnx/frechet-kernel';
 import { processMomentKernel } from '@diffq/onnx/moment-kernel';
 import * as tf from '@tensorflow/tfjs';
+import { PYTHON } from '../test/fixtures/reference-python.ts';
 
 const STREAMS = 1001;
 const SAMPLE = 3 * 32 * 32;
@@ -71,7 +72,7 @@ function scipyFid(fileA: string, fileB: string): { seconds: number; cpu: number;
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  const run = spawnSync('/usr/bin/python3', ['-c', SCIPY_FID, fileA, fileB], { encoding: 'utf8', env });
+  const run = spawnSync(PYTHON, ['-c', SCIPY_FID, fileA, fileB], { encoding: 'utf8', env });
   if (run.status !== 0)
     return `scipy route not run (${(run.stderr || run.error?.message || '').trim().split('\n').pop()}; apt-get install -y python3-numpy python3-scipy)`;
   return JSON.parse(run.stdout);

@@ -53,41 +53,67 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts `redis-server` on a free port of 127.0.0.1 and resolves once it accepts connections
- * (it prints "Ready to accept connections"); rejects with the server's own words when it does not start.
+ * Runs `command` (a redis-server) with `args` and resolves with the child once it accepts
+ * connections (it prints "Ready to accept connections"); when it does not start, stops the child and
+ * rejects with the server's own words. The test fixture that restarts Redis on one port starts its
+ * server through this too.
+ */
+export async function spawnRedisServer(command: string, args: string[], timeoutMs = 10_000): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`redis-server did not start within ${timeoutMs} ms: ${output.trim().slice(-400)}`)),
+        timeoutMs,
+      );
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      child.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited with code ${code}: ${output.trim().slice(-400)}`));
+      });
+    });
+  } catch (error) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited(child);
+    throw error;
+  }
+  // Once up, the server's output is of no interest; keep the pipes drained.
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return child;
+}
+
+/**
+ * Starts `redis-server` on a free port of 127.0.0.1 and resolves once it accepts connections;
+ * rejects with the server's own words when it does not start.
  */
 export async function startPrivateRedis(command = 'redis-server', timeoutMs = 10_000): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'diffq-redis-'));
-  const child = spawn(
-    command,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`redis-server did not start within ${timeoutMs} ms: ${output.trim().slice(-400)}`)),
+  let child: ChildProcess;
+  try {
+    child = await spawnRedisServer(
+      command,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir],
       timeoutMs,
     );
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with code ${code}: ${output.trim().slice(-400)}`));
-    });
-  });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   let stopped: Promise<void> | undefined;
   const stop = () => {
     stopped ??= (async () => {
@@ -97,14 +123,5 @@ export async function startPrivateRedis(command = 'redis-server', timeoutMs = 10
     })();
     return stopped;
   };
-  try {
-    await ready;
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  // Once up, the server's output is of no interest; keep the pipes drained.
-  child.stdout?.resume();
-  child.stderr?.resume();
   return { url: `redis://127.0.0.1:${port}`, port, stop };
 }

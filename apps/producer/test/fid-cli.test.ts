@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,13 +12,14 @@ import { featureStats, frechetDistance } from '@diffq/metrics';
 import { openFeatureNetwork } from '@diffq/onnx';
 import { openStore, writeManifest } from '@diffq/storage';
 import { writeRandomMnistClassifier } from '../../../test/fixtures/random-feature-model.ts';
+import { PYTHON, skipUnlessPython } from '../../../test/fixtures/reference-python.ts';
 import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
 import { type Io, main } from '../src/cli.ts';
 import { evenlySpaced, refStats } from '../src/ref-stats.ts';
 
 const REDIS_URL = testRedisUrl(7);
-const hasScipy = spawnSync('/usr/bin/python3', ['-c', 'import numpy, scipy'], { stdio: 'ignore' }).status === 0;
-const needScipy = hasScipy ? false : 'python3-numpy and python3-scipy are not installed (apt-get install -y python3-numpy python3-scipy)';
+const needScipy = skipUnlessPython(['numpy', 'scipy']);
+const hasScipy = needScipy === false;
 
 /** pytorch-fid's calculate_frechet_distance on two stats files, with numpy and scipy. */
 const PYTORCH_FID = `
@@ -80,7 +81,7 @@ describe('diffq fid and diffq ref-stats', () => {
       const run = await diffq(['fid', a, b, '--json']);
       assert.equal(run.code, 0, run.err);
       const result = JSON.parse(run.out);
-      const expected = Number(execFileSync('/usr/bin/python3', ['-c', PYTORCH_FID, a, b], { encoding: 'utf8' }));
+      const expected = Number(execFileSync(PYTHON, ['-c', PYTORCH_FID, a, b], { encoding: 'utf8' }));
       assert.ok(Math.abs(result.fid - expected) <= 1e-6 * expected, `d=${d}: diffq ${result.fid}, pytorch-fid ${expected}`);
       assert.deepEqual([result.a.how, result.a.dim], ['stats npz', d]);
     }
@@ -95,7 +96,7 @@ describe('diffq fid and diffq ref-stats', () => {
     assert.equal(summary.samples, 2000);
     if (hasScipy) {
       const shapes = execFileSync(
-        '/usr/bin/python3',
+        PYTHON,
         ['-c', "import numpy as np, sys; f = np.load(sys.argv[1]); print(f['mu'].dtype, f['mu'].shape, f['sigma'].shape)", out],
         { encoding: 'utf8' },
       ).trim();
@@ -118,7 +119,7 @@ describe('diffq fid and diffq ref-stats', () => {
       // The same 300 images' statistics written by ref-stats, then pytorch-fid's formula on the two files.
       const otherStats = join(dir, 'train-stats.npz');
       assert.equal((await diffq(['ref-stats', '--data', other, '--features', features, '--out', otherStats])).code, 0);
-      const expected = Number(execFileSync('/usr/bin/python3', ['-c', PYTORCH_FID, out, otherStats], { encoding: 'utf8' }));
+      const expected = Number(execFileSync(PYTHON, ['-c', PYTORCH_FID, out, otherStats], { encoding: 'utf8' }));
       assert.ok(expected > 1e-4, `the random network still tells the two sets apart: pytorch-fid ${expected}`);
       assert.ok(
         Math.abs(apart.fid - expected) <= 1e-6 * expected,
@@ -202,13 +203,9 @@ describe('diffq fid and diffq ref-stats', () => {
     assert.equal((await diffq(['ref-stats', '--data', 'mnist-heldout', '--features', features, '--out', out])).code, 0);
     assert.equal(decodeStatsNpz(readFileSync(out), out).preprocess, 'none');
     if (hasScipy) {
-      const read = execFileSync(
-        '/usr/bin/python3',
-        ['-c', "import numpy as np, sys; print(bytes(np.load(sys.argv[1])['preprocess']).decode())", out],
-        {
-          encoding: 'utf8',
-        },
-      );
+      const read = execFileSync(PYTHON, ['-c', "import numpy as np, sys; print(bytes(np.load(sys.argv[1])['preprocess']).decode())", out], {
+        encoding: 'utf8',
+      });
       assert.equal(read.trim(), 'none', 'numpy reads the recorded mode');
     }
     const images = join(dir, 'few.npz');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { decodeStatsNpz, encodeStatsNpz } from '@diffq/codecs';
 import { featureStats, frechetDistance } from '@diffq/metrics';
 import { writeRandomMnistClassifier } from '../../../test/fixtures/random-feature-model.ts';
+import { PYTHON, pythonHas } from '../../../test/fixtures/reference-python.ts';
 
-const hasNumpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
+const hasNumpy = pythonHas(['numpy']);
 
 /**
  * A reference batch as guided-diffusion's 512² ones are, over 2 GiB: `arr_0` (11,000 × 256 × 256 × 3
@@ -52,7 +53,7 @@ describe('a reference batch over 2 GiB', () => {
     const free = statfsSync(dir).bavail * statfsSync(dir).bsize;
     if (!hasNumpy || free < 5e9) return;
     big = join(dir, 'VIRTUAL_big.npz');
-    execFileSync('/usr/bin/python3', ['-c', WRITE_BATCH, big]);
+    execFileSync(PYTHON, ['-c', WRITE_BATCH, big]);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

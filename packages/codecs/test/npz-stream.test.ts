@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeNpz, encodeNpz, type NpyData, npyArray, readNpzRows } from '@diffq/codecs';
+import { PYTHON, skipUnlessPython } from '../../../test/fixtures/reference-python.ts';
 
-const hasNumpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
-const needNumpy = hasNumpy ? false : 'python3-numpy is not installed (apt-get install -y python3-numpy)';
+const needNumpy = skipUnlessPython(['numpy']);
 
 /** Row r of the big file: byte c is (31·r + c) mod 251, so any batch can be checked without the file. */
 const ROW = 256 * 256 * 3;
@@ -96,7 +96,7 @@ describe('reading an npz in row batches', () => {
     const free = statfsSync(dir).bavail * statfsSync(dir).bsize;
     if (free < 5e9) return;
     const file = join(dir, 'big.npz');
-    execFileSync('/usr/bin/python3', ['-c', WRITE_BIG, file, String(BIG_ROWS), String(ROW)]);
+    execFileSync(PYTHON, ['-c', WRITE_BIG, file, String(BIG_ROWS), String(ROW)]);
     const size = Number(execFileSync('stat', ['-c', '%s', file], { encoding: 'utf8' }));
     assert.ok(size > 2 ** 31, `the file is ${size} bytes, over 2 GiB`);
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', READ_BIG, file], { encoding: 'utf8' });

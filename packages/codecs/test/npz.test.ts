@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { PYTHON, skipUnlessPython } from '../../../test/fixtures/reference-python.ts';
 import { zipBombNpz } from '../../../test/fixtures/zip-bomb.ts';
 import { crc32, decodeNpz, encodeNpz, int64Array, npyArray } from '../src/npz.ts';
 
-const hasNumpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
-const needNumpy = hasNumpy ? false : 'python3-numpy is not installed (apt-get install -y python3-numpy)';
+const needNumpy = skipUnlessPython(['numpy']);
 
 function shardArrays() {
   const images = new Uint8Array(5 * 4 * 3 * 3).map((_, i) => (i * 37) % 256);
@@ -52,7 +52,7 @@ describe('npz', () => {
       'z = np.load(sys.argv[1])',
       'print(json.dumps({k: [str(z[k].dtype), list(z[k].shape), int(z[k].astype(np.int64).sum())] for k in z.files}))',
     ].join('\n');
-    const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8' }));
+    const out = JSON.parse(execFileSync(PYTHON, ['-c', script, file], { encoding: 'utf8' }));
     const imageSum = Array.from(shardArrays().arr_0.data as Uint8Array).reduce((a, b) => a + b, 0);
     assert.deepEqual(out, {
       arr_0: ['uint8', [5, 4, 3, 3], imageSum],
@@ -68,7 +68,7 @@ describe('npz', () => {
       'import numpy as np, sys',
       'np.savez(sys.argv[1], np.arange(24, dtype=np.uint8).reshape(2, 3, 4), np.array([7, 8], dtype=np.int64), f=np.array([0.5, -1.25], dtype=np.float32))',
     ].join('\n');
-    execFileSync('/usr/bin/python3', ['-c', script, file]);
+    execFileSync(PYTHON, ['-c', script, file]);
     const back = decodeNpz(readFileSync(file));
     assert.deepEqual(back.arr_0.shape, [2, 3, 4]);
     assert.deepEqual(
@@ -119,7 +119,7 @@ describe('npz', () => {
       'import numpy as np, sys',
       'np.savez_compressed(sys.argv[1], mu=np.arange(6, dtype=np.float64) / 7, sigma=np.eye(3, dtype=np.float64) * 1e-200, img=np.full((4, 5, 3), 200, dtype=np.uint8))',
     ].join('\n');
-    execFileSync('/usr/bin/python3', ['-c', script, file]);
+    execFileSync(PYTHON, ['-c', script, file]);
     const back = decodeNpz(readFileSync(file));
     assert.deepEqual(
       [...back.mu.data],
@@ -142,7 +142,7 @@ describe('npz', () => {
     for (const compress of [false, true]) {
       const file = join(dir, `ours-${compress}.npz`);
       writeFileSync(file, encodeNpz({ sigma: npyArray(values, [3, 4]), n: npyArray(int64Array([50000]), [1]) }, { compress }));
-      const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8' }));
+      const out = JSON.parse(execFileSync(PYTHON, ['-c', script, file], { encoding: 'utf8' }));
       assert.deepEqual(out, { sigma: ['float64', [3, 4], [...values]], n: ['int64', [1], [50000]] });
     }
   });

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { PYTHON, skipUnlessPython } from '../../../test/fixtures/reference-python.ts';
 import { encodeNpz, npyArray } from '../src/npz.ts';
 import { decodeStatsNpz, encodeStatsNpz } from '../src/stats-npz.ts';
 
-const hasNumpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
-const needNumpy = hasNumpy ? false : 'python3-numpy is not installed (apt-get install -y python3-numpy)';
+const needNumpy = skipUnlessPython(['numpy']);
 
 function stats(d: number) {
   const mu = Float64Array.from({ length: d }, (_, i) => i / 3);
@@ -35,7 +35,7 @@ describe('statistics npz', () => {
       'f = np.load(sys.argv[1])',
       "print(json.dumps({k: [str(f[k].dtype), list(f[k].shape), f[k].ravel().tolist()] for k in ['mu', 'sigma', 'mu_s', 'sigma_s']}))",
     ].join('\n');
-    const out = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file], { encoding: 'utf8' }));
+    const out = JSON.parse(execFileSync(PYTHON, ['-c', script, file], { encoding: 'utf8' }));
     assert.deepEqual(out.mu, ['float64', [5], [...main.mu]]);
     assert.deepEqual(out.sigma, ['float64', [5, 5], [...main.sigma]]);
     assert.deepEqual(out.mu_s[1], [2]);
@@ -48,7 +48,7 @@ describe('statistics npz', () => {
       'x = np.arange(12.0).reshape(4, 3) ** 0.5',
       'np.savez_compressed(sys.argv[1], arr_0=np.zeros((2, 8, 8, 3), np.uint8), mu=x.mean(0), sigma=np.cov(x, rowvar=False), mu_s=x.mean(0)[:2], sigma_s=np.eye(2))',
     ].join('\n');
-    execFileSync('/usr/bin/python3', ['-c', script, file]);
+    execFileSync(PYTHON, ['-c', script, file]);
     const back = decodeStatsNpz(readFileSync(file), file, { dim: 3, spatialDim: 2 });
     assert.equal(back.sigma.length, 9);
     assert.ok(Math.abs(back.mu[0] - (0 + Math.sqrt(3) + Math.sqrt(6) + 3) / 4) < 1e-15);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { relativeL2 } from '../../../test/fixtures/small-networks.ts';
 import { initBackend } from '../src/backend.ts';
 import type { Shape4 } from '../src/rng/noise-source.ts';
 import { sampleDdim } from '../src/sampling/ddim.ts';
@@ -30,16 +31,6 @@ async function values(t: tf.Tensor): Promise<Float32Array> {
   const data = (await t.data()) as Float32Array;
   t.dispose();
   return data;
-}
-
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 /**
@@ -101,9 +92,9 @@ describe('the solvers with x̂₀ clipped to the data range', () => {
     const reference = referenceClippedDpm2m(xT, 6);
     assert.ok(reference.clamped > 0, 'the clip never acted: the test would not see it');
     const clipped = await values(await sampleDpmSolverPP(base()));
-    assert.ok(relativeError(clipped, reference.x) < 1e-5, `relative error ${relativeError(clipped, reference.x)}`);
+    assert.ok(relativeL2(clipped, reference.x) < 1e-5, `relative error ${relativeL2(clipped, reference.x)}`);
     const unclipped = await values(await sampleDpmSolverPP(base({ clipDenoised: false })));
-    assert.ok(relativeError(unclipped, reference.x) > 1e-2, 'the unclipped loop should differ from the clipped reference');
+    assert.ok(relativeL2(unclipped, reference.x) > 1e-2, 'the unclipped loop should differ from the clipped reference');
   });
 
   it('DPM-Solver++ of order 1 with denoise-to-zero is clipped DDIM with η = 0', async () => {
@@ -127,7 +118,7 @@ describe('the solvers with x̂₀ clipped to the data range', () => {
         denoiseToZero: true,
       }),
     );
-    assert.ok(relativeError(dpm, ddim) < 1e-5, `relative error ${relativeError(dpm, ddim)}`);
+    assert.ok(relativeL2(dpm, ddim) < 1e-5, `relative error ${relativeL2(dpm, ddim)}`);
     assert.ok(
       dpm.every((v) => v >= -1 && v <= 1),
       'the denoised result is a clipped x̂₀',
@@ -148,7 +139,7 @@ describe('the solvers with x̂₀ clipped to the data range', () => {
       const clipped = await values(await sample(base({ onStep })));
       assert.ok(Math.max(...extremes) <= 1, `${name}: |x̂₀| reached ${Math.max(...extremes)}`);
       const unclipped = await values(await sample(base({ clipDenoised: false })));
-      assert.ok(relativeError(clipped, unclipped) > 1e-2, `${name}: clipping changed nothing`);
+      assert.ok(relativeL2(clipped, unclipped) > 1e-2, `${name}: clipping changed nothing`);
     }
   });
 

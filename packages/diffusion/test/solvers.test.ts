@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { relativeL2 } from '../../../test/fixtures/small-networks.ts';
 import { initBackend } from '../src/backend.ts';
 import type { Shape4 } from '../src/rng/noise-source.ts';
 import { SeedNoiseSource } from '../src/rng/seed-noise.ts';
@@ -30,16 +31,6 @@ async function values(t: tf.Tensor): Promise<Float32Array> {
   const data = (await t.data()) as Float32Array;
   t.dispose();
   return data;
-}
-
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 const gradTowardsZero: CondFn = async (x) => tf.tidy(() => tf.mul(tf.neg(x), 0.1) as tf.Tensor4D);
@@ -160,7 +151,7 @@ describe('multistep solvers', () => {
         clipDenoised: false,
       }),
     );
-    assert.ok(relativeError(dpm, ddim) < 1e-5, `relative error ${relativeError(dpm, ddim)}`);
+    assert.ok(relativeL2(dpm, ddim) < 1e-5, `relative error ${relativeL2(dpm, ddim)}`);
   });
 
   it('leave no tensors behind, and hold no more per step once the history is full', async () => {
@@ -220,7 +211,7 @@ describe('multistep solvers', () => {
       );
     const together = await run(seeds, [0, 1, 2]);
     const alone = [...(await run([11, 12], [0, 1])), ...(await run([13], [2]))];
-    assert.ok(relativeError(Float32Array.from(alone), together) < 1e-6);
+    assert.ok(relativeL2(Float32Array.from(alone), together) < 1e-6);
   });
 
   it('reject orders, step counts and thresholds out of range, naming the value', async () => {

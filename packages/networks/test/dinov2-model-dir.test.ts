@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  dinov2ParamSpecs,
-  parseDinov2Config,
-  parseModelDirectory,
-  randomDinov2Weights,
-  type StoredTensor,
-  writeSafetensors,
-} from '@diffq/networks';
+import { dinov2ParamSpecs, parseDinov2Config, parseModelDirectory, randomDinov2Weights, type StoredTensor } from '@diffq/networks';
+import { weightsFile } from '../../../test/fixtures/small-networks.ts';
 
 const SMALL = { embed_dim: 32, depth: 2, num_heads: 2 };
 
 function directory(model: Record<string, unknown>, edit: (w: Map<string, StoredTensor>) => void = () => {}, weightsModel = model) {
   const weights = randomDinov2Weights(parseDinov2Config(weightsModel), 3);
   edit(weights);
-  const bytes = writeSafetensors(Object.fromEntries([...weights].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }])));
+  const bytes = weightsFile(weights);
   return parseModelDirectory(JSON.stringify({ format: 'diffq-model/1', architecture: 'dinov2-vit-l14', model }), bytes);
 }
 

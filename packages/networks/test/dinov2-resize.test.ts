@@ -3,29 +3,20 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { PYTHON, skipUnlessPython } from '../../../test/fixtures/reference-python.ts';
+import { relativeL2 } from '../../../test/fixtures/small-networks.ts';
 import { antialiasedBicubicMatrix, bicubicMatrix } from '../src/dinov2/bicubic-resize.ts';
 import { DINOV2_MEAN, DINOV2_STD, parseDinov2Config } from '../src/dinov2/dinov2-config.ts';
 import { interpolatePositionEmbedding, positionEmbeddingResize } from '../src/dinov2/dinov2-position-embedding.ts';
 import { readSafetensors, type StoredTensor } from '../src/weights/safetensors.ts';
 
 const CASES = join(import.meta.dirname, '../../../test/golden/cases');
-const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-const needTorch = hasTorch ? false : 'PyTorch is not installed for /usr/bin/python3 (apt-get install -y python3-torch)';
+const needTorch = skipUnlessPython(['torch']);
 
 function loadCase(name: string) {
   const json = JSON.parse(readFileSync(join(CASES, name, 'case.json'), 'utf8'));
   const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(CASES, name, 'tensors.safetensors'))));
   return { json, tensor: (key: string) => tensors.get(key) as StoredTensor };
-}
-
-function relL2(out: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff += (out[i] - ref[i]) ** 2;
-    norm += ref[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
 }
 
 /**
@@ -42,7 +33,7 @@ for name, (n, args) in json.loads(sys.argv[1]).items():
     out[name] = eval(f"F.interpolate(x, mode='bicubic', align_corners=False, {args})")[0, 0].flatten().tolist()
 sys.stdout.write(json.dumps(out))
 `;
-  const run = spawnSync('/usr/bin/python3', ['-c', script, JSON.stringify(calls)], { encoding: 'utf8' });
+  const run = spawnSync(PYTHON, ['-c', script, JSON.stringify(calls)], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(run.stderr);
   const parsed = JSON.parse(run.stdout) as Record<string, number[]>;
   return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, Float64Array.from(v)]));
@@ -95,7 +86,7 @@ describe('DINOv2 resampling matrices', () => {
         }
       }
       // The README: exact float64 weights differ from torch's float32 ones by up to 7e-6 relative.
-      const err = relL2(out, c.tensor('preprocessed').data as Float32Array);
+      const err = relativeL2(out, c.tensor('preprocessed').data as Float32Array);
       assert.ok(err < 1e-5, `${name}: preprocessed rel_l2 ${err}`);
     }
   });
@@ -105,14 +96,14 @@ describe('DINOv2 resampling matrices', () => {
       const c = loadCase(name);
       const config = parseDinov2Config({ hub_model: c.json.model.hub_model });
       const pos = interpolatePositionEmbedding(c.tensor('model.pos_embed').data as Float32Array, c.json.model.embed_dim, config);
-      const err = relL2(pos, c.tensor('pos_embed_interpolated').data as Float32Array);
+      const err = relativeL2(pos, c.tensor('pos_embed_interpolated').data as Float32Array);
       assert.ok(err < 5e-6, `${name}: pos_embed_interpolated rel_l2 ${err}`);
       // The same grid resampled with 37/16 (the offset ignored) is measurably another embedding.
       const wrong = interpolatePositionEmbedding(c.tensor('model.pos_embed').data as Float32Array, c.json.model.embed_dim, {
         ...config,
         interpolateOffset: 0,
       });
-      assert.ok(relL2(wrong, c.tensor('pos_embed_interpolated').data as Float32Array) > 1e-3);
+      assert.ok(relativeL2(wrong, c.tensor('pos_embed_interpolated').data as Float32Array) > 1e-3);
     }
   });
 });

@@ -28,12 +28,11 @@ import {
   DINOV2_STD,
   type Dinov2Config,
   dinov2ParamSpecs,
-  float32Values,
   interpolatePositionEmbedding,
   type StoredTensor,
 } from '@diffq/networks';
 import type { FeatureGraphInput } from './onnx-feature-network.ts';
-import { OnnxGraph } from './onnx-graph.ts';
+import { StateDictGraphBuilder } from './state-dict-graph-builder.ts';
 
 export const DINOV2_OPSET = 17;
 /** Bumped whenever this file emits a different graph for the same weights, to retire cached graphs. */
@@ -46,21 +45,15 @@ function transposed(a: Float32Array | Float64Array, rows: number, cols: number):
   return t;
 }
 
-class Dinov2GraphBuilder {
-  readonly g = new OnnxGraph('dinov2_vit_l14', ['x', 'resize_h', 'resize_wt', 'features']);
+class Dinov2GraphBuilder extends StateDictGraphBuilder {
   private readonly d: number;
 
   constructor(
     private readonly c: Dinov2Config,
-    private readonly weights: ReadonlyMap<string, StoredTensor>,
+    weights: ReadonlyMap<string, StoredTensor>,
   ) {
+    super('dinov2_vit_l14', ['x', 'resize_h', 'resize_wt', 'features'], weights);
     this.d = c.embedDim;
-  }
-
-  private param(key: string): Float32Array {
-    const stored = this.weights.get(key);
-    if (!stored) throw new Error(`internal: parameter ${key} was not checked`);
-    return float32Values(stored);
   }
 
   private scalar(value: number): string {
@@ -70,13 +63,13 @@ class Dinov2GraphBuilder {
   /** y = x·Wᵀ + b for a PyTorch Linear [out, in], stored transposed for MatMul. */
   private linear(x: string, key: string, inDim: number, outDim: number): string {
     const w = this.g.initializer(`${key}.weight_t`, transposed(this.param(`${key}.weight`), outDim, inDim), [inDim, outDim]);
-    const b = this.g.initializer(`${key}.bias`, this.param(`${key}.bias`), [outDim]);
+    const b = this.weight(`${key}.bias`, [outDim]);
     return this.g.node('Add', [this.g.node('MatMul', [x, w], {}, `${key}/matmul`), b], {}, key);
   }
 
   private layerNorm(x: string, key: string): string {
-    const w = this.g.initializer(`${key}.weight`, this.param(`${key}.weight`), [this.d]);
-    const b = this.g.initializer(`${key}.bias`, this.param(`${key}.bias`), [this.d]);
+    const w = this.weight(`${key}.weight`, [this.d]);
+    const b = this.weight(`${key}.bias`, [this.d]);
     return this.g.node('LayerNormalization', [x, w, b], { axis: -1, epsilon: { f: DINOV2_LAYERNORM_EPS } }, key);
   }
 
@@ -152,11 +145,7 @@ class Dinov2GraphBuilder {
     const grid = DINOV2_PATCH_GRID * DINOV2_PATCH_GRID;
     const conv = this.g.node(
       'Conv',
-      [
-        x,
-        this.g.initializer('patch_embed.proj.weight', this.param('patch_embed.proj.weight'), [d, 3, DINOV2_PATCH_SIZE, DINOV2_PATCH_SIZE]),
-        this.g.initializer('patch_embed.proj.bias', this.param('patch_embed.proj.bias'), [d]),
-      ],
+      [x, this.weight('patch_embed.proj.weight', [d, 3, DINOV2_PATCH_SIZE, DINOV2_PATCH_SIZE]), this.weight('patch_embed.proj.bias', [d])],
       { kernel_shape: [DINOV2_PATCH_SIZE, DINOV2_PATCH_SIZE], strides: [DINOV2_PATCH_SIZE, DINOV2_PATCH_SIZE] },
       'patch_embed.proj',
     );

@@ -21,12 +21,12 @@ import {
   DIT_LAYERNORM_EPS,
   type DiTConfig,
   type DiTPlan,
-  float32Values,
   planDiT,
   type StoredTensor,
   timestepFrequencies,
 } from '@diffq/networks';
-import { type ElemType, EXTERNAL_DATA_THRESHOLD, OnnxGraph } from './onnx-graph.ts';
+import { type ElemType, EXTERNAL_DATA_THRESHOLD } from './onnx-graph.ts';
+import { StateDictGraphBuilder } from './state-dict-graph-builder.ts';
 
 /** Default-domain opset: LayerNormalization (17) and Gelu with the tanh approximation (20). */
 export const DIT_OPSET = 20;
@@ -46,43 +46,24 @@ export interface DiTOnnxOptions {
 /** What the graph builders give: the model's bytes, or the path of a model written with external data. */
 export type OnnxModelSource = Uint8Array | string;
 
-class DiTGraphBuilder {
-  readonly g = new OnnxGraph('dit', ['x', 't', 'y', 'out']);
+class DiTGraphBuilder extends StateDictGraphBuilder {
   private readonly plan: DiTPlan;
   private readonly d: number;
   private readonly ones: string;
 
   constructor(
     private readonly cfg: DiTConfig,
-    private readonly weights: ReadonlyMap<string, StoredTensor>,
+    weights: ReadonlyMap<string, StoredTensor>,
     private readonly act: 'float32' | 'float16',
   ) {
+    super('dit', ['x', 't', 'y', 'out'], weights);
     this.plan = planDiT(cfg);
     this.d = cfg.hidden_size;
     this.ones = this.g.initializer('layernorm_scale', new Float32Array(this.d).fill(1), [this.d]);
   }
 
-  /** A parameter's values as float32 (checkDiTStateDict has vouched for its presence and shape). */
-  private param(key: string): Float32Array {
-    const stored = this.weights.get(key);
-    if (!stored) throw new Error(`internal: parameter ${key} was not checked`);
-    return float32Values(stored);
-  }
-
-  private weight(key: string, dims: number[], type: ElemType = 'float32'): string {
-    return this.g.initializer(key, this.param(key), dims, type);
-  }
-
-  private i64(values: number[]): string {
-    return this.g.constant(values, 'int64');
-  }
-
   private cast(x: string, to: ElemType, hint: string): string {
     return this.g.node('Cast', [x], { to: to === 'float16' ? 10 : 1 }, hint);
-  }
-
-  private silu(x: string, hint: string): string {
-    return this.g.node('Mul', [x, this.g.node('Sigmoid', [x], {}, `${hint}/sigmoid`)], {}, `${hint}/silu`);
   }
 
   /**

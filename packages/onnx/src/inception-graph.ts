@@ -15,7 +15,6 @@
  */
 import {
   checkStateDict,
-  float32Values,
   INCEPTION_BATCHNORM_EPS,
   INCEPTION_BLOCK_DIMS,
   INCEPTION_BLOCKS,
@@ -30,7 +29,7 @@ import {
   inceptionParamSpecs,
   type StoredTensor,
 } from '@diffq/networks';
-import { OnnxGraph } from './onnx-graph.ts';
+import { StateDictGraphBuilder } from './state-dict-graph-builder.ts';
 
 export const INCEPTION_OPSET = 17;
 /** Bumped whenever this file emits a different graph for the same weights, to retire cached graphs. */
@@ -53,21 +52,12 @@ export function blockOutputName(dims: number): InceptionOutput {
   }
 }
 
-class InceptionGraphBuilder {
-  readonly g = new OnnxGraph('fid_inception_v3', ['x', ...INCEPTION_OUTPUTS]);
+class InceptionGraphBuilder extends StateDictGraphBuilder {
   /** Each BasicConv2d's output value by key, for the taps inside blocks (the sFID features). */
   private readonly convOutputs = new Map<string, string>();
 
-  constructor(private readonly weights: ReadonlyMap<string, StoredTensor>) {}
-
-  private param(key: string): Float32Array {
-    const stored = this.weights.get(key);
-    if (!stored) throw new Error(`internal: parameter ${key} was not checked`);
-    return float32Values(stored);
-  }
-
-  private i64(values: number[]): string {
-    return this.g.constant(values, 'int64');
+  constructor(weights: ReadonlyMap<string, StoredTensor>) {
+    super('fid_inception_v3', ['x', ...INCEPTION_OUTPUTS], weights);
   }
 
   /** BasicConv2d: Conv with the batch norm folded in, then ReLU. */
@@ -133,7 +123,7 @@ class InceptionGraphBuilder {
       this.g.output(pooled[b], blockOutputName(dims), 'float32', ['N', dims]);
     });
 
-    const fc = this.g.initializer('fc.weight', this.param('fc.weight'), [INCEPTION_LOGITS, INCEPTION_POOL3]);
+    const fc = this.weight('fc.weight', [INCEPTION_LOGITS, INCEPTION_POOL3]);
     const logits = this.g.node('Gemm', [pooled[3], fc], { transB: 1 }, 'logits');
     this.g.output(logits, 'logits_unbiased', 'float32', ['N', INCEPTION_LOGITS]);
 

@@ -5,10 +5,10 @@
  * blocks j (rows j0… of L non-zero), W_j = S[:, j0…]·L[j0…, j] and C_ij = L[i0…, i]ᵀ·W_j[i0…] for
  * i ≤ j only, ~5n³/6 multiply-adds in GEMMs instead of the 2n³ of two plain products.
  */
-import { availableParallelism } from 'node:os';
 import { type FrechetKernel, javascriptFrechetKernel } from '@diffq/metrics';
 import type * as Ort from 'onnxruntime-node';
 import { OnnxGraph } from './onnx-graph.ts';
+import { cpuSessions, loadKernelRuntime, statsKernelOnnxruntime } from './ort-cpu-kernel.ts';
 
 /** Columns of L per block: GEMMs stay large while the skipped zeros approach half of L. */
 const BLOCK = 256;
@@ -42,22 +42,11 @@ function congruenceGraph(n: number, r: number): Uint8Array {
 }
 
 /** C = Lᵀ·S·L for lt = Lᵀ [r, n] (row a zero left of column a) and the symmetric s [n, n]; C symmetric exactly. */
-function ortCongruence(ort: typeof Ort, threads: number): FrechetKernel['congruence'] {
-  const sessions = new Map<string, Promise<Ort.InferenceSession>>();
+function ortCongruence(ort: typeof Ort, threads: number | undefined): FrechetKernel['congruence'] {
+  const session = cpuSessions(ort, threads);
   return async (lt, s, n, r) => {
-    const key = `${n}:${r}`;
-    let opened = sessions.get(key);
-    if (!opened) {
-      opened = ort.InferenceSession.create(congruenceGraph(n, r), {
-        executionProviders: ['cpu'],
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
-      });
-      sessions.set(key, opened);
-    }
-    const session = await opened;
-    const out = await session.run({ lt: new ort.Tensor('float64', lt, [r, n]), s: new ort.Tensor('float64', s, [n, n]) });
+    const opened = await session(`${n}:${r}`, () => congruenceGraph(n, r));
+    const out = await opened.run({ lt: new ort.Tensor('float64', lt, [r, n]), s: new ort.Tensor('float64', s, [n, n]) });
     const c = new Float64Array(r * r);
     const blocks = rowBlocks(r);
     blocks.forEach(([i0, i1], i) => {
@@ -87,19 +76,16 @@ export interface OpenedFrechetKernel extends FrechetKernel {
 
 /** onnxruntime's Fréchet kernel, or the JavaScript one (with the reason) when it is off or cannot load. */
 export async function openFrechetKernel(options: { onnxruntime?: boolean; threads?: number } = {}): Promise<OpenedFrechetKernel> {
-  if (options.onnxruntime === false) return { ...javascriptFrechetKernel, fallback: 'onnxruntime switched off' };
-  try {
-    const ort = await import('onnxruntime-node');
-    return { name: 'onnxruntime', congruence: ortCongruence(ort, options.threads ?? availableParallelism()) };
-  } catch (e) {
-    return { ...javascriptFrechetKernel, fallback: `onnxruntime-node did not load: ${(e as Error).message.split('\n')[0]}` };
-  }
+  const runtime = await loadKernelRuntime(options.onnxruntime);
+  if (!runtime.ort) return { ...javascriptFrechetKernel, fallback: runtime.fallback };
+  const { ort } = runtime;
+  return { name: 'onnxruntime', congruence: ortCongruence(ort, options.threads) };
 }
 
 let processKernel: Promise<OpenedFrechetKernel> | undefined;
 
 /** The process's Fréchet kernel, opened once: onnxruntime's unless DIFFQ_STATS_KERNEL=javascript. */
 export function processFrechetKernel(): Promise<OpenedFrechetKernel> {
-  processKernel ??= openFrechetKernel({ onnxruntime: process.env.DIFFQ_STATS_KERNEL !== 'javascript' });
+  processKernel ??= openFrechetKernel({ onnxruntime: statsKernelOnnxruntime() });
   return processKernel;
 }

@@ -9,14 +9,13 @@
  * into b blocks, b(b+1)/2 GEMMs of (d/b)² cost (b+1)/2b of the full product (9/16 at the default b = 8).
  *
  * Without onnxruntime (no native binary for the platform, or `onnxruntime: false`) the JavaScript
- * kernel is returned with the reason in `fallback`. onnxruntime-node is loaded here directly, not
- * through onnx-engine.ts, so that `@diffq/onnx/moment-kernel` does not load TensorFlow.js (`diffq
- * status` computes a live FID with it).
+ * kernel is returned with the reason in `fallback`. onnxruntime-node is loaded through ort-cpu-kernel.ts,
+ * not onnx-engine.ts, so that `@diffq/onnx/moment-kernel` does not load TensorFlow.js (`diffq status`
+ * computes a live FID with it).
  */
-import { availableParallelism } from 'node:os';
 import { type FeatureArray, featureRows, javascriptMomentKernel, type MomentKernel, type Moments } from '@diffq/metrics';
-import type * as Ort from 'onnxruntime-node';
 import { OnnxGraph } from './onnx-graph.ts';
+import { cpuSessions, loadKernelRuntime, statsKernelOnnxruntime } from './ort-cpu-kernel.ts';
 
 export interface MomentKernelOptions {
   /** false: use the JavaScript kernel (as when onnxruntime cannot load); default true. */
@@ -77,41 +76,21 @@ function mirrorUpper(s: Float64Array, d: number): void {
 }
 
 export async function openMomentKernel(options: MomentKernelOptions = {}): Promise<OpenedMomentKernel> {
-  if (options.onnxruntime === false) return { ...javascriptMomentKernel, fallback: 'onnxruntime switched off' };
-  let ort: typeof Ort;
-  try {
-    ort = await import('onnxruntime-node');
-  } catch (e) {
-    return { ...javascriptMomentKernel, fallback: `onnxruntime-node did not load: ${(e as Error).message.split('\n')[0]}` };
-  }
-  const threads = options.threads ?? availableParallelism();
+  const runtime = await loadKernelRuntime(options.onnxruntime);
+  if (!runtime.ort) return { ...javascriptMomentKernel, fallback: runtime.fallback };
+  const { ort } = runtime;
   const blockCount = options.blocks ?? 8;
   const rowsPerRun = options.rowsPerRun ?? 8192;
   if (!Number.isInteger(blockCount) || blockCount < 1) throw new RangeError(`blocks is ${blockCount}; accepted: an integer ≥ 1`);
   if (!Number.isInteger(rowsPerRun) || rowsPerRun < 1) throw new RangeError(`rowsPerRun is ${rowsPerRun}; accepted: an integer ≥ 1`);
-  const sessions = new Map<string, Promise<Ort.InferenceSession>>();
-  const session = (d: number, blocks: Array<[number, number]>, input: InputType) => {
-    const key = `${d}:${input}`;
-    let opened = sessions.get(key);
-    if (!opened) {
-      opened = ort.InferenceSession.create(momentGraph(d, blocks, input), {
-        executionProviders: ['cpu'],
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        // As onnx-engine.ts: a sleeping pool is faster than a spinning one on shared cores.
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
-      });
-      sessions.set(key, opened);
-    }
-    return opened;
-  };
+  const session = cpuSessions(ort, options.threads);
 
   async function accumulate(m: Moments, features: FeatureArray): Promise<Moments> {
     const d = m.dim;
     const n = featureRows(features, d);
     const blocks = columnBlocks(d, blockCount);
     const input: InputType = features instanceof Float64Array ? 'float64' : 'float32';
-    const run = await session(d, blocks, input);
+    const run = await session(`${d}:${input}`, () => momentGraph(d, blocks, input));
     for (let r0 = 0; r0 < n; r0 += rowsPerRun) {
       const rows = Math.min(rowsPerRun, n - r0);
       const x = new ort.Tensor(input, features.subarray(r0 * d, (r0 + rows) * d), [rows, d]);
@@ -148,6 +127,6 @@ let processKernel: Promise<OpenedMomentKernel> | undefined;
  * (or onnxruntime cannot load). What the finalizer, `diffq fid` and `diffq ref-stats` use.
  */
 export function processMomentKernel(): Promise<OpenedMomentKernel> {
-  processKernel ??= openMomentKernel({ onnxruntime: process.env.DIFFQ_STATS_KERNEL !== 'javascript' });
+  processKernel ??= openMomentKernel({ onnxruntime: statsKernelOnnxruntime() });
   return processKernel;
 }

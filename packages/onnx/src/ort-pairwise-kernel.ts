@@ -5,13 +5,11 @@
  * - innerProducts: u·vᵀ in float64 (the features cast inside the graph), for KID's polynomial kernel,
  *   whose unbiased sums cancel too much for float32.
  * Without onnxruntime the JavaScript kernel is returned with the reason in `fallback`, as the moment
- * kernel does (ort-moment-kernel.ts); onnxruntime-node is loaded here directly so that this module does
- * not load TensorFlow.js.
+ * kernel does (both load onnxruntime-node through ort-cpu-kernel.ts, which does not load TensorFlow.js).
  */
-import { availableParallelism } from 'node:os';
 import { featureRows, javascriptPairwiseKernel, type PairwiseKernel } from '@diffq/metrics';
-import type * as Ort from 'onnxruntime-node';
 import { OnnxGraph } from './onnx-graph.ts';
+import { cpuSessions, loadKernelRuntime, statsKernelOnnxruntime } from './ort-cpu-kernel.ts';
 
 export interface PairwiseKernelOptions {
   /** false: use the JavaScript kernel (as when onnxruntime cannot load); default true. */
@@ -49,30 +47,10 @@ function productGraph(d: number): Uint8Array {
 }
 
 export async function openPairwiseKernel(options: PairwiseKernelOptions = {}): Promise<OpenedPairwiseKernel> {
-  if (options.onnxruntime === false) return { ...javascriptPairwiseKernel, fallback: 'onnxruntime switched off' };
-  let ort: typeof Ort;
-  try {
-    ort = await import('onnxruntime-node');
-  } catch (e) {
-    return { ...javascriptPairwiseKernel, fallback: `onnxruntime-node did not load: ${(e as Error).message.split('\n')[0]}` };
-  }
-  const threads = options.threads ?? availableParallelism();
-  const sessions = new Map<string, Promise<Ort.InferenceSession>>();
-  const session = (kind: 'distances' | 'products', d: number) => {
-    const key = `${kind}:${d}`;
-    let opened = sessions.get(key);
-    if (!opened) {
-      opened = ort.InferenceSession.create(kind === 'distances' ? distanceGraph(d) : productGraph(d), {
-        executionProviders: ['cpu'],
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        // As onnx-engine.ts: a sleeping pool is faster than a spinning one on shared cores.
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
-      });
-      sessions.set(key, opened);
-    }
-    return opened;
-  };
+  const runtime = await loadKernelRuntime(options.onnxruntime);
+  if (!runtime.ort) return { ...javascriptPairwiseKernel, fallback: runtime.fallback };
+  const { ort } = runtime;
+  const session = cpuSessions(ort, options.threads);
   async function run<T extends Float32Array | Float64Array>(
     kind: 'distances' | 'products',
     a: Float32Array,
@@ -81,7 +59,7 @@ export async function openPairwiseKernel(options: PairwiseKernelOptions = {}): P
   ): Promise<T> {
     const na = featureRows(a, d, 'a');
     const nb = featureRows(b, d, 'b');
-    const s = await session(kind, d);
+    const s = await session(`${kind}:${d}`, () => (kind === 'distances' ? distanceGraph(d) : productGraph(d)));
     const out = await s.run({ a: new ort.Tensor('float32', a, [na, d]), b: new ort.Tensor('float32', b, [nb, d]) });
     return out.y.data as T;
   }
@@ -96,6 +74,6 @@ let processKernel: Promise<OpenedPairwiseKernel> | undefined;
 
 /** The process's pairwise kernel, opened once: onnxruntime's unless DIFFQ_STATS_KERNEL=javascript. */
 export function processPairwiseKernel(): Promise<OpenedPairwiseKernel> {
-  processKernel ??= openPairwiseKernel({ onnxruntime: process.env.DIFFQ_STATS_KERNEL !== 'javascript' });
+  processKernel ??= openPairwiseKernel({ onnxruntime: statsKernelOnnxruntime() });
   return processKernel;
 }

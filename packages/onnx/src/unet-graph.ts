@@ -12,7 +12,6 @@
  */
 import {
   checkStateDict,
-  float32Values,
   GROUPNORM_EPS,
   GROUPNORM_GROUPS,
   type Layer,
@@ -22,7 +21,8 @@ import {
   type UNetConfig,
   unetParamSpecs,
 } from '@diffq/networks';
-import { type ElemType, OnnxGraph } from './onnx-graph.ts';
+import type { ElemType } from './onnx-graph.ts';
+import { StateDictGraphBuilder } from './state-dict-graph-builder.ts';
 
 export interface UNetOnnxOptions {
   /** Precision of the torso; default float32. */
@@ -41,43 +41,23 @@ interface Feature {
   res: number;
 }
 
-class UNetGraphBuilder {
-  readonly g = new OnnxGraph('adm_unet', ['x', 't', 'y', 'out']);
+class UNetGraphBuilder extends StateDictGraphBuilder {
   /** Element type of torso activations and convolution weights. */
   private readonly act: ElemType;
   private embSilu = '';
 
   constructor(
     private readonly cfg: UNetConfig,
-    private readonly weights: ReadonlyMap<string, StoredTensor>,
+    weights: ReadonlyMap<string, StoredTensor>,
     dtype: 'float32' | 'float16',
   ) {
+    super('adm_unet', ['x', 't', 'y', 'out'], weights);
     this.act = dtype;
-  }
-
-  /** A parameter's values as float32 (checkStateDict has vouched for its presence and shape). */
-  private param(key: string): Float32Array {
-    const stored = this.weights.get(key);
-    if (!stored) throw new Error(`internal: parameter ${key} was not checked`);
-    return float32Values(stored);
-  }
-
-  private weight(key: string, dims: number[], type: ElemType = 'float32'): string {
-    return this.g.initializer(key, this.param(key), dims, type);
-  }
-
-  private i64(values: number[]): string {
-    return this.g.constant(values, 'int64');
   }
 
   private castTo(x: string, from: ElemType, to: ElemType, hint: string): string {
     if (from === to) return x;
     return this.g.node('Cast', [x], { to: to === 'float16' ? 10 : 1 }, hint);
-  }
-
-  /** SiLU(x) = x·σ(x); onnxruntime fuses the pair into one kernel. */
-  private silu(x: string, hint: string): string {
-    return this.g.node('Mul', [x, this.g.node('Sigmoid', [x], {}, `${hint}/sigmoid`)], {}, `${hint}/silu`);
   }
 
   /** nn.Linear on [N, in] with the PyTorch weight [out, in]: y = x·Wᵀ + b, in float32. */

@@ -14,11 +14,10 @@ import {
   type DecoderAttention,
   type DecoderConfig,
   type DecoderResnet,
-  float32Values,
   planDecoder,
   type StoredTensor,
 } from '@diffq/networks';
-import { OnnxGraph } from './onnx-graph.ts';
+import { StateDictGraphBuilder } from './state-dict-graph-builder.ts';
 
 /** Default-domain opset (DepthToSpace DCR, Softmax on the last axis, Split with a sizes input). */
 export const DECODER_OPSET = 17;
@@ -31,34 +30,19 @@ interface Feature {
   ch: number;
 }
 
-class DecoderGraphBuilder {
-  readonly g = new OnnxGraph('kl_decoder', ['z', 'images', 'uint8']);
-
+class DecoderGraphBuilder extends StateDictGraphBuilder {
   constructor(
     private readonly config: DecoderConfig,
-    private readonly weights: ReadonlyMap<string, StoredTensor>,
-  ) {}
-
-  private param(key: string): Float32Array {
-    const stored = this.weights.get(key);
-    if (!stored) throw new Error(`internal: parameter ${key} was not checked`);
-    return float32Values(stored);
-  }
-
-  private i64(values: number[]): string {
-    return this.g.constant(values, 'int64');
-  }
-
-  /** SiLU(x) = x·σ(x); onnxruntime fuses the pair into one kernel. */
-  private silu(x: string, hint: string): string {
-    return this.g.node('Mul', [x, this.g.node('Sigmoid', [x], {}, `${hint}/sigmoid`)], {}, `${hint}/silu`);
+    weights: ReadonlyMap<string, StoredTensor>,
+  ) {
+    super('kl_decoder', ['z', 'images', 'uint8'], weights);
   }
 
   /** Conv2d with the PyTorch weight [out, in, k, k] (a Linear [out, in] when k = 1), padding (k−1)/2. */
   private conv(key: string, x: string, inCh: number, outCh: number, k: number): string {
     const pad = (k - 1) / 2;
-    const w = this.g.initializer(`${key}.weight`, this.param(`${key}.weight`), [outCh, inCh, k, k]);
-    const b = this.g.initializer(`${key}.bias`, this.param(`${key}.bias`), [outCh]);
+    const w = this.weight(`${key}.weight`, [outCh, inCh, k, k]);
+    const b = this.weight(`${key}.bias`, [outCh]);
     return this.g.node('Conv', [x, w, b], { kernel_shape: [k, k], pads: [pad, pad, pad, pad] }, key);
   }
 
@@ -73,8 +57,8 @@ class DecoderGraphBuilder {
     const zeros = this.g.constant(Array(groups).fill(0), 'float32');
     const normed = this.g.node('InstanceNormalization', [grouped, ones, zeros], { epsilon: { f: DECODER_GROUPNORM_EPS } }, `${key}/norm`);
     const back = this.g.node('Reshape', [normed, this.g.node('Shape', [f.value], {}, `${key}/shape`)], {}, `${key}/ungroup`);
-    const gamma = this.g.initializer(`${key}.weight`, this.param(`${key}.weight`), [f.ch, 1, 1]);
-    const beta = this.g.initializer(`${key}.bias`, this.param(`${key}.bias`), [f.ch, 1, 1]);
+    const gamma = this.weight(`${key}.weight`, [f.ch, 1, 1]);
+    const beta = this.weight(`${key}.bias`, [f.ch, 1, 1]);
     return this.g.node('Add', [this.g.node('Mul', [back, gamma], {}, `${key}/gamma`), beta], {}, `${key}/beta`);
   }
 
@@ -129,7 +113,7 @@ class DecoderGraphBuilder {
   private upsampleConv(key: string, x: Feature): Feature {
     const C = x.ch;
     const w = this.param(`${key}.weight`);
-    const bias = this.g.initializer(`${key}.bias`, this.param(`${key}.bias`), [C]);
+    const bias = this.weight(`${key}.bias`, [C]);
     // taps[a][r] = which 3×3 rows (or columns) add up to the 2×2 tap r of phase a.
     const taps = [
       [[0], [1, 2]],

@@ -14,6 +14,7 @@ import {
   writeSafetensors,
 } from '@diffq/networks';
 import { buildInceptionOnnx, INCEPTION_MAX_BATCH, ONNX_CACHE_DIR, openFeatureNetwork } from '@diffq/onnx';
+import { relativeL2 } from '../../../test/fixtures/small-networks.ts';
 
 /** The golden case whose images and reference outputs the network must reproduce (4 images, 64×64). */
 const CASE = join(import.meta.dirname, '../../../test/golden/cases/inception_features_64px_n4');
@@ -38,18 +39,6 @@ function writeModel(dir: string, json: object, weights: Record<string, TensorToW
   writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
   writeFileSync(join(dir, 'weights.safetensors'), writeSafetensors(weights));
   return dir;
-}
-
-/** ‖a − b‖ / ‖b‖, the golden cases' measure. */
-function relL2(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 async function withNetwork<T>(
@@ -84,9 +73,9 @@ describe('the fid-inception-v3 feature network', () => {
         numClasses: null,
       });
       const out = await net.extract(pixels, shape);
-      assert.ok(relL2(out.features, reference('pool3')) < 1e-4);
-      assert.ok(relL2(out.logits!, reference('logits_unbiased')) < 1e-4);
-      assert.ok(relL2(out.spatial!, reference('spatial_2023')) < 1e-4);
+      assert.ok(relativeL2(out.features, reference('pool3')) < 1e-4);
+      assert.ok(relativeL2(out.logits!, reference('logits_unbiased')) < 1e-4);
+      assert.ok(relativeL2(out.spatial!, reference('spatial_2023')) < 1e-4);
     });
   });
 
@@ -103,15 +92,15 @@ describe('the fid-inception-v3 feature network', () => {
     symlinkSync(join(dir, 'weights.safetensors'), join(tf1Dir, 'weights.safetensors'));
     symlinkSync(join(dir, ONNX_CACHE_DIR), join(tf1Dir, ONNX_CACHE_DIR));
     const fromOption = await withNetwork(dir, { preprocess: 'tf1' }, (net) => net.extract(pixels, shape));
-    assert.ok(relL2(fromOption.features, reference('pool3_tf1')) < 1e-4);
-    assert.ok(relL2(fromOption.logits!, reference('logits_unbiased_tf1')) < 1e-4);
-    assert.ok(relL2(fromOption.spatial!, reference('spatial_2023_tf1')) < 1e-4);
+    assert.ok(relativeL2(fromOption.features, reference('pool3_tf1')) < 1e-4);
+    assert.ok(relativeL2(fromOption.logits!, reference('logits_unbiased_tf1')) < 1e-4);
+    assert.ok(relativeL2(fromOption.spatial!, reference('spatial_2023_tf1')) < 1e-4);
     const fromJson = await withNetwork(tf1Dir, {}, async (net) => {
       assert.equal(net.info.preprocess, 'tf1');
       assert.match(net.description, /graph from the cache/);
       return net.extract(pixels.subarray(0, pixels.length / 4), [1, ...shape.slice(1)] as typeof shape);
     });
-    assert.ok(relL2(fromJson.features, fromOption.features.subarray(0, 2048)) < 1e-6);
+    assert.ok(relativeL2(fromJson.features, fromOption.features.subarray(0, 2048)) < 1e-6);
   });
 
   it("gives pytorch-fid's --dims 768 features when asked, the same rows whatever the batch", async () => {
@@ -124,12 +113,12 @@ describe('the fid-inception-v3 feature network', () => {
     await withNetwork(dir, { dims: 768 }, async (net) => {
       assert.equal(net.info.featureDim, 768);
       const out = await net.extract(many, [count, ...shape.slice(1)] as typeof shape);
-      assert.ok(relL2(out.features.subarray(0, 4 * 768), reference('block2_768')) < 1e-4);
+      assert.ok(relativeL2(out.features.subarray(0, 4 * 768), reference('block2_768')) < 1e-4);
       for (const i of [4, 15, 16, 17]) {
         const first = out.features.subarray((i % 4) * 768, ((i % 4) + 1) * 768);
-        assert.ok(relL2(out.features.subarray(i * 768, (i + 1) * 768), first) < 1e-6, `image ${i}`);
+        assert.ok(relativeL2(out.features.subarray(i * 768, (i + 1) * 768), first) < 1e-6, `image ${i}`);
         assert.ok(
-          relL2(out.spatial!.subarray(i * 2023, (i + 1) * 2023), out.spatial!.subarray((i % 4) * 2023, ((i % 4) + 1) * 2023)) < 1e-6,
+          relativeL2(out.spatial!.subarray(i * 2023, (i + 1) * 2023), out.spatial!.subarray((i % 4) * 2023, ((i % 4) + 1) * 2023)) < 1e-6,
         );
       }
     });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,10 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { encodeNpz, npyArray } from '@diffq/codecs';
 import { FeatureAccumulator, FeatureRows, javascriptPairwiseKernel, kernelInceptionDistance, kidSubsets } from '@diffq/metrics';
 import { openPairwiseKernel } from '@diffq/onnx/pairwise-kernel';
+import { PYTHON, skipUnlessPython } from '../../../test/fixtures/reference-python.ts';
 import { xorshiftUniform } from '../../../test/fixtures/xorshift.ts';
 
-const hasNumpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0;
-const needNumpy = hasNumpy ? false : 'python3-numpy is not installed (apt-get install -y python3-numpy)';
+const needNumpy = skipUnlessPython(['numpy']);
 
 /**
  * guided-diffusion's evaluations/evaluator.py, ManifoldEstimator(nhood_sizes=(3,), row_batch_size and
@@ -109,7 +109,7 @@ describe('the pairwise kernel on onnxruntime', () => {
     const ref = features(1300, d, 4);
     const file = join(dir, 'pr.npz');
     writeFileSync(file, encodeNpz({ ref: npyArray(ref, [1300, d]), gen: npyArray(gen, [2300, d]) }));
-    const expected = JSON.parse(execFileSync('/usr/bin/python3', ['-c', ADM_PRECISION_RECALL, file], { encoding: 'utf8' }));
+    const expected = JSON.parse(execFileSync(PYTHON, ['-c', ADM_PRECISION_RECALL, file], { encoding: 'utf8' }));
     const acc = new FeatureAccumulator(['pr'], { featureDim: d }, { pairwiseKernel: await openPairwiseKernel() });
     for (let r = 0; r < 2300; r += 256) await acc.addBatch({ features: gen.slice(r * d, Math.min(2300, r + 256) * d), labels: null });
     const pr = (await acc.finish({ mu: new Float64Array(d), sigma: new Float64Array(d * d), features: ref })).precisionRecall;
@@ -134,7 +134,7 @@ describe('the pairwise kernel on onnxruntime', () => {
       file,
       encodeNpz({ gen: npyArray(gen, [500, d]), ref: npyArray(ref, [350, d]), x: indices(subsets.x), y: indices(subsets.y) }),
     );
-    const expected = JSON.parse(execFileSync('/usr/bin/python3', ['-c', TORCH_FIDELITY_KID, file], { encoding: 'utf8' }));
+    const expected = JSON.parse(execFileSync(PYTHON, ['-c', TORCH_FIDELITY_KID, file], { encoding: 'utf8' }));
     const kid = await kernelInceptionDistance(await openPairwiseKernel(), FeatureRows.of(gen, d), FeatureRows.of(ref, d), subsets);
     assert.ok(expected.mean > 0 && expected.std > 0, JSON.stringify(expected));
     assert.ok(Math.abs(kid.mean - expected.mean) <= 1e-6 * expected.mean, `KID ${kid.mean} vs numpy ${expected.mean}`);

@@ -2,6 +2,7 @@
  * dit_forward: facebookresearch/DiT's `forward(x, t, y)` of the case's `model` with its `model.*`
  * weights, and `forward_with_cfg(x, t, y, cfg_scale)` made from one forward as models.py does it.
  */
+import { guidedCombination } from '@diffq/diffusion';
 import { parseDiTConfig } from '@diffq/networks';
 import { openEngine } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
@@ -12,17 +13,18 @@ import { floatTensor, intTensor } from './unet_forward.ts';
 const CFG_CHANNELS = 3;
 
 /**
- * forward_with_cfg given the forward `out` [N, C, H, W] of cat([h, h]) (h = x[:N/2]): the first 3
- * channels of both halves become u + s·(c − u) (c the first half, u the second), every other channel
- * stays each half's own.
+ * forward_with_cfg given the forward `out` [N, C, H, W] of cat([h, h]) (h = x[:N/2]): the first half
+ * is the library's guidance rule (guidedCombination, w = scale − 1, the first 3 channels guided), the
+ * half a sampler keeps; the second half, which models.py also returns, has the same guided channels
+ * and its own other channels.
  */
 function withCfg(out: tf.Tensor4D, scale: number): tf.Tensor4D {
   return tf.tidy(() => {
     const [cond, uncond] = tf.split(out, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
-    const first = (o: tf.Tensor4D) => tf.slice(o, [0, 0, 0, 0], [-1, CFG_CHANNELS, -1, -1]);
-    const rest = (o: tf.Tensor4D) => tf.slice(o, [0, CFG_CHANNELS, 0, 0], [-1, -1, -1, -1]);
-    const guided = tf.add(first(uncond), tf.mul(scale, tf.sub(first(cond), first(uncond))));
-    return tf.concat([tf.concat([guided, rest(cond)], 1), tf.concat([guided, rest(uncond)], 1)], 0) as tf.Tensor4D;
+    const kept = guidedCombination(cond, uncond, scale - 1, CFG_CHANNELS);
+    const guided = tf.slice(kept, [0, 0, 0, 0], [-1, CFG_CHANNELS, -1, -1]);
+    const rest = tf.slice(uncond, [0, CFG_CHANNELS, 0, 0], [-1, -1, -1, -1]);
+    return tf.concat([kept, tf.concat([guided, rest], 1)], 0) as tf.Tensor4D;
   });
 }
 

@@ -47,11 +47,21 @@ export async function guidedOutput(
   return tf.tidy(() => {
     const [cond, uncond] = tf.split(both, 2, 0) as [tf.Tensor4D, tf.Tensor4D];
     both.dispose();
+    return guidedCombination(cond, uncond, guidance.w, guided);
+  });
+}
+
+/**
+ * The guidance rule on the two passes' outputs cond, uncond [N, outC, H, W]: (1 + w)·cond − w·uncond
+ * on the first `guided` channels, cond's own on the rest (the unguided ε channels and the variance
+ * channels), [N, outC, H, W]. The golden dit_forward kind checks it against DiT's forward_with_cfg.
+ */
+export function guidedCombination(cond: tf.Tensor4D, uncond: tf.Tensor4D, w: number, guided: number): tf.Tensor4D {
+  return tf.tidy(() => {
     const outChannels = cond.shape[1];
-    const first = (o: tf.Tensor4D) => tf.slice(o, [0, 0, 0, 0], [n, guided, -1, -1]);
-    const combined = tf.sub(tf.mul(1 + guidance.w, first(cond)), tf.mul(guidance.w, first(uncond)));
+    const first = (o: tf.Tensor4D) => tf.slice(o, [0, 0, 0, 0], [-1, guided, -1, -1]);
+    const combined = tf.sub(tf.mul(1 + w, first(cond)), tf.mul(w, first(uncond)));
     if (outChannels === guided) return combined as tf.Tensor4D;
-    // The unguided ε channels and the variance channels are the conditional pass's, in place.
-    return tf.concat([combined, tf.slice(cond, [0, guided, 0, 0], [n, outChannels - guided, -1, -1])], 1) as tf.Tensor4D;
+    return tf.concat([combined, tf.slice(cond, [0, guided, 0, 0], [-1, outChannels - guided, -1, -1])], 1) as tf.Tensor4D;
   });
 }
