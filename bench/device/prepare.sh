@@ -59,6 +59,11 @@ tree=$(cd "$repo" && git ls-files -z --cached --others --exclude-standard | xarg
 payload=$(stat -c %s "$dist/payload.tar.xz")
 awk -v t="$tree" -v p="$payload" -v l="$limit" 'BEGIN {printf "prepare: payload %.1f MiB + working tree %.1f MiB = %.1f MiB of the %.0f MiB that travels\n", p / 1048576, t / 1048576, (t + p) / 1048576, l / 1048576}' >&2
 if [ $((tree + payload)) -gt "$limit" ]; then
-  echo "prepare: over the limit: the device tool would refuse this carry" >&2
-  exit 1
+  # Most of the tree is golden cases the check does not run; slim-tree.sh moves them out for the run.
+  slim=$(bash "$here/slim-tree.sh" slim-size)
+  awk -v s="$slim" -v p="$payload" -v l="$limit" 'BEGIN {printf "prepare: over the limit as the tree stands; after `bash bench/device/slim-tree.sh stash` it is %.1f MiB + %.1f MiB = %.1f MiB\n", s, p / 1048576, s + p / 1048576}' >&2
+  if awk -v s="$slim" -v p="$payload" -v l="$limit" 'BEGIN {exit !(s * 1048576 + p > l)}'; then
+    echo "prepare: over the limit even slimmed: the device tool would refuse this carry" >&2
+    exit 1
+  fi
 fi
