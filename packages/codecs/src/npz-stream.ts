@@ -9,7 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInflateRaw, crc32 as zlibCrc32 } from 'node:zlib';
-import { itemSize, type NpyArray, type NpyData, type NpyDtype, NpzError, npyData, parseNpyHeader } from './npz.ts';
+import { checkInflationRatio, itemSize, type NpyArray, type NpyData, type NpyDtype, NpzError, npyData, parseNpyHeader } from './npz.ts';
 
 export interface NpzMember {
   /** Without ".npy". */
@@ -72,6 +72,7 @@ export async function npzMembers(path: string): Promise<Map<string, NpzMember>> 
   }
   const directory = await readAt(path, directoryOffset, directorySize);
   const members = new Map<string, NpzMember>();
+  let declared = 0;
   let p = 0;
   for (let i = 0; i < count; i++) {
     if (directory.readUInt32LE(p) !== CENTRAL_SIG) throw new NpzError(`${path}: zip central directory entry ${i} is corrupt`);
@@ -99,6 +100,9 @@ export async function npzMembers(path: string): Promise<Map<string, NpzMember>> 
       }
       e += 4 + length;
     }
+    // Rows are streamed, so no total cap applies; a thousandfold inflation is still a zip bomb.
+    declared += size;
+    checkInflationRatio(declared, fileSize, name, `${path}: `);
     members.set(name.replace(/\.npy$/, ''), {
       name: name.replace(/\.npy$/, ''),
       method: directory.readUInt16LE(p + 10),

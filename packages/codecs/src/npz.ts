@@ -184,6 +184,17 @@ export const NPZ_MAX_BYTES = 2 * 1024 ** 3;
 export const NPZ_MAX_RATIO = 100;
 const RATIO_FLOOR_BYTES = 64 * 1024 ** 2;
 
+/**
+ * Refuses members that declare more than NPZ_MAX_RATIO× the file's size past RATIO_FLOOR_BYTES:
+ * checked before anything is inflated, by the whole-file reader and the streaming one alike.
+ */
+export function checkInflationRatio(declared: number, fileBytes: number, member: string, where: string): void {
+  if (declared > RATIO_FLOOR_BYTES && declared > NPZ_MAX_RATIO * fileBytes)
+    throw new NpzError(
+      `${where}its ${fileBytes} bytes declare ${declared} inflated bytes (${Math.round(declared / fileBytes)}× by ${member}); accepted: at most ${NPZ_MAX_RATIO}× past ${RATIO_FLOOR_BYTES} bytes (a zip bomb?)`,
+    );
+}
+
 export interface DecodeNpzOptions {
   /** Total inflated bytes the members may declare (default NPZ_MAX_BYTES). */
   maxBytes?: number;
@@ -211,10 +222,7 @@ export function decodeNpz(bytes: Uint8Array, options: DecodeNpzOptions = {}): Re
           throw new NpzError(
             `${where}its members inflate to more than ${maxBytes} bytes (${declared} declared by ${file.name} and those before it); accepted: at most ${maxBytes}`,
           );
-        if (declared > RATIO_FLOOR_BYTES && declared > NPZ_MAX_RATIO * bytes.length)
-          throw new NpzError(
-            `${where}its ${bytes.length} bytes declare ${declared} inflated bytes (${Math.round(declared / bytes.length)}× by ${file.name}); accepted: at most ${NPZ_MAX_RATIO}× past ${RATIO_FLOOR_BYTES} bytes (a zip bomb?)`,
-          );
+        checkInflationRatio(declared, bytes.length, file.name, where);
         return true;
       },
     });

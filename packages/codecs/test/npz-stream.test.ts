@@ -4,8 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { decodeNpz, encodeNpz, type NpyData, npyArray, readNpzRows } from '@diffq/codecs';
+import { decodeNpz, encodeNpz, type NpyData, npyArray, npzMembers, readNpzRows } from '@diffq/codecs';
 import { PYTHON, skipUnlessPython } from '../../../test/fixtures/reference-python.ts';
+import { zipBombNpz } from '../../../test/fixtures/zip-bomb.ts';
 
 const needNumpy = skipUnlessPython(['numpy']);
 
@@ -92,6 +93,12 @@ describe('reading an npz in row batches', () => {
   });
 
   // ~2.2 GB written then read back: about a minute on the shared 2-core machine (write ~25 s, read ~20 s).
+  it('refuses a zip bomb from its declared sizes before streaming any of it, as decodeNpz does', async () => {
+    const file = join(dir, 'bomb.npz');
+    writeFileSync(file, await zipBombNpz(1024 ** 3));
+    await assert.rejects(npzMembers(file), /bomb\.npz: its \d+ bytes declare 1073741824 inflated bytes .* accepted: at most 100×/);
+  });
+
   it('reads a zip64 npz over 2 GiB, as numpy.savez writes it, with peak RSS under 1 GB', { skip: needNumpy, timeout: 600_000 }, () => {
     const free = statfsSync(dir).bavail * statfsSync(dir).bsize;
     if (free < 5e9) return;
