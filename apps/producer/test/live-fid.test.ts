@@ -8,6 +8,7 @@ import type { RunSpec } from '@diffq/contract';
 import { featureStats, frechetDistance } from '@diffq/metrics';
 import { doneShards, type ObjectStore, openStore, sha256Hex, writeManifest } from '@diffq/storage';
 import { writeShard } from '@diffq/worker';
+import { xorshiftValues } from '../../../test/fixtures/xorshift.ts';
 import { LiveFid } from '../src/live-fid.ts';
 import { formatStatus, type RunStatus } from '../src/run-state.ts';
 import { progressLine } from '../src/watch.ts';
@@ -15,23 +16,13 @@ import { progressLine } from '../src/watch.ts';
 const D = 4;
 const SHARD = 6;
 
-function values(n: number, seed: number): Float32Array {
-  let x = seed || 1;
-  return Float32Array.from({ length: n }, () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  });
-}
-
-const features = values(3 * SHARD * D, 21);
+const features = xorshiftValues(3 * SHARD * D, 21);
 
 describe('the live FID of diffq status, watch and the exporter', () => {
   let dir: string;
   let store: ObjectStore;
   let spec: RunSpec;
-  const ref = featureStats(values(20 * D, 5), D);
+  const ref = featureStats(xorshiftValues(20 * D, 5), D);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'diffq-live-fid-'));

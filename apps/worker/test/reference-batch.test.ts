@@ -10,6 +10,7 @@ import { featureStats, frechetDistance, javascriptPairwiseKernel, precisionRecal
 import { openFeatureNetwork } from '@diffq/onnx';
 import { type ObjectStore, openStore, sha256Hex, writeManifest } from '@diffq/storage';
 import { writeRandomMnistClassifier } from '../../../test/fixtures/random-feature-model.ts';
+import { xorshiftValues } from '../../../test/fixtures/xorshift.ts';
 import { finalizeRun } from '../src/finalize-job.ts';
 import { networkKey } from '../src/reference-features.ts';
 import { writeShard } from '../src/shard-output.ts';
@@ -20,16 +21,6 @@ const REF_IMAGES = 40;
 /** Spatial features' dimension: the shards' and the file's mu_s/sigma_s. */
 const S = 6;
 
-function values(n: number, seed: number, scale = 1): Float32Array {
-  let x = seed || 1;
-  return Float32Array.from({ length: n }, () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return ((x >>> 0) / 2 ** 32) * scale;
-  });
-}
-
 describe('a reference batch as guided-diffusion ships them (arr_0 beside mu, sigma, mu_s, sigma_s)', () => {
   let dir: string;
   let network: string;
@@ -38,10 +29,10 @@ describe('a reference batch as guided-diffusion ships them (arr_0 beside mu, sig
   let batchBytes: Uint8Array;
   let sampleFeatures: Float32Array;
   let refImageFeatures: Float32Array;
-  const sampleSpatial = values(N * S, 3, 2);
+  const sampleSpatial = xorshiftValues(N * S, 3, 2);
   /** The file's statistics are not those of its images: the run must use them as they are. */
-  const fileGaussian = featureStats(Float64Array.from(values(50 * 32, 5, 4)), 32);
-  const fileSpatial = featureStats(Float64Array.from(values(50 * S, 7, 2)), S);
+  const fileGaussian = featureStats(Float64Array.from(xorshiftValues(50 * 32, 5, 4)), 32);
+  const fileSpatial = featureStats(Float64Array.from(xorshiftValues(50 * S, 7, 2)), S);
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'diffq-ref-batch-'));

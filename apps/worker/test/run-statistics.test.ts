@@ -18,6 +18,7 @@ import {
   softmaxRows,
 } from '@diffq/metrics';
 import { type ObjectStore, openStore, sha256Hex, writeManifest } from '@diffq/storage';
+import { xorshiftValues } from '../../../test/fixtures/xorshift.ts';
 import { finalizeRun, readAllShardMetas } from '../src/finalize-job.ts';
 import { evaluateRun } from '../src/run-statistics.ts';
 import { writeShard } from '../src/shard-output.ts';
@@ -27,23 +28,12 @@ const SHARD = 10;
 const D = 8;
 const K = 5;
 
-/** Deterministic pseudo-random values in [0, scale) (xorshift32). */
-function values(n: number, seed: number, scale = 1): Float32Array {
-  let x = seed || 1;
-  return Float32Array.from({ length: n }, () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return ((x >>> 0) / 2 ** 32) * scale;
-  });
-}
-
-const allFeatures = values(N * D, 7, 3);
-const allLogits = values(N * K, 11, 6);
+const allFeatures = xorshiftValues(N * D, 7, 3);
+const allLogits = xorshiftValues(N * K, 11, 6);
 const labels = Array.from({ length: N }, (_, i) => i % K);
-const refFeatures = values(40 * D, 13, 3);
+const refFeatures = xorshiftValues(40 * D, 13, 3);
 /** The "training data": its FID to the reference is the floor. */
-const floorFeatures = values(40 * D, 17, 3);
+const floorFeatures = xorshiftValues(40 * D, 17, 3);
 
 describe('the finalizer’s statistics', () => {
   let dir: string;

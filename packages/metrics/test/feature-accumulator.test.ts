@@ -9,24 +9,15 @@ import {
   precisionRecallOf,
   softmaxRows,
 } from '@diffq/metrics';
-
-function values(n: number, seed: number, scale = 1): Float32Array {
-  let x = seed || 1;
-  return Float32Array.from({ length: n }, () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return ((x >>> 0) / 2 ** 32) * scale;
-  });
-}
+import { xorshiftValues } from '../../../test/fixtures/xorshift.ts';
 
 const D = 6;
 const K = 4;
 const S = 5;
 const N = 53;
-const features = values(N * D, 3, 2);
-const logits = values(N * K, 5, 8);
-const spatial = values(N * S, 9);
+const features = xorshiftValues(N * D, 3, 2);
+const logits = xorshiftValues(N * K, 5, 8);
+const spatial = xorshiftValues(N * S, 9);
 const labels = Array.from({ length: N }, (_, i) => (i * 7) % K);
 
 /** Feeds rows [0, N) in batches of the given sizes. */
@@ -47,9 +38,9 @@ function feed(acc: FeatureAccumulator, sizes: number[]): void {
 
 describe('FeatureAccumulator', () => {
   const reference = {
-    ...featureStats(values(30 * D, 17, 2), D),
-    spatial: featureStats(values(30 * S, 19), S),
-    features: values(30 * D, 17, 2),
+    ...featureStats(xorshiftValues(30 * D, 17, 2), D),
+    spatial: featureStats(xorshiftValues(30 * S, 19), S),
+    features: xorshiftValues(30 * D, 17, 2),
   };
   const kinds = ['fid', 'sfid', 'is', 'pr', 'accuracy'];
 
