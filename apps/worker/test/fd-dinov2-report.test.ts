@@ -14,6 +14,7 @@ import { accumulateMoments, emptyMoments, frechetDistance, momentsToStats } from
 import { openFeatureNetwork } from '@diffq/onnx';
 import { openStore, sha256Hex, writeManifest } from '@diffq/storage';
 import { writeRandomDinov2 } from '../../../test/fixtures/random-feature-model.ts';
+import { testShardContext } from '../../../test/fixtures/shard-context.ts';
 import { formatStatistics } from '../../producer/src/report.ts';
 import { finalizeRun } from '../src/finalize-job.ts';
 import { extractShardFeatures } from '../src/shard-features.ts';
@@ -82,21 +83,7 @@ describe('a run evaluated with a dinov2-vit-l14 feature network', () => {
           labels: null,
         };
         const features = await extractShardFeatures(network, shard, seeds, spec.statistics!, { batchSize: 5 });
-        await writeShard(
-          {
-            store,
-            spec,
-            shardIndex,
-            seeds,
-            worker: { id: 'w', batchSize: 5 },
-            engine: 'test',
-            precision: 'float32',
-            startedAt: new Date(),
-            timings: { sample: 1, features: 1 },
-          },
-          shard,
-          features,
-        );
+        await writeShard(testShardContext({ store, spec, shardIndex, seeds }, { timings: { sample: 1, features: 1 } }), shard, features);
       }
       const statistics = (await finalizeRun(store, spec)).report.statistics;
       assert.ok(statistics);

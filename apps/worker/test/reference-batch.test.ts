@@ -10,6 +10,7 @@ import { featureStats, frechetDistance, javascriptPairwiseKernel, precisionRecal
 import { openFeatureNetwork } from '@diffq/onnx';
 import { type ObjectStore, openStore, sha256Hex, writeManifest } from '@diffq/storage';
 import { writeRandomMnistClassifier } from '../../../test/fixtures/random-feature-model.ts';
+import { testShardContext } from '../../../test/fixtures/shard-context.ts';
 import { xorshiftValues } from '../../../test/fixtures/xorshift.ts';
 import { finalizeRun } from '../src/finalize-job.ts';
 import { networkKey } from '../src/reference-features.ts';
@@ -81,17 +82,7 @@ describe('a reference batch as guided-diffusion ships them (arr_0 beside mu, sig
       const seeds = shardSeeds(SeedList.parse(spec.seeds), SHARD, shardIndex);
       const rows = (a: Float32Array, d: number) => a.slice(seeds[0] * d, (seeds.at(-1)! + 1) * d);
       await writeShard(
-        {
-          store,
-          spec,
-          shardIndex,
-          seeds,
-          worker: { id: 'w', batchSize: 5 },
-          engine: 'test',
-          precision: 'float32',
-          startedAt: new Date(),
-          timings: { sample: 1 },
-        },
+        testShardContext({ store, spec, shardIndex, seeds }),
         { images: new Uint8Array(seeds.length * 784), imageShape: [seeds.length, 28, 28, 1], labels: null },
         { features: rows(sampleFeatures, 32), featureDim: 32, spatial: rows(sampleSpatial, S), spatialDim: S, seeds, labels: null },
       );

@@ -18,6 +18,7 @@ import {
   softmaxRows,
 } from '@diffq/metrics';
 import { type ObjectStore, openStore, sha256Hex, writeManifest } from '@diffq/storage';
+import { testShardContext } from '../../../test/fixtures/shard-context.ts';
 import { xorshiftValues } from '../../../test/fixtures/xorshift.ts';
 import { finalizeRun, readAllShardMetas } from '../src/finalize-job.ts';
 import { evaluateRun } from '../src/run-statistics.ts';
@@ -76,17 +77,7 @@ describe('the finalizer’s statistics', () => {
       const rows = (a: Float32Array, d: number) => a.slice(seeds[0] * d, (seeds.at(-1)! + 1) * d);
       const shardLabels = seeds.map((s) => labels[s]);
       await writeShard(
-        {
-          store,
-          spec,
-          shardIndex,
-          seeds,
-          worker: { id: 'w', batchSize: 5 },
-          engine: 'test',
-          precision: 'float32',
-          startedAt: new Date(),
-          timings: { sample: 1, features: 0.5 },
-        },
+        testShardContext({ store, spec, shardIndex, seeds }, { timings: { sample: 1, features: 0.5 } }),
         { images: new Uint8Array(seeds.length * 4), imageShape: [seeds.length, 2, 2, 1], labels: shardLabels },
         { features: rows(allFeatures, D), featureDim: D, logits: rows(allLogits, K), logitDim: K, seeds, labels: shardLabels },
       );

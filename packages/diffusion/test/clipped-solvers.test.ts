@@ -9,7 +9,6 @@ import * as tf from '@tensorflow/tfjs';
 import { relativeL2 } from '../../../test/fixtures/small-networks.ts';
 import { initBackend } from '../src/backend.ts';
 import type { Shape4 } from '../src/rng/noise-source.ts';
-import { sampleDdim } from '../src/sampling/ddim.ts';
 import { dpmSolverOrders, sampleDpmSolverPP } from '../src/sampling/dpm-solver-pp.ts';
 import { dynamicThreshold } from '../src/sampling/dynamic-threshold.ts';
 import type { SolverOptions } from '../src/sampling/solver-options.ts';
@@ -95,34 +94,6 @@ describe('the solvers with x̂₀ clipped to the data range', () => {
     assert.ok(relativeL2(clipped, reference.x) < 1e-5, `relative error ${relativeL2(clipped, reference.x)}`);
     const unclipped = await values(await sampleDpmSolverPP(base({ clipDenoised: false })));
     assert.ok(relativeL2(unclipped, reference.x) > 1e-2, 'the unclipped loop should differ from the clipped reference');
-  });
-
-  it('DPM-Solver++ of order 1 with denoise-to-zero is clipped DDIM with η = 0', async () => {
-    const common = { engine: new TestNetwork(false), shape, labels, clipDenoised: true };
-    const ddim = await values(
-      await sampleDdim({
-        ...common,
-        process: testProcess({ noise_schedule: 'linear', timestep_respacing: '10' }),
-        noise: new RecordingNoise(4),
-        eta: 0,
-      }),
-    );
-    const dpm = await values(
-      await sampleDpmSolverPP({
-        ...common,
-        process: testProcess({ noise_schedule: 'linear', timestep_respacing: '' }),
-        noise: new RecordingNoise(4),
-        steps: 9,
-        order: 1,
-        skipType: 'time_uniform',
-        denoiseToZero: true,
-      }),
-    );
-    assert.ok(relativeL2(dpm, ddim) < 1e-5, `relative error ${relativeL2(dpm, ddim)}`);
-    assert.ok(
-      dpm.every((v) => v >= -1 && v <= 1),
-      'the denoised result is a clipped x̂₀',
-    );
   });
 
   it('every x̂₀ of clipped DPM-Solver++ and UniPC lies in [−1, 1], and the clip changes the sample', async () => {

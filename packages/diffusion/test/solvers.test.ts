@@ -128,31 +128,37 @@ describe('multistep solvers', () => {
     ...over,
   });
 
-  it('DPM-Solver++ of order 1 on the uniform grid with denoise-to-zero is DDIM with η = 0', async () => {
-    const common = { engine: new TestNetwork(false), shape, labels };
-    const ddim = await values(
-      await sampleDdim({
-        ...common,
-        process: testProcess({ noise_schedule: 'linear', timestep_respacing: '10' }),
-        noise: new RecordingNoise(4),
-        clipDenoised: false,
-        eta: 0,
-      }),
-    );
-    const dpm = await values(
-      await sampleDpmSolverPP({
-        ...common,
-        process: testProcess({ noise_schedule: 'linear', timestep_respacing: '' }),
-        noise: new RecordingNoise(4),
-        steps: 9,
-        order: 1,
-        skipType: 'time_uniform',
-        denoiseToZero: true,
-        clipDenoised: false,
-      }),
-    );
-    assert.ok(relativeL2(dpm, ddim) < 1e-5, `relative error ${relativeL2(dpm, ddim)}`);
-  });
+  for (const clipDenoised of [false, true]) {
+    it(`DPM-Solver++ of order 1 on the uniform grid with denoise-to-zero is DDIM with η = 0, x̂₀ ${clipDenoised ? '' : 'not '}clipped`, async () => {
+      const common = { engine: new TestNetwork(false), shape, labels, clipDenoised };
+      const ddim = await values(
+        await sampleDdim({
+          ...common,
+          process: testProcess({ noise_schedule: 'linear', timestep_respacing: '10' }),
+          noise: new RecordingNoise(4),
+          eta: 0,
+        }),
+      );
+      const dpm = await values(
+        await sampleDpmSolverPP({
+          ...common,
+          process: testProcess({ noise_schedule: 'linear', timestep_respacing: '' }),
+          noise: new RecordingNoise(4),
+          steps: 9,
+          order: 1,
+          skipType: 'time_uniform',
+          denoiseToZero: true,
+        }),
+      );
+      assert.ok(relativeL2(dpm, ddim) < 1e-5, `relative error ${relativeL2(dpm, ddim)}`);
+      if (clipDenoised) {
+        assert.ok(
+          dpm.every((v) => v >= -1 && v <= 1),
+          'the denoised result is a clipped x̂₀',
+        );
+      }
+    });
+  }
 
   it('leave no tensors behind, and hold no more per step once the history is full', async () => {
     const runs: [string, (o: SolverOptions) => Promise<tf.Tensor4D>, Partial<SolverOptions>][] = [
