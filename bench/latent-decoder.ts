@@ -24,21 +24,8 @@ import {
 import { openDecoder } from '@diffq/onnx';
 import { PYTHON } from '../test/fixtures/reference-python.ts';
 import { weightsFile } from '../test/fixtures/small-networks.ts';
+import { SD_VAE_CONFIG } from './latent-configs.ts';
 import { loadLine, numberOption } from './options.ts';
-
-/** stabilityai/sd-vae-ft-ema's config.json (the decoder DiT's published FIDs were decoded with). */
-export const SD_VAE_CONFIG = {
-  _class_name: 'AutoencoderKL',
-  act_fn: 'silu',
-  block_out_channels: [128, 256, 512, 512],
-  in_channels: 3,
-  latent_channels: 4,
-  layers_per_block: 2,
-  norm_num_groups: 32,
-  out_channels: 3,
-  sample_size: 256,
-  up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
-};
 
 const BATCH = 2;
 const LATENT = 32;

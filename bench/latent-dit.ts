@@ -14,15 +14,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@diffq/diffusion';
-import { type DiTConfig, ditParameterCount, parseDiTConfig, randomDiTWeights, readSafetensors, writeSafetensors } from '@diffq/networks';
+import { type DiTConfig, ditParameterCount, randomDiTWeights, readSafetensors, writeSafetensors } from '@diffq/networks';
 import { buildDiTOnnx, median, OnnxEngine } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
 import { PYTHON } from '../test/fixtures/reference-python.ts';
 import { relativeL2, weightsFile } from '../test/fixtures/small-networks.ts';
+import { DIT_XL_2 } from './latent-configs.ts';
 import { loadLine, numberOption } from './options.ts';
 
-/** DiT_XL_2 of models.py with DiT's constructor defaults. */
-export const DIT_XL_2: DiTConfig = parseDiTConfig({ input_size: 32, patch_size: 2, hidden_size: 1152, depth: 28, num_heads: 16 });
 
 export interface BenchDiTOptions {
   /** The network; default DiT-XL/2 (tests give a small one). */
