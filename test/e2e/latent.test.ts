@@ -97,9 +97,11 @@ describe('a latent model sampled by two worker processes, one killed mid-run', (
       for (const meta of run.metas) {
         assert.ok((meta.timings.decode ?? 0) > 0, `shard ${meta.shardIndex} timed its decode phase`);
         assert.match(meta.engine, /decoder/);
+        assert.equal(meta.decoderPrecision, 'float32', `shard ${meta.shardIndex} records what its decoder computed in`);
       }
       const report = (await getJson(store, keys.report('latent'))) as RunReport;
       assert.ok(report.timings.phaseSeconds.decode > 0, 'the report sums the decode phase');
+      assert.deepEqual([report.precisions, report.decoderPrecisions], [['float32'], ['float32']]);
       assert.deepEqual(report.guidance, { kind: 'classifier_free', scale: 1, guidedChannels: 3 });
       const stats = report.statistics;
       assert.ok(stats?.inceptionScore && stats.accuracy);

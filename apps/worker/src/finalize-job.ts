@@ -90,6 +90,7 @@ export function buildReport(
     engines: [...new Set(metas.map((m) => m.engine))].sort(),
     providers: [...new Set(metas.map((m) => providerOf(m.engine)))].sort(),
     precisions: [...new Set(metas.map((m) => m.precision))].sort(),
+    decoderPrecisions: [...new Set(metas.flatMap((m) => m.decoderPrecision ?? []))].sort(),
     labelCounts: labelled ? labelCounts : null,
     statistics,
     finalizedAt: now.toISOString(),

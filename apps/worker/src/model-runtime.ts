@@ -62,6 +62,8 @@ export interface LatentDecoder {
   /** sha256 of the decoder's weights, as diffq launch recorded it (manifest model.decoder.digest). */
   digest: string;
   description: string;
+  /** What the decoder computes in: the denoiser's precision where the decoder's provider has half-precision kernels. */
+  precision: SamplingPrecision;
   /** [H, W, C] of the image an h × w latent decodes to. */
   imageShape(h: number, w: number): [number, number, number];
   decode(z: Float32Array, n: number, h: number, w: number): Promise<Uint8Array>;
@@ -137,13 +139,16 @@ export interface LoadModelOptions {
 }
 
 /**
- * The decoder model.json names (a path relative to the model directory, or absolute), opened on onnx.
+ * The decoder model.json names (a path relative to the model directory, or absolute), opened on onnx
+ * in `precision`, the denoiser's: a float16 denoiser gets a float16 decoder where the provider allows,
+ * a float32 one (tfjs, a user's model.onnx, a cpu fallback) a float32 decoder.
  * A latent model without one cannot give images, so the worker refuses to start.
  */
 async function openLatentDecoder(
   options: LoadModelOptions,
   modelDir: string,
   directory: DenoiserDirectory | DiTDirectory,
+  precision: SamplingPrecision,
 ): Promise<LatentDecoder> {
   const named = directory.architecture === 'dit' ? directory.decoder : undefined;
   if (named === undefined) {
@@ -157,7 +162,7 @@ async function openLatentDecoder(
   try {
     const decoderDir = await readDecoderDirectory(dir);
     config = decoderDir.config;
-    opened = await openDecoder(decoderDir, { provider: options.provider, threads: options.threads });
+    opened = await openDecoder(decoderDir, { provider: options.provider, threads: options.threads, dtype: precision });
   } catch (error) {
     throw new Error(`--model ${options.uri}: model.json decoder "${named}": ${(error as Error).message}`);
   }
@@ -165,6 +170,7 @@ async function openLatentDecoder(
     uri: dir,
     digest: opened.digest,
     description: opened.description,
+    precision: opened.precision,
     imageShape: (h, w) => [decoderImageSize(config, h), decoderImageSize(config, w), config.outChannels],
     decode: (z, n, h, w) => opened.decode(z, n, h, w),
     dispose: () => void opened.dispose(),
@@ -198,7 +204,9 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
   const inner = opened.engine;
   const stepSeconds = options.metrics?.stepSeconds.labels({ model: id, engine: inner.description });
   const engine = new TimedEngine(inner, (s) => stepSeconds?.observe(s));
-  const decoder = isLatentModel(directory.json) ? await openLatentDecoder(options, local.dir, directory) : undefined;
+  // A substitute denoiser (benchmarks) that names no precision computes in float32.
+  const precision = opened.precision ?? 'float32';
+  const decoder = isLatentModel(directory.json) ? await openLatentDecoder(options, local.dir, directory, precision) : undefined;
   const loadSeconds = (performance.now() - start) / 1000;
   options.metrics?.modelLoadSeconds.set({ model: id, engine: inner.description }, loadSeconds);
 
@@ -231,8 +239,7 @@ export async function loadModelRuntime(options: LoadModelOptions): Promise<Model
     engine,
     loadSeconds,
     why: opened.why,
-    // A substitute denoiser (benchmarks) that names no precision computes in float32.
-    precision: opened.precision ?? 'float32',
+    precision,
     async classifier(ref) {
       let entry = classifiers.get(ref.digest);
       if (!entry) {

@@ -184,6 +184,7 @@ export async function processShardJob(
         worker: deps.worker,
         engine: decoder ? `${deps.model.engine.description}; decoder ${decoder.description}` : deps.model.engine.description,
         precision: deps.model.precision,
+        decoderPrecision: decoder?.precision,
         startedAt,
         timings,
       },

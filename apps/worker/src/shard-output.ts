@@ -29,6 +29,8 @@ export interface ShardWriteContext {
   worker: { id: string; batchSize: number };
   engine: string;
   precision: SamplingPrecision;
+  /** A latent model's decoder precision; absent for a pixel model. */
+  decoderPrecision?: SamplingPrecision;
   startedAt: Date;
   /** Seconds of the phases before writing (sample, and features for a run with statistics). */
   timings: Record<string, number>;
@@ -67,6 +69,7 @@ export async function writeShard(ctx: ShardWriteContext, shard: SampledShard, fe
     worker: ctx.worker,
     engine: ctx.engine,
     precision: ctx.precision,
+    ...(ctx.decoderPrecision ? { decoderPrecision: ctx.decoderPrecision } : {}),
     startedAt: ctx.startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     timings: {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { decodePng, tileScale } from '@diffq/codecs';
 import { keys, type RunSpec, SeedList, shardSeeds } from '@diffq/contract';
-import { ABANDONED_WRITE_MS, getJson, type ObjectStore, openStore, TEMP_FILE_MARK, writeManifest } from '@diffq/storage';
+import { ABANDONED_WRITE_MS, getJson, type ObjectStore, openStore, readShardMeta, TEMP_FILE_MARK, writeManifest } from '@diffq/storage';
 import { finalizeRun, GRID_COLUMNS } from '../src/finalize-job.ts';
 import { writeShard } from '../src/shard-output.ts';
 
@@ -62,6 +62,7 @@ describe('the finalizer', () => {
     assert.deepEqual([existsSync(abandoned), existsSync(live)], [false, true], 'a temporary file still being written is kept');
     assert.deepEqual(report.counts, { shards: 2, samples: 6, seeds: 6 });
     assert.deepEqual(report.precisions, ['float32'], 'the report says what the shards were computed in');
+    assert.deepEqual(report.decoderPrecisions, [], 'a pixel model has no decoder');
     assert.deepEqual(await getJson(store, keys.report('done')), report);
     // 6 tiles of 4×4 enlarged 21× to 84×84: 3 columns, 2 rows, 2 pixels of padding; tile k is filled with seed k.
     const grid = decodePng((await store.get(keys.grid('done'))) as Uint8Array, 1);
@@ -104,5 +105,26 @@ describe('the finalizer', () => {
     assert.deepEqual([at(0, 0), at(0, 1), at(0, 2)], [11, 14, 0]);
     assert.deepEqual([at(1, 0), at(1, 1)], [13, 0]);
     assert.deepEqual([at(2, 0), at(2, 1), at(2, 2)], [10, 12, 15]);
+  });
+
+  it("records a latent model's decoder precision beside the denoiser's, in each shard and in the report", async () => {
+    const decoded = await writeManifest(store, { ...spec, runId: 'decoded', seeds: '0-2', seedCount: 3, shardSize: 3 });
+    const seeds = shardSeeds(SeedList.parse('0-2'), 3, 0);
+    const context = {
+      store,
+      spec: decoded,
+      shardIndex: 0,
+      seeds,
+      worker: { id: 'gpu', batchSize: 3 },
+      engine: 'test',
+      precision: 'float16' as const,
+      decoderPrecision: 'float16' as const,
+      startedAt: new Date(),
+      timings: { sample: 1, decode: 1 },
+    };
+    await writeShard(context, { images: new Uint8Array(3 * 16), imageShape: [3, 4, 4, 1], labels: null });
+    assert.equal((await readShardMeta(store, 'decoded', 0))?.decoderPrecision, 'float16');
+    const { report } = await finalizeRun(store, decoded);
+    assert.deepEqual([report.precisions, report.decoderPrecisions], [['float16'], ['float16']]);
   });
 });

@@ -39,6 +39,8 @@ export interface RunReport {
   providers: string[];
   /** What the shards were computed in; one value, since a run keeps one precision (docs/design.md#one-precision-per-run). */
   precisions: SamplingPrecision[];
+  /** What a latent model's decoder computed in (the shards' `decoderPrecision`); empty for a pixel model. */
+  decoderPrecisions: SamplingPrecision[];
   /** Samples per class, for class-conditional runs. */
   labelCounts: Record<string, number> | null;
   /** The evaluation statistics the run asked for (docs/evaluation-runs.md); null when it asked none. */

@@ -43,6 +43,11 @@ export const ShardMetaSchema = z
      * check): float32 engines agree to ~1e-6, a float16 graph to ~1e-3 (docs/deployment.md).
      */
     precision: z.enum(SAMPLING_PRECISIONS),
+    /**
+     * A latent model's: the precision its decoder computed in (the denoiser's, where the decoder's
+     * provider has half-precision kernels). Absent for a pixel model.
+     */
+    decoderPrecision: z.enum(SAMPLING_PRECISIONS).optional(),
     startedAt: z.string().datetime(),
     finishedAt: z.string().datetime(),
     /** Seconds per phase, e.g. { sample: 80.5, features: 2.1, encode: 0.3, write: 0.1 }. */

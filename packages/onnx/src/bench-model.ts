@@ -7,9 +7,10 @@ import type { DenoiserEngine } from '@diffq/diffusion';
 import type { DenoiserShape } from '@diffq/networks';
 import * as tf from '@tensorflow/tfjs';
 import type { ProviderChoice } from './execution-provider.ts';
+import type { GraphDtype } from './graph-dtype.ts';
 import { openModelEngine } from './model-engine.ts';
 import { OnnxEngine } from './onnx-engine.ts';
-import { ENGINE_CHOICES, type EngineChoice, type GraphDtype } from './open-engine.ts';
+import { ENGINE_CHOICES, type EngineChoice } from './open-engine.ts';
 
 export interface BenchModelOptions {
   modelDir: string;

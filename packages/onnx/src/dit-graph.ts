@@ -62,10 +62,6 @@ class DiTGraphBuilder extends StateDictGraphBuilder {
     this.ones = this.g.initializer('layernorm_scale', new Float32Array(this.d).fill(1), [this.d]);
   }
 
-  private cast(x: string, to: ElemType, hint: string): string {
-    return this.g.node('Cast', [x], { to: to === 'float16' ? 10 : 1 }, hint);
-  }
-
   /**
    * nn.Linear on rows [M, in] → [M, out], y = x·Wᵀ + b, with the stored weight [out, in]. `type` is
    * the precision it computes in; the input and the result are float32.
@@ -74,8 +70,8 @@ class DiTGraphBuilder extends StateDictGraphBuilder {
     const w = this.weight(`${key}.weight`, [outDim, inDim], type);
     const b = this.weight(`${key}.bias`, [outDim], type);
     if (type === 'float32') return this.g.node('Gemm', [x, w, b], { transB: 1 }, key);
-    const y = this.g.node('Gemm', [this.cast(x, type, `${key}/in`), w, b], { transB: 1 }, key);
-    return this.cast(y, 'float32', `${key}/out`);
+    const y = this.g.node('Gemm', [this.castTo(x, 'float32', type, `${key}/in`), w, b], { transB: 1 }, key);
+    return this.castTo(y, type, 'float32', `${key}/out`);
   }
 
   /** A Linear applied to every token: [N, T, in] → [N, T, out], as one Gemm over the N·T rows. */

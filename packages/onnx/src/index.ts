@@ -4,6 +4,7 @@ export * from './dit-graph.ts';
 export * from './execution-provider.ts';
 export * from './feature-network.ts';
 export * from './graph-cache.ts';
+export * from './graph-dtype.ts';
 export * from './inception-graph.ts';
 export * from './inception-network.ts';
 export * from './mnist-classifier-graph.ts';

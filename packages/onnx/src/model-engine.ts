@@ -12,7 +12,8 @@ import { type DenoiserDirectory, type DenoiserShape, type DiTDirectory, denoiser
 import { buildDiTOnnx } from './dit-graph.ts';
 import type { ProviderChoice } from './execution-provider.ts';
 import { cachedGraph } from './graph-cache.ts';
-import { type EngineChoice, type GraphDtype, type OpenedEngine, openEngine } from './open-engine.ts';
+import type { GraphDtype } from './graph-dtype.ts';
+import { type EngineChoice, type OpenedEngine, openEngine } from './open-engine.ts';
 import { buildUNetOnnx } from './unet-graph.ts';
 
 /** A user's PyTorch export, used by the onnx engine in place of a built graph. */

@@ -193,6 +193,11 @@ export class OnnxGraph {
     return this.nodeN(opType, inputs, attributes, hint)[0];
   }
 
+  /** A Cast of `value` to `to`. */
+  cast(value: string, to: ElemType, hint: string): string {
+    return this.node('Cast', [value], { to: DATA_TYPE[to] }, hint);
+  }
+
   private encode(opset: number, docString: string, initializer: InstanceType<typeof onnx.TensorProto>[]): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,

@@ -1,13 +1,16 @@
 /**
  * The KL decoder of a decoder directory on onnxruntime: latents in (NCHW float32, as the sampler
  * produced them), uint8 NHWC images out, as the ADM evaluator's npz holds them. The graph is built
- * from the weights (vae-decoder-graph.ts) and cached in the directory like the UNet's.
+ * from the weights (vae-decoder-graph.ts), in float16 where the provider that loaded has half-precision
+ * kernels and float16 is asked for (graph-dtype.ts, the denoiser's rule), and cached in the directory
+ * like the UNet's, one file per precision.
  */
 import type { DecoderConfig, DecoderDirectory } from '@diffq/networks';
 import { decoderImageSize } from '@diffq/networks';
 import type * as Ort from 'onnxruntime-node';
-import type { ProviderChoice } from './execution-provider.ts';
+import { type ProviderChoice, providerFromEnv } from './execution-provider.ts';
 import { cachedGraph } from './graph-cache.ts';
+import { dtypeFromEnv, type GraphDtype, openInDtype } from './graph-dtype.ts';
 import { openOrtSession } from './onnx-engine.ts';
 import { buildDecoderOnnx } from './vae-decoder-graph.ts';
 
@@ -22,8 +25,10 @@ export interface DecodedImages {
 }
 
 export interface Decoder {
-  /** The provider and where the graph came from, for logs. */
+  /** The provider, the precision and where the graph came from, for logs. */
   readonly description: string;
+  /** What the decoder computes in: float16 only for a half-precision graph on cuda or webgpu. */
+  readonly precision: GraphDtype;
   readonly config: DecoderConfig;
   /** sha256 of the weights file: what a run pins. */
   readonly digest: string;
@@ -39,6 +44,8 @@ export interface OpenDecoderOptions {
   provider?: ProviderChoice;
   /** CPU threads per decode; default all cores. */
   threads?: number;
+  /** Precision of the graph (default DIFFQ_ONNX_DTYPE, else float32); float16 runs only on the cuda and webgpu providers. */
+  dtype?: GraphDtype;
   /** Cache the built graph under <dir>/.diffq-onnx (default true; a read-only directory keeps it in memory). */
   cache?: boolean;
 }
@@ -50,6 +57,7 @@ class OnnxDecoder implements Decoder {
     private readonly ort: typeof Ort,
     session: Ort.InferenceSession,
     readonly description: string,
+    readonly precision: GraphDtype,
     readonly config: DecoderConfig,
     readonly digest: string,
   ) {
@@ -99,16 +107,29 @@ class OnnxDecoder implements Decoder {
 
 /** Opens the decoder of `dir` (readDecoderDirectory) on onnxruntime, on the provider the engines use. */
 export async function openDecoder(dir: DecoderDirectory, options: OpenDecoderOptions = {}): Promise<Decoder> {
-  const build = () => buildDecoderOnnx(dir.config, dir.weights);
-  let graph: Uint8Array | string;
-  let note: string;
-  if (options.cache === false) {
-    graph = build();
-    note = 'graph built from the weights';
-  } else {
-    const settings = { v: DECODER_GRAPH_VERSION, config: dir.config, digest: dir.digest };
-    ({ graph, note } = await cachedGraph(dir.dir, 'decoder', settings, build, dir.weightsFile));
-  }
-  const opened = await openOrtSession(graph, { provider: options.provider, threads: options.threads });
-  return new OnnxDecoder(opened.ort, opened.session, `${opened.report}; ${note}`, dir.config, dir.digest);
+  const provider = options.provider ?? providerFromEnv();
+  const open = async (dtype: GraphDtype) => {
+    const build = () => buildDecoderOnnx(dir.config, dir.weights, { dtype });
+    let graph: Uint8Array | string;
+    let note: string;
+    if (options.cache === false) {
+      graph = build();
+      note = `${dtype} graph built from the weights`;
+    } else {
+      const settings = { v: DECODER_GRAPH_VERSION, config: dir.config, digest: dir.digest, dtype };
+      ({ graph, note } = await cachedGraph(dir.dir, `decoder-${dtype}`, settings, build, dir.weightsFile));
+      note = `${dtype} ${note}`;
+    }
+    return { session: await openOrtSession(graph, { provider, threads: options.threads }), note };
+  };
+  const { opened, dtype, notes } = await openInDtype(
+    options.dtype ?? dtypeFromEnv(),
+    provider,
+    open,
+    (o) => o.session.provider,
+    (o) => o.session.session.release(),
+  );
+  const { session, note } = opened;
+  const description = [session.report, note, ...notes].join('; ');
+  return new OnnxDecoder(session.ort, session.session, description, dtype, dir.config, dir.digest);
 }

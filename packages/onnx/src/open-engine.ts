@@ -6,13 +6,13 @@
 import { type DenoiserEngine, describeBackend, initBackend } from '@diffq/diffusion';
 import { createDiT, createUNet, type DiTConfig, type StoredTensor, TfjsDiTEngine, TfjsEngine, type UNetConfig } from '@diffq/networks';
 import { buildDiTOnnx } from './dit-graph.ts';
-import { FLOAT16_PROVIDERS, type ProviderChoice, providerFromEnv } from './execution-provider.ts';
+import { type ProviderChoice, providerFromEnv } from './execution-provider.ts';
+import { dtypeFromEnv, type GraphDtype, openInDtype } from './graph-dtype.ts';
 import { OnnxEngine } from './onnx-engine.ts';
 import { buildUNetOnnx } from './unet-graph.ts';
 
 export type EngineChoice = 'auto' | 'onnx' | 'tfjs';
 export const ENGINE_CHOICES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs'];
-export type GraphDtype = 'float32' | 'float16';
 
 /** Which network the weights are: a guided-diffusion UNet (the default) or a facebookresearch/DiT. */
 export type DenoiserNetwork = { architecture?: 'adm-unet'; modelConfig: UNetConfig } | { architecture: 'dit'; modelConfig: DiTConfig };
@@ -56,36 +56,27 @@ function graphSource(o: OpenEngineOptions, dtype: GraphDtype): Promise<Uint8Arra
   return Promise.resolve(buildUNetOnnx(o.modelConfig, weights, { dtype }));
 }
 
-/** A setting from the environment, checked against its accepted values; `fallback` when unset. */
-function fromEnv<T extends string>(name: string, accepted: readonly T[], fallback: T): T {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  if (!accepted.includes(value as T)) throw new Error(`${name} is "${value}"; accepted: ${accepted.join(', ')}`);
-  return value as T;
-}
-
 async function openOnnx(o: OpenEngineOptions): Promise<OpenedEngine> {
   const provider = o.provider ?? providerFromEnv();
-  let dtype = o.dtype ?? fromEnv<GraphDtype>('DIFFQ_ONNX_DTYPE', ['float32', 'float16'], 'float32');
+  const asked = o.dtype ?? dtypeFromEnv();
   const options = { provider, threads: o.threads };
-  const notes: string[] = [];
   if (o.onnxModel !== undefined) {
-    if (dtype === 'float16') notes.push('dtype float16 applies to graphs diffq builds, not to a given model.onnx');
+    const notes = asked === 'float16' ? ['dtype float16 applies to graphs diffq builds, not to a given model.onnx'] : [];
     const engine = await OnnxEngine.create(o.onnxModel, options);
     // A user's model.onnx takes and returns float32 (the input plan checks it); diffq does not look inside.
     return { engine, why: [engine.report, 'graph from the given ONNX model', ...notes].join('; '), precision: 'float32' };
   }
-  if (dtype === 'float16' && provider === 'cpu') {
-    notes.push(`float16 is for the ${FLOAT16_PROVIDERS.join(' and ')} providers, so the cpu provider runs float32`);
-    dtype = 'float32';
-  }
-  let engine = await OnnxEngine.create(await graphSource(o, dtype), options);
-  if (dtype === 'float16' && !FLOAT16_PROVIDERS.includes(engine.provider)) {
-    engine.dispose();
-    notes.push(`float16 needs the ${FLOAT16_PROVIDERS.join(' or ')} provider, so the ${engine.provider} fallback runs float32`);
-    dtype = 'float32';
-    engine = await OnnxEngine.create(await graphSource(o, dtype), options);
-  }
+  const {
+    opened: engine,
+    dtype,
+    notes,
+  } = await openInDtype(
+    asked,
+    provider,
+    async (d) => OnnxEngine.create(await graphSource(o, d), options),
+    (e) => e.provider,
+    (e) => e.dispose(),
+  );
   return { engine, why: [engine.report, `${dtype} graph built from the weights`, ...notes].join('; '), precision: dtype };
 }
 

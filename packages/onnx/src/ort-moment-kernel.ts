@@ -46,7 +46,7 @@ function momentGraph(d: number, blocks: Array<[number, number]>, input: InputTyp
   const names = blocks.flatMap((_, i) => blocks.slice(i).map((__, k) => `g_${i}_${i + k}`));
   const g = new OnnxGraph('moments', ['x', 'sum', ...names]);
   const x = g.input('x', input, ['N', d]);
-  const xd = input === 'float64' ? x : g.node('Cast', [x], { to: 11 }, 'x64');
+  const xd = input === 'float64' ? x : g.cast(x, 'float64', 'x64');
   g.output(g.node('ReduceSum', [xd, g.constant([0], 'int64')], { keepdims: 0 }), 'sum', 'float64', [d]);
   const parts = blocks.map(([start, end]) =>
     blocks.length === 1 ? xd : g.node('Slice', [xd, g.constant([start], 'int64'), g.constant([end], 'int64'), g.constant([1], 'int64')]),

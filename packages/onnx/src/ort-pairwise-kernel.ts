@@ -40,8 +40,8 @@ function distanceGraph(d: number): Uint8Array {
 /** a [N, d], b [M, d] float32 → y [N, M] = a·bᵀ in float64. */
 function productGraph(d: number): Uint8Array {
   const g = new OnnxGraph('products', ['a', 'b', 'y']);
-  const a = g.node('Cast', [g.input('a', 'float32', ['N', d])], { to: 11 }, 'a64');
-  const b = g.node('Cast', [g.input('b', 'float32', ['M', d])], { to: 11 }, 'b64');
+  const a = g.cast(g.input('a', 'float32', ['N', d]), 'float64', 'a64');
+  const b = g.cast(g.input('b', 'float32', ['M', d]), 'float64', 'b64');
   g.output(g.node('Gemm', [a, b], { transB: 1 }), 'y', 'float64', ['N', 'M']);
   return g.toModel(17, 'diffq pairwise inner products in float64');
 }

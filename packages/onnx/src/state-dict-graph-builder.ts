@@ -29,6 +29,11 @@ export abstract class StateDictGraphBuilder {
     return this.g.initializer(key, this.param(key), dims, type);
   }
 
+  /** `x` (of element type `from`) as `to`; `x` itself when they are the same, so a float32 graph holds no Cast. */
+  protected castTo(x: string, from: ElemType, to: ElemType, hint: string): string {
+    return from === to ? x : this.g.cast(x, to, hint);
+  }
+
   protected i64(values: number[]): string {
     return this.g.constant(values, 'int64');
   }

@@ -55,11 +55,6 @@ class UNetGraphBuilder extends StateDictGraphBuilder {
     this.act = dtype;
   }
 
-  private castTo(x: string, from: ElemType, to: ElemType, hint: string): string {
-    if (from === to) return x;
-    return this.g.node('Cast', [x], { to: to === 'float16' ? 10 : 1 }, hint);
-  }
-
   /** nn.Linear on [N, in] with the PyTorch weight [out, in]: y = x·Wᵀ + b, in float32. */
   private linear(key: string, x: string, inDim: number, outDim: number): string {
     const w = this.weight(`${key}.weight`, [outDim, inDim]);

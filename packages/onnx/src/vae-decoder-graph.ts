@@ -7,6 +7,15 @@
  * and latent size. Outputs: `images` [N, outChannels, H, W] float32 = decoder(post_quant_conv(z / s))
  * (nominally in [−1, 1], not clamped), and `uint8` [N, H, W, outChannels] uint8 = DiT sample_ddp.py's
  * trunc(clamp(127.5·images + 128, 0, 255)), NHWC, computed in float32 as torch does.
+ *
+ * With dtype float16 (the cuda and webgpu providers) the body runs in half precision with half-precision
+ * weights: from conv_in through every ResnetBlock, AttnBlock and upsampling conv. The z / s division and
+ * post_quant_conv (a 4-channel 1×1 conv) come before the cast, and GroupNorm's statistics, the attention
+ * softmax and the head (norm_out, conv_out) stay in float32, as the UNet's float16 graph keeps them: the
+ * square of an activation past 256 overflows half precision (65504), and a trained decoder's activations
+ * can go past it, so a half-precision variance could be infinite; and the head is < 0.1 % of the decoder's
+ * work, so `images` comes out of a float32 conv and the uint8 step is the float32 graph's. The graph's
+ * inputs and outputs are the same in both precisions.
  */
 import {
   checkDecoderWeights,
@@ -17,12 +26,16 @@ import {
   planDecoder,
   type StoredTensor,
 } from '@diffq/networks';
+import type { GraphDtype } from './graph-dtype.ts';
 import { StateDictGraphBuilder } from './state-dict-graph-builder.ts';
 
 /** Default-domain opset (DepthToSpace DCR, Softmax on the last axis, Split with a sizes input). */
 export const DECODER_OPSET = 17;
-/** onnx TensorProto.DataType.UINT8, the Cast target of the image bytes. */
-const UINT8 = 2;
+
+export interface DecoderOnnxOptions {
+  /** Precision of the decoder's body; default float32. */
+  dtype?: GraphDtype;
+}
 
 /** A value of the decoder: its name and channel count (the spatial size stays symbolic). */
 interface Feature {
@@ -34,32 +47,37 @@ class DecoderGraphBuilder extends StateDictGraphBuilder {
   constructor(
     private readonly config: DecoderConfig,
     weights: ReadonlyMap<string, StoredTensor>,
+    /** Element type of the body's activations and weights. */
+    private readonly act: GraphDtype,
   ) {
     super('kl_decoder', ['z', 'images', 'uint8'], weights);
   }
 
-  /** Conv2d with the PyTorch weight [out, in, k, k] (a Linear [out, in] when k = 1), padding (k−1)/2. */
-  private conv(key: string, x: string, inCh: number, outCh: number, k: number): string {
+  /** Conv2d with the PyTorch weight [out, in, k, k] (a Linear [out, in] when k = 1), padding (k−1)/2, in `type`. */
+  private conv(key: string, x: string, inCh: number, outCh: number, k: number, type: GraphDtype = this.act): string {
     const pad = (k - 1) / 2;
-    const w = this.weight(`${key}.weight`, [outCh, inCh, k, k]);
-    const b = this.weight(`${key}.bias`, [outCh]);
+    const w = this.weight(`${key}.weight`, [outCh, inCh, k, k], type);
+    const b = this.weight(`${key}.bias`, [outCh], type);
     return this.g.node('Conv', [x, w, b], { kernel_shape: [k, k], pads: [pad, pad, pad, pad] }, key);
   }
 
   /**
-   * GroupNorm(G groups, eps 1e-6) on [N, C, H, W]: the groups are normalised as the instances of an
-   * [N, G, C/G·H·W] tensor, then the per-channel affine γ, β is applied.
+   * GroupNorm(G groups, eps 1e-6) in float32 on [N, C, H, W]: the groups are normalised as the
+   * instances of an [N, G, C/G·H·W] tensor, then the per-channel affine γ, β is applied; the result
+   * is given as `outType`.
    */
-  private groupNorm(key: string, f: Feature): string {
+  private groupNorm(key: string, f: Feature, outType: GraphDtype = this.act): string {
     const groups = this.config.normNumGroups;
-    const grouped = this.g.node('Reshape', [f.value, this.i64([0, groups, -1])], {}, `${key}/group`);
+    const xf = this.castTo(f.value, this.act, 'float32', `${key}/to_f32`);
+    const grouped = this.g.node('Reshape', [xf, this.i64([0, groups, -1])], {}, `${key}/group`);
     const ones = this.g.constant(Array(groups).fill(1), 'float32');
     const zeros = this.g.constant(Array(groups).fill(0), 'float32');
     const normed = this.g.node('InstanceNormalization', [grouped, ones, zeros], { epsilon: { f: DECODER_GROUPNORM_EPS } }, `${key}/norm`);
     const back = this.g.node('Reshape', [normed, this.g.node('Shape', [f.value], {}, `${key}/shape`)], {}, `${key}/ungroup`);
     const gamma = this.weight(`${key}.weight`, [f.ch, 1, 1]);
     const beta = this.weight(`${key}.bias`, [f.ch, 1, 1]);
-    return this.g.node('Add', [this.g.node('Mul', [back, gamma], {}, `${key}/gamma`), beta], {}, `${key}/beta`);
+    const y = this.g.node('Add', [this.g.node('Mul', [back, gamma], {}, `${key}/gamma`), beta], {}, `${key}/beta`);
+    return this.castTo(y, 'float32', outType, `${key}/to_act`);
   }
 
   /** ResnetBlock: shortcut(x) + conv2(SiLU(norm2(conv1(SiLU(norm1(x)))))), no time embedding. */
@@ -88,13 +106,19 @@ class DecoderGraphBuilder extends StateDictGraphBuilder {
       for (let i = 0; i < C; i++) b[part * C + i] = pb[i] * s;
     });
     const normed = this.groupNorm(a.norm, x);
-    const qkvW = this.g.initializer(`${a.q}.qkv_weight`, w, [3 * C, C, 1, 1]);
-    const qkvB = this.g.initializer(`${a.q}.qkv_bias`, b, [3 * C]);
+    const qkvW = this.g.initializer(`${a.q}.qkv_weight`, w, [3 * C, C, 1, 1], this.act);
+    const qkvB = this.g.initializer(`${a.q}.qkv_bias`, b, [3 * C], this.act);
     const qkv = this.g.node('Conv', [normed, qkvW, qkvB], { kernel_shape: [1, 1] }, `${a.q}/qkv`);
     const parts = this.g.nodeN('Split', [qkv, this.i64([C, C, C])], { axis: 1 }, `${a.q}/split`, 3);
     const [q, k, v] = parts.map((p, i) => this.g.node('Reshape', [p, this.i64([0, C, -1])], {}, `${a.q}/${'qkv'[i]}_flat`));
     const logits = this.g.node('MatMul', [this.g.node('Transpose', [q], { perm: [0, 2, 1] }, `${a.q}/q_t`), k], {}, `${a.q}/logits`);
-    const weights = this.g.node('Softmax', [logits], { axis: -1 }, `${a.q}/softmax`);
+    const logitsF32 = this.castTo(logits, this.act, 'float32', `${a.q}/logits_f32`);
+    const weights = this.castTo(
+      this.g.node('Softmax', [logitsF32], { axis: -1 }, `${a.q}/softmax`),
+      'float32',
+      this.act,
+      `${a.q}/weights_act`,
+    );
     // o[c, i] = Σ_j v[c, j]·W[i, j], computed as (W·vᵀ)ᵀ so that only the [P, C] tensors are transposed.
     const vT = this.g.node('Transpose', [v], { perm: [0, 2, 1] }, `${a.q}/v_t`);
     const o = this.g.node('Transpose', [this.g.node('MatMul', [weights, vT], {}, `${a.q}/attend`)], { perm: [0, 2, 1] }, `${a.q}/o`);
@@ -113,7 +137,7 @@ class DecoderGraphBuilder extends StateDictGraphBuilder {
   private upsampleConv(key: string, x: Feature): Feature {
     const C = x.ch;
     const w = this.param(`${key}.weight`);
-    const bias = this.weight(`${key}.bias`, [C]);
+    const bias = this.weight(`${key}.bias`, [C], this.act);
     // taps[a][r] = which 3×3 rows (or columns) add up to the 2×2 tap r of phase a.
     const taps = [
       [[0], [1, 2]],
@@ -132,7 +156,7 @@ class DecoderGraphBuilder extends StateDictGraphBuilder {
             }
           }
         }
-        const weight = this.g.initializer(`${key}.phase${a}${b}`, k, [C, C, 2, 2]);
+        const weight = this.g.initializer(`${key}.phase${a}${b}`, k, [C, C, 2, 2], this.act);
         const pads = [a === 0 ? 1 : 0, b === 0 ? 1 : 0, a === 0 ? 0 : 1, b === 0 ? 0 : 1];
         phases.push(this.g.node('Conv', [x.value, weight, bias], { kernel_shape: [2, 2], pads }, `${key}/phase${a}${b}`));
       }
@@ -146,8 +170,9 @@ class DecoderGraphBuilder extends StateDictGraphBuilder {
     const plan = planDecoder(c);
     const z = this.g.input('z', 'float32', ['N', c.latentChannels, 'h', 'w']);
     const scaled = this.g.node('Div', [z, this.g.constant([c.scalingFactor], 'float32', [])], {}, 'z_unscaled');
-    const post = this.conv(plan.postQuantConv, scaled, c.latentChannels, c.latentChannels, 1);
-    let h: Feature = { value: this.conv(plan.convIn, post, c.latentChannels, plan.midAttention.ch, 3), ch: plan.midAttention.ch };
+    const post = this.conv(plan.postQuantConv, scaled, c.latentChannels, c.latentChannels, 1, 'float32');
+    const body = this.castTo(post, 'float32', this.act, 'z_act');
+    let h: Feature = { value: this.conv(plan.convIn, body, c.latentChannels, plan.midAttention.ch, 3), ch: plan.midAttention.ch };
     h = this.resnet(plan.midResnets[0], h);
     h = this.attention(plan.midAttention, h);
     h = this.resnet(plan.midResnets[1], h);
@@ -155,8 +180,8 @@ class DecoderGraphBuilder extends StateDictGraphBuilder {
       for (const r of level.resnets) h = this.resnet(r, h);
       if (level.upsampleConv !== null) h = this.upsampleConv(level.upsampleConv, h);
     }
-    const head = this.silu(this.groupNorm(plan.normOut, h), plan.normOut);
-    const images = this.conv(plan.convOut, head, h.ch, c.outChannels, 3);
+    const head = this.silu(this.groupNorm(plan.normOut, h, 'float32'), plan.normOut);
+    const images = this.conv(plan.convOut, head, h.ch, c.outChannels, 3, 'float32');
     this.g.output(images, 'images', 'float32', ['N', c.outChannels, 'H', 'W']);
 
     // 127.5·x + 128 in float32 (two roundings, as torch), clamp, then truncation: Floor makes the
@@ -171,10 +196,10 @@ class DecoderGraphBuilder extends StateDictGraphBuilder {
       {},
       'uint8/clamp',
     );
-    const bytes = this.g.node('Cast', [this.g.node('Floor', [clamped], {}, 'uint8/trunc')], { to: UINT8 }, 'uint8/cast');
+    const bytes = this.g.cast(this.g.node('Floor', [clamped], {}, 'uint8/trunc'), 'uint8', 'uint8/cast');
     const nhwc = this.g.node('Transpose', [bytes], { perm: [0, 2, 3, 1] }, 'uint8/nhwc');
     this.g.output(nhwc, 'uint8', 'uint8', ['N', 'H', 'W', c.outChannels]);
-    return this.g.toModel(DECODER_OPSET, `KL autoencoder decoder (${c.keyLayout} keys)`);
+    return this.g.toModel(DECODER_OPSET, `KL autoencoder decoder (${c.keyLayout} keys), ${this.act} body`);
   }
 }
 
@@ -182,7 +207,11 @@ class DecoderGraphBuilder extends StateDictGraphBuilder {
  * Builds the ONNX model of a KL decoder from its config and decode-side state_dict (in
  * `config.keyLayout`). Throws naming the first missing, unexpected or mis-shaped key.
  */
-export function buildDecoderOnnx(config: DecoderConfig, weights: ReadonlyMap<string, StoredTensor>): Uint8Array {
+export function buildDecoderOnnx(
+  config: DecoderConfig,
+  weights: ReadonlyMap<string, StoredTensor>,
+  options: DecoderOnnxOptions = {},
+): Uint8Array {
   checkDecoderWeights(config, weights, 'decoder weights');
-  return new DecoderGraphBuilder(config, weights).build();
+  return new DecoderGraphBuilder(config, weights, options.dtype ?? 'float32').build();
 }
