@@ -22,7 +22,6 @@ import { relativeL2, weightsFile } from '../test/fixtures/small-networks.ts';
 import { DIT_XL_2 } from './latent-configs.ts';
 import { loadLine, numberOption } from './options.ts';
 
-
 export interface BenchDiTOptions {
   /** The network; default DiT-XL/2 (tests give a small one). */
   config?: DiTConfig;

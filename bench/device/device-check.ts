@@ -34,6 +34,7 @@ import {
   writeSafetensors,
 } from '@diffq/networks';
 import {
+  buildDiTOnnx,
   type DenoiserNetwork,
   type GraphDtype,
   loadOrt,
@@ -162,8 +163,19 @@ const labels = (n: number, classes: number) => BigInt64Array.from({ length: n },
 const timesteps = (n: number) => Float32Array.from({ length: n }, (_, i) => (i * 997) % 1000);
 
 /** A denoiser (UNet or DiT) through openEngine, as the worker opens it. */
-async function openDenoiser(network: DenoiserNetwork, weights: ReadonlyMap<string, StoredTensor>, dtype: GraphDtype, inputs: Record<string, Tensor>): Promise<OnnxSide> {
-  const opened = await openEngine({ ...network, weights, engine: 'onnx', provider, dtype });
+async function openDenoiser(
+  network: DenoiserNetwork,
+  weights: ReadonlyMap<string, StoredTensor>,
+  dtype: GraphDtype,
+  inputs: Record<string, Tensor>,
+  scratch: string,
+): Promise<OnnxSide> {
+  // DiT-XL/2's graph is written with external data (2.7 GB): into the network's scratch directory, which goes with it.
+  const buildGraph =
+    network.architecture === 'dit'
+      ? async (d: GraphDtype) => buildDiTOnnx(network.modelConfig, weights, { dtype: d, path: join(scratch, `dit-${d}.onnx`) })
+      : undefined;
+  const opened = await openEngine({ ...network, weights, buildGraph, engine: 'onnx', provider, dtype });
   const x = inputs.x;
   const t = inputs.t ?? inputs.timesteps;
   const y = inputs.y;
@@ -200,12 +212,21 @@ function networks(): TimedNetwork[] {
   const dit = quick ? parseDiTConfig({ input_size: 8, patch_size: 2, hidden_size: 64, depth: 2, num_heads: 4 }) : DIT_XL_2;
   const ditBatch = quick ? 2 : 8;
   const ditInputs: Record<string, Tensor> = {
-    x: { shape: [ditBatch, dit.in_channels, dit.input_size, dit.input_size], data: seedNormals(2, 0, ditBatch * dit.in_channels * dit.input_size ** 2) },
+    x: {
+      shape: [ditBatch, dit.in_channels, dit.input_size, dit.input_size],
+      data: seedNormals(2, 0, ditBatch * dit.in_channels * dit.input_size ** 2),
+    },
     t: { shape: [ditBatch], data: timesteps(ditBatch) },
     y: { shape: [ditBatch], data: labels(ditBatch, dit.num_classes) },
   };
   const vae = quick
-    ? { ...SD_VAE_CONFIG, block_out_channels: [32, 64], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'], layers_per_block: 1, norm_num_groups: 8 }
+    ? {
+        ...SD_VAE_CONFIG,
+        block_out_channels: [32, 64],
+        up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
+        layers_per_block: 1,
+        norm_num_groups: 8,
+      }
     : SD_VAE_CONFIG;
   const decoder: DecoderConfig = { ...parseDiffusersDecoderConfig(vae), keyLayout: 'diffusers' };
   const decodeBatch = quick ? 2 : 8;
@@ -221,7 +242,7 @@ function networks(): TimedNetwork[] {
       summary: cifar.summary,
       weights: () => cifar.weights,
       inputs: unetInputs,
-      open: (weights, dtype) => openDenoiser({ modelConfig: cifar.config }, weights, dtype, unetInputs),
+      open: (weights, dtype, scratch) => openDenoiser({ modelConfig: cifar.config }, weights, dtype, unetInputs, scratch),
     },
     {
       name: quick ? 'dit_small' : 'dit_xl_2',
@@ -231,7 +252,7 @@ function networks(): TimedNetwork[] {
       summary: `DiT ${JSON.stringify({ input_size: dit.input_size, patch_size: dit.patch_size, hidden_size: dit.hidden_size, depth: dit.depth, num_heads: dit.num_heads })}, ${(ditParameterCount(dit) / 1e6).toFixed(1)}M parameters`,
       weights: () => randomDiTWeights(dit, 0),
       inputs: ditInputs,
-      open: (weights, dtype) => openDenoiser({ architecture: 'dit', modelConfig: dit }, weights, dtype, ditInputs),
+      open: (weights, dtype, scratch) => openDenoiser({ architecture: 'dit', modelConfig: dit }, weights, dtype, ditInputs, scratch),
     },
     {
       name: quick ? 'sd_decoder_small' : 'sd_decoder',
@@ -279,10 +300,14 @@ async function timeNetwork(net: TimedNetwork, repeatAtMost: number): Promise<voi
   try {
     log(`timing ${net.name}: ${net.summary}, batch ${net.batch}, on ${provider}`);
     let weights: Map<string, StoredTensor> | undefined = net.weights();
-    const weightsPath = net.twin === 'sd_decoder' ? join(scratch, 'decoder', 'diffusion_pytorch_model.safetensors') : join(scratch, 'weights.safetensors');
+    const weightsPath =
+      net.twin === 'sd_decoder' ? join(scratch, 'decoder', 'diffusion_pytorch_model.safetensors') : join(scratch, 'weights.safetensors');
     mkdirSync(dirname(weightsPath), { recursive: true });
     // Generated weights are float32: written as they are, the PyTorch side reads the same numbers.
-    writeFileSync(weightsPath, writeSafetensors(Object.fromEntries([...weights].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]))));
+    writeFileSync(
+      weightsPath,
+      writeSafetensors(Object.fromEntries([...weights].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]))),
+    );
     writeFileSync(join(scratch, 'config.json'), JSON.stringify(net.twinConfig));
     if (net.twin === 'sd_decoder') writeFileSync(join(scratch, 'decoder', 'config.json'), JSON.stringify(net.twinConfig));
     writeFileSync(join(scratch, 'inputs.safetensors'), writeSafetensors(net.inputs));
@@ -338,7 +363,9 @@ async function timeNetwork(net: TimedNetwork, repeatAtMost: number): Promise<voi
       ...['--network', net.twin, '--label', net.name, '--config', join(scratch, 'config.json'), '--weights', weightsPath],
       ...['--inputs', join(scratch, 'inputs.safetensors'), '--output', torchOut, '--repeat', String(repeat)],
     ]);
-    const reference = existsSync(torchOut) ? (readSafetensors(new Uint8Array(readFileSync(torchOut))).tensors.get('out')?.data as Float32Array) : undefined;
+    const reference = existsSync(torchOut)
+      ? (readSafetensors(new Uint8Array(readFileSync(torchOut))).tensors.get('out')?.data as Float32Array)
+      : undefined;
     // diffq's figures carry their distance from PyTorch's float32 output: both sides shown to compute the same function.
     for (const o of outputs) {
       if (reference) {
@@ -391,8 +418,13 @@ figure({ check: 'environment', node: process.version, onnxruntime: ort.env.versi
 const started = performance.now();
 const timed = networks();
 const wanted = values.networks ? values.networks.split(',') : timed.map((n) => n.name);
-for (const name of wanted) if (!timed.some((n) => n.name === name)) throw new Error(`--networks names "${name}"; accepted: ${timed.map((n) => n.name).join(', ')}`);
-const timing = (net: TimedNetwork): [string, string, () => Promise<void>] => ['timing', `timing ${net.name}`, () => timeNetwork(net, quick ? 3 : 20)];
+for (const name of wanted)
+  if (!timed.some((n) => n.name === name)) throw new Error(`--networks names "${name}"; accepted: ${timed.map((n) => n.name).join(', ')}`);
+const timing = (net: TimedNetwork): [string, string, () => Promise<void>] => [
+  'timing',
+  `timing ${net.name}`,
+  () => timeNetwork(net, quick ? 3 : 20),
+];
 const chosen = timed.filter((n) => wanted.includes(n.name));
 // The full-size DiT comes last: with the end-to-end run before it, a budget that runs out loses the one costliest figure.
 const steps: [string, string, () => Promise<void>][] = [

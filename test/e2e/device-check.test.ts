@@ -23,7 +23,10 @@ describe('the device check, rehearsed on this machine with --provider webgpu --q
   let code: number | null = null;
 
   before(async () => {
-    const bundled = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'device', 'bundle.ts'), out], { cwd: REPO, encoding: 'utf8' });
+    const bundled = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'device', 'bundle.ts'), out], {
+      cwd: REPO,
+      encoding: 'utf8',
+    });
     assert.equal(bundled.status, 0, bundled.stderr);
     // prepare.sh copies onnxruntime-node beside the bundle; linking it is the same for a run here.
     const require = createRequire(join(REPO, 'packages', 'onnx', 'package.json'));
@@ -81,7 +84,9 @@ describe('the device check, rehearsed on this machine with --provider webgpu --q
       assert.ok(Number(onnx.medianMs) > 0);
       assert.equal(onnx.agreesWithPyTorch, true, `${network}: relative L2 ${onnx.relL2VsPyTorchFloat32}`);
       // float16 was asked for too; the cpu fallback runs float32, which is not timed twice.
-      assert.ok(timing.some((f) => f.runtime === 'onnxruntime-node' && f.asked === 'float16' && String(f.skipped).startsWith('already timed')));
+      assert.ok(
+        timing.some((f) => f.runtime === 'onnxruntime-node' && f.asked === 'float16' && String(f.skipped).startsWith('already timed')),
+      );
       const torch = timing.find((f) => f.runtime === 'pytorch' && f.precision === 'float32');
       assert.ok(torch && Number(torch.medianMs) > 0, `${network}: no PyTorch float32 figure in ${JSON.stringify(timing)}`);
       assert.equal(torch.device, 'cpu');

@@ -125,7 +125,10 @@ export async function chooseProvider<S>(
 export function describeProvider(version: string, chosen: Pick<ChosenProvider<unknown>, 'provider' | 'requested' | 'skipped'>): string {
   const base = `onnxruntime-node ${version} ${chosen.provider}`;
   if (chosen.skipped.length === 0) return base;
-  // The cuda reason carries its install instructions; the description keeps the part before them.
-  const reasons = chosen.skipped.map((s) => s.reason.replace(/ \(.*$/, '')).join('; ');
-  return `${base} (${chosen.requested} fallback: ${reasons})`;
+  return `${base} (${chosen.requested} fallback: ${shortFallbackReasons(chosen.skipped)})`;
+}
+
+/** The skipped providers' reasons without their parenthesised details (the cuda reason's install instructions). */
+export function shortFallbackReasons(skipped: readonly { reason: string }[]): string {
+  return skipped.map((s) => s.reason.replace(/ \(.*$/, '')).join('; ');
 }

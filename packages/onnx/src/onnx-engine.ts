@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import type { DenoiserEngine } from '@diffq/diffusion';
 import * as tf from '@tensorflow/tfjs';
 import type * as Ort from 'onnxruntime-node';
-import { chooseProvider, describeProvider, type ExecutionProvider, type ProviderChoice, providerFromEnv } from './execution-provider.ts';
+import {
+  chooseProvider,
+  describeProvider,
+  type ExecutionProvider,
+  type ProviderChoice,
+  providerFromEnv,
+  shortFallbackReasons,
+} from './execution-provider.ts';
 import { describePlacement, type NodePlacement, probePlacement, profileDirectory } from './node-placement.ts';
 
 export type { ExecutionProvider } from './execution-provider.ts';
@@ -158,7 +165,10 @@ export async function openOrtSession(model: Uint8Array | string, options: OnnxEn
   const providerFallback = chosen.skipped.length > 0 ? chosen.skipped.map((s) => s.reason).join('; ') : undefined;
   const report = [
     description,
-    providerFallback && `${chosen.requested} was asked for and ${chosen.provider} runs instead: ${providerFallback}`,
+    // The description already gives the short reasons; the full ones only when they say more (cuda's install steps).
+    providerFallback &&
+      providerFallback !== shortFallbackReasons(chosen.skipped) &&
+      `${chosen.requested} was asked for and ${chosen.provider} runs instead: ${providerFallback}`,
     placementNote,
   ]
     .filter((part) => part)

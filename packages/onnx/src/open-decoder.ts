@@ -8,7 +8,7 @@
 import type { DecoderConfig, DecoderDirectory } from '@diffq/networks';
 import { decoderImageSize } from '@diffq/networks';
 import type * as Ort from 'onnxruntime-node';
-import { type ProviderChoice, providerFromEnv } from './execution-provider.ts';
+import { type ExecutionProvider, type ProviderChoice, providerFromEnv } from './execution-provider.ts';
 import { cachedGraph } from './graph-cache.ts';
 import { dtypeFromEnv, type GraphDtype, openInDtype } from './graph-dtype.ts';
 import { openOrtSession } from './onnx-engine.ts';
@@ -29,6 +29,8 @@ export interface Decoder {
   readonly description: string;
   /** What the decoder computes in: float16 only for a half-precision graph on cuda or webgpu. */
   readonly precision: GraphDtype;
+  /** The execution provider that loaded (the one asked for, or its fallback). */
+  readonly provider: ExecutionProvider;
   readonly config: DecoderConfig;
   /** sha256 of the weights file: what a run pins. */
   readonly digest: string;
@@ -58,6 +60,7 @@ class OnnxDecoder implements Decoder {
     session: Ort.InferenceSession,
     readonly description: string,
     readonly precision: GraphDtype,
+    readonly provider: ExecutionProvider,
     readonly config: DecoderConfig,
     readonly digest: string,
   ) {
@@ -131,5 +134,5 @@ export async function openDecoder(dir: DecoderDirectory, options: OpenDecoderOpt
   );
   const { session, note } = opened;
   const description = [session.report, note, ...notes].join('; ');
-  return new OnnxDecoder(session.ort, session.session, description, dtype, dir.config, dir.digest);
+  return new OnnxDecoder(session.ort, session.session, description, dtype, session.provider, dir.config, dir.digest);
 }

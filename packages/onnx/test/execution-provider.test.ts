@@ -49,7 +49,8 @@ describe('the webgpu execution provider', () => {
         engine.description,
         /^onnxruntime-node \S+ cpu \(webgpu fallback: the webgpu provider did not load: Failed to get a WebGPU adapter: .+\)$/,
       );
-      assert.match(why, /webgpu was asked for and cpu runs instead: the webgpu provider did not load: Failed to get a WebGPU adapter/);
+      // The reason once: the report does not repeat what the description says.
+      assert.equal(why.split('Failed to get a WebGPU adapter').length - 1, 1, why);
     } finally {
       engine.dispose();
     }
