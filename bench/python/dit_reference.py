@@ -1,7 +1,9 @@
 """
 The DiT forward in PyTorch, for `bench/latent-dit.ts`: the network of facebookresearch/DiT's models.py
 written from its description (docs/models.md, test/golden/cases/README.md "dit_forward"), with the same
-state_dict keys, so it loads the bench's generated weights.safetensors as DiT would.
+state_dict keys, so it loads the bench's generated weights.safetensors as DiT would. `DiT(cfg)` takes
+the case's / model.json's `model` object; golden_twin.py checks it, forward_with_cfg included, against
+the dit_forward golden cases.
 
     /usr/bin/python3 bench/python/dit_reference.py <dir> <config.json> <threads> <warmup> <repeat>
 
@@ -12,7 +14,6 @@ max_rss_mb, threads, torch version.
 import json
 import math
 import resource
-import struct
 import sys
 import time
 
@@ -20,43 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-DTYPES = {"F32": torch.float32, "I64": torch.int64, "F64": torch.float64}
-
-
-def read_safetensors(path):
-    """The file's tensors as views of one buffer read once (load_state_dict copies them into the model)."""
-    with open(path, "rb") as f:
-        f.seek(0, 2)
-        data = bytearray(f.tell())
-        f.seek(0)
-        f.readinto(data)
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    body = memoryview(data)[8 + n :]
-    out = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = entry["data_offsets"]
-        t = torch.frombuffer(body[begin:end], dtype=DTYPES[entry["dtype"]]) if end > begin else torch.empty(0)
-        out[name] = t.reshape(entry["shape"])
-    return out
-
-
-def write_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name, t in tensors.items():
-        raw = t.contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
-        offset += len(raw)
-        blobs.append(raw)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text)
-        for b in blobs:
-            f.write(b)
-
+import twin_attention
+from safetensors_io import read_safetensors, write_safetensors
 
 def layer_norm(x):
     return F.layer_norm(x, x.shape[-1:], eps=1e-6)
@@ -86,8 +52,11 @@ class Attention(nn.Module):
     def forward(self, x):
         n, t, d = x.shape
         q, k, v = self.qkv(x).reshape(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        w = ((q * (d // self.heads) ** -0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
-        return self.proj((w @ v).transpose(1, 2).reshape(n, t, d))
+        if twin_attention.FUSED:
+            a = F.scaled_dot_product_attention(q, k, v)
+        else:
+            a = ((q * (d // self.heads) ** -0.5) @ k.transpose(-2, -1)).softmax(dim=-1) @ v
+        return self.proj(a.transpose(1, 2).reshape(n, t, d))
 
 
 class Block(nn.Module):
@@ -168,6 +137,17 @@ class DiT(nn.Module):
         g = int(round(tokens**0.5))
         h = h.reshape(n, g, g, self.p, self.p, self.out)
         return torch.einsum("nhwpqc->nchpwq", h).reshape(n, self.out, g * self.p, g * self.p)
+
+    def forward_with_cfg(self, x, t, y, cfg_scale, guided_channels=3):
+        """DiT's classifier-free guidance on a doubled batch: rows N/2.. carry the null label, and
+        both halves see x[:N/2]. The first `guided_channels` channels (3 in DiT, even with 4 latent
+        channels) become u + s·(c − u) in both halves; the other channels (ε's last, the variance)
+        stay each half's own."""
+        half = x[: len(x) // 2]
+        out = self(torch.cat([half, half]), t, y)
+        cond, uncond = out.chunk(2)
+        guided = uncond[:, :guided_channels] + cfg_scale * (cond[:, :guided_channels] - uncond[:, :guided_channels])
+        return torch.cat([torch.cat([guided, cond[:, guided_channels:]], 1), torch.cat([guided, uncond[:, guided_channels:]], 1)])
 
 
 def main():

@@ -2,14 +2,16 @@
 
 Written for the benchmark from the decoder's definition (docs/models.md, "The autoencoder"), with
 the module names of diffusers' AutoencoderKL so that a diffusers weights file loads strictly on
-the decode side. It is the straightforward PyTorch model: NCHW, nearest upsampling then a 3x3
-conv, one-head attention with bmm + softmax (torch 1.13 has no fused attention).
+the decode side (ldm_to_diffusers renames an LDM / CompVis state_dict to them). It is the
+straightforward PyTorch model: NCHW, nearest upsampling then a 3x3 conv, one-head attention with
+scaled_dot_product_attention where torch has it (>= 2.0, as diffusers' AttnProcessor2_0), bmm + softmax
+otherwise. golden_twin.py checks KLDecoder against the vae_decode golden cases.
 
 usage: sd_decoder.py <decoder dir> <latents .f32> <n> <h> <w> <runs> <threads> <images out .f32>
 prints one JSON line: {"ms": [...], "warm_ms": ..., "torch": version, "threads": t}
 """
 import json
-import struct
+import re
 import sys
 import time
 
@@ -18,25 +20,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+import twin_attention
+from safetensors_io import read_safetensors
+
 EPS = 1e-6
-
-
-def read_safetensors(path):
-    """The float32 / float16 tensors of a safetensors file, by name."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    base = 8 + n
-    dtypes = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
-    out = {}
-    for name, entry in header.items():
-        if name == "__metadata__" or entry["dtype"] not in dtypes:
-            continue
-        begin, end = entry["data_offsets"]
-        array = np.frombuffer(data, dtype=dtypes[entry["dtype"]], count=(end - begin) // np.dtype(dtypes[entry["dtype"]]).itemsize, offset=base + begin)
-        out[name] = torch.from_numpy(array.astype(np.float32).reshape(entry["shape"]))
-    return out
 
 
 class Resnet(nn.Module):
@@ -67,8 +54,11 @@ class Attention(nn.Module):
         n, c, h, w = x.shape
         t = self.group_norm(x).reshape(n, c, h * w).transpose(1, 2)
         q, k, v = self.to_q(t), self.to_k(t), self.to_v(t)
-        weights = torch.softmax(torch.bmm(q, k.transpose(1, 2)) * c**-0.5, dim=-1)
-        o = self.to_out[0](torch.bmm(weights, v))
+        if twin_attention.FUSED:
+            a = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None])[:, 0]
+        else:
+            a = torch.bmm(torch.softmax(torch.bmm(q, k.transpose(1, 2)) * c**-0.5, dim=-1), v)
+        o = self.to_out[0](a)
         return x + o.transpose(1, 2).reshape(n, c, h, w)
 
 
@@ -136,6 +126,31 @@ class KLDecoder(nn.Module):
 
     def forward(self, z):
         return self.decoder(self.post_quant_conv(z / self.scaling_factor))
+
+
+_LDM_ATTENTION = {"norm": "group_norm", "q": "to_q", "k": "to_k", "v": "to_v", "proj_out": "to_out.0"}
+
+
+def ldm_to_diffusers(state, levels):
+    """The decode side of an LDM AutoencoderKL state_dict (post_quant_conv.*, decoder.*) under
+    diffusers' names, for a decoder of `levels` = len(ch_mult) levels (docs/models.md and the
+    golden README's "ldm → diffusers key table"): ldm's up.j is diffusers' up_blocks.(levels−1−j),
+    nin_shortcut is conv_shortcut, and the mid attention's 1×1 convs become Linear weights."""
+    out = {}
+    for key, value in state.items():
+        name = key
+        m = re.match(r"decoder\.mid\.attn_1\.(norm|q|k|v|proj_out)\.(weight|bias)$", key)
+        if m:
+            name = f"decoder.mid_block.attentions.0.{_LDM_ATTENTION[m[1]]}.{m[2]}"
+            if m[1] != "norm" and m[2] == "weight":
+                value = value[:, :, 0, 0]
+        else:
+            name = re.sub(r"^decoder\.mid\.block_(\d)\.", lambda b: f"decoder.mid_block.resnets.{int(b[1]) - 1}.", name)
+            name = re.sub(r"^decoder\.up\.(\d+)\.block\.", lambda u: f"decoder.up_blocks.{levels - 1 - int(u[1])}.resnets.", name)
+            name = re.sub(r"^decoder\.up\.(\d+)\.upsample\.", lambda u: f"decoder.up_blocks.{levels - 1 - int(u[1])}.upsamplers.0.", name)
+            name = name.replace(".nin_shortcut.", ".conv_shortcut.").replace("decoder.norm_out.", "decoder.conv_norm_out.")
+        out[name] = value
+    return out
 
 
 def main():
