@@ -121,9 +121,35 @@ async function golden(): Promise<void> {
     const run = await runProgram(process.execPath, [join(bin, 'golden.mjs'), picked, '--engine', 'onnx']);
     for (const line of run.out.split('\n')) {
       const m = line.match(/^(PASS|FAIL) (\S+) (\S+) (.*)$/);
-      if (m) figure({ check: 'golden', provider, case: m[2], kind: m[3], pass: m[1] === 'PASS', detail: m[4] });
+      if (m)
+        figure({ check: 'golden', runtime: 'onnxruntime-node', provider, case: m[2], kind: m[3], pass: m[1] === 'PASS', detail: m[4] });
     }
     if (run.code !== 0) figure({ check: 'golden', provider, exitCode: run.code, summary: run.out.trim().split('\n').at(-1) });
+    // The PyTorch twins on the same cases, on the GPU where torch has CUDA (its fused attention included):
+    // the timing below compares diffq with them, so they are shown to be the reference networks there too.
+    const twins = await runProgram(values.python ?? 'python3', [
+      join(repo, 'bench', 'python', 'golden_twin.py'),
+      '--device',
+      'auto',
+      ...names.map((n) => join(picked, n)),
+    ]);
+    for (const line of twins.out.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const r = JSON.parse(line) as Record<string, unknown>;
+      figure({
+        check: 'golden',
+        runtime: 'pytorch',
+        device: r.device,
+        attention: r.attention,
+        case: r.case,
+        kind: r.kind,
+        pass: r.pass,
+        outputs: r.outputs,
+        error: r.error,
+      });
+    }
+    if (twins.code !== 0 && !twins.out.includes('"pass": false'))
+      figure({ check: 'golden', runtime: 'pytorch', error: twins.err.trim().split('\n').at(-1) });
   } finally {
     rmSync(picked, { recursive: true, force: true });
   }

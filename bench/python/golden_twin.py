@@ -1,9 +1,9 @@
 """The PyTorch twins (adm_unet.py, dit_reference.py, sd_decoder.py) against the golden cases: each
-case's forward on CPU in float32, compared with the case's outputs under its tolerance
+case's forward in float32 (on CPU, or CUDA with --device), compared with the case's outputs under its tolerance
 (test/golden/cases/README.md section 3), so a twin is shown to be the network diffq runs before
 it is timed against diffq.
 
-    golden_twin.py [--attention auto|fused|explicit] [--threads N] <case dir>...
+    golden_twin.py [--attention auto|fused|explicit] [--device cpu|cuda|auto] [--threads N] <case dir>...
 
 prints one JSON line per case: {"case", "kind", "pass", "outputs": {name: {...}}, "attention",
 "torch"}, or {"case", "kind", "pass": false, "error"} for a kind without a twin; exits 1 when any
@@ -26,6 +26,14 @@ import twin_attention
 from safetensors_io import read_safetensors
 
 
+# Where the twins run: cpu here; cuda on the device check's GPU, with TF32 off so float32 is float32.
+DEVICE = "cpu"
+
+
+def _on(t):
+    return t.to(DEVICE)
+
+
 def _weights(tensors, prefix):
     return {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
 
@@ -35,8 +43,9 @@ def _unet(case, tensors):
 
     model = build_unet(case["model"])
     model.load_state_dict(_weights(tensors, "model"), strict=True)
-    y = tensors["y"] if "y" in case["inputs"] else None
-    return {"output": model(tensors["x"], tensors["timesteps"], y)}
+    model.to(DEVICE)
+    y = _on(tensors["y"]) if "y" in case["inputs"] else None
+    return {"output": model(_on(tensors["x"]), _on(tensors["timesteps"]), y)}
 
 
 def _dit(case, tensors):
@@ -44,7 +53,8 @@ def _dit(case, tensors):
 
     model = DiT(case["model"]).eval()
     model.load_state_dict(_weights(tensors, "model"), strict=True)
-    x, t, y = tensors["x"], tensors["t"], tensors["y"]
+    model.to(DEVICE)
+    x, t, y = _on(tensors["x"]), _on(tensors["t"]), _on(tensors["y"])
     return {"output": model(x, t, y), "output_cfg": model.forward_with_cfg(x, t, y, case["cfg_scale"])}
 
 
@@ -57,7 +67,8 @@ def _vae(case, tensors):
     if vae["naming"] == "ldm":
         state = ldm_to_diffusers(state, len(vae["ddconfig"]["ch_mult"]))
     model.load_state_dict(state, strict=True)
-    images = model(tensors["latents"])
+    model.to(DEVICE)
+    images = model(_on(tensors["latents"]))
     # DiT sample_ddp.py's conversion: float32 127.5·x + 128, clamped, truncated, NHWC.
     levels = torch.clamp(127.5 * images + 128.0, 0, 255).permute(0, 2, 3, 1).to(torch.uint8)
     return {"images": images, "uint8": levels}
@@ -97,17 +108,23 @@ def check_case(case_dir):
     checked = {}
     for name in case["outputs"]:
         tol = {"rel_l2": tolerance["rel_l2"], "abs_l2": tolerance.get("abs_l2", 0), **tolerance.get("per_tensor", {}).get(name, {})}
-        checked[name] = compare(outputs[name], tensors[name], tol)
-    return {**result, "pass": all(c["pass"] for c in checked.values()), "outputs": checked}
+        checked[name] = compare(outputs[name].cpu(), tensors[name], tol)
+    return {**result, "device": DEVICE, "pass": all(c["pass"] for c in checked.values()), "outputs": checked}
 
 
 def main(argv):
     parser = argparse.ArgumentParser(description="The PyTorch twins against the golden cases.")
     parser.add_argument("--attention", default="auto", choices=["auto", "fused", "explicit"])
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="auto: cuda when torch has it")
     parser.add_argument("cases", nargs="+")
     a = parser.parse_args(argv)
     twin_attention.use(a.attention)
+    global DEVICE
+    DEVICE = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+    if DEVICE == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     if a.threads:
         torch.set_num_threads(a.threads)
     failed = 0

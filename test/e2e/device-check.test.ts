@@ -7,9 +7,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PYTHON, skipUnlessPython } from '../fixtures/reference-python.ts';
 import { REPO } from './harness.ts';
@@ -28,13 +27,10 @@ describe('the device check, rehearsed on this machine with --provider webgpu --q
       encoding: 'utf8',
     });
     assert.equal(bundled.status, 0, bundled.stderr);
-    // prepare.sh copies onnxruntime-node beside the bundle; linking it is the same for a run here.
-    const require = createRequire(join(REPO, 'packages', 'onnx', 'package.json'));
-    for (const pkg of ['onnxruntime-node', 'onnxruntime-common']) {
-      const root = dirname(require.resolve(`${pkg}/package.json`));
-      mkdirSync(join(out, 'app', 'node_modules'), { recursive: true });
-      symlinkSync(root, join(out, 'app', 'node_modules', pkg));
-    }
+    // prepare.sh copies the hoisted onnxruntime-node beside the bundle; linking it is the same for a run here.
+    mkdirSync(join(out, 'app', 'node_modules'), { recursive: true });
+    for (const pkg of ['onnxruntime-node', 'onnxruntime-common'])
+      symlinkSync(join(REPO, 'node_modules', pkg), join(out, 'app', 'node_modules', pkg));
     const child = spawn(
       process.execPath,
       [join(out, 'app', 'bin', 'device-check.mjs'), '--repo', REPO, '--provider', 'webgpu', '--quick', '--python', PYTHON],
@@ -67,11 +63,18 @@ describe('the device check, rehearsed on this machine with --provider webgpu --q
     assert.equal(figures.at(-1)?.check, 'done');
   });
 
-  it('passes every unet_forward, dit_forward and vae_decode golden case on the fallback provider', () => {
-    const golden = of('golden');
-    const kinds = new Set(golden.map((f) => f.kind));
-    assert.deepEqual([...kinds].sort(), ['dit_forward', 'unet_forward', 'vae_decode']);
-    for (const f of golden) assert.equal(f.pass, true, JSON.stringify(f));
+  it('passes every unet_forward, dit_forward and vae_decode golden case on the fallback provider, and so do the PyTorch twins', () => {
+    for (const runtime of ['onnxruntime-node', 'pytorch']) {
+      const golden = of('golden').filter((f) => f.runtime === runtime);
+      const kinds = new Set(golden.map((f) => f.kind));
+      assert.deepEqual([...kinds].sort(), ['dit_forward', 'unet_forward', 'vae_decode'], runtime);
+      assert.ok(golden.length >= 6, `${runtime}: ${golden.length} cases`);
+      for (const f of golden) assert.equal(f.pass, true, JSON.stringify(f));
+    }
+    assert.deepEqual(
+      of('golden').filter((f) => f.runtime === undefined),
+      [],
+    );
   });
 
   it('times each network on onnxruntime, states the webgpu fallback, and agrees with the PyTorch twin on the same weights', () => {
