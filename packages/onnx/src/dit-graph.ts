@@ -12,8 +12,6 @@
  * With dtype float16 (the cuda provider) the Linear layers take half-precision weights and inputs;
  * LayerNorm, the attention softmax, the timestep embedding and the residual stream stay in float32.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   checkDiTStateDict,
@@ -27,6 +25,7 @@ import {
 } from '@diffq/networks';
 import { type ElemType, EXTERNAL_DATA_THRESHOLD } from './onnx-graph.ts';
 import { StateDictGraphBuilder } from './state-dict-graph-builder.ts';
+import { temporaryGraphDirectory } from './temporary-graph-directory.ts';
 
 /** Default-domain opset: LayerNormalization (17) and Gelu with the tanh approximation (20). */
 export const DIT_OPSET = 20;
@@ -204,7 +203,7 @@ class DiTGraphBuilder extends StateDictGraphBuilder {
 
     const doc = `facebookresearch/DiT, ${this.act} Linear layers`;
     if (this.g.initializerBytes <= (options.externalDataThreshold ?? EXTERNAL_DATA_THRESHOLD)) return this.g.toModel(DIT_OPSET, doc);
-    const path = options.path ?? join(mkdtempSync(join(tmpdir(), 'diffq-dit-')), 'dit.onnx');
+    const path = options.path ?? join(temporaryGraphDirectory('diffq-dit-'), 'dit.onnx');
     this.g.writeModel(path, DIT_OPSET, doc);
     return path;
   }

@@ -8,10 +8,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WEIGHTS_FILE } from '@diffq/networks';
+import { temporaryGraphDirectory } from './temporary-graph-directory.ts';
 
 export const ONNX_CACHE_DIR = '.diffq-onnx';
 
@@ -53,7 +53,7 @@ export async function cachedGraph(
     await mkdir(join(modelDir, ONNX_CACHE_DIR), { recursive: true });
   } catch (e) {
     // A read-only directory: the graph is built in memory, or in a temporary directory when it must be a file.
-    const graph = await build(join(await mkdtemp(join(tmpdir(), 'diffq-graph-')), `${stem}.onnx`));
+    const graph = await build(join(temporaryGraphDirectory('diffq-graph-'), `${stem}.onnx`));
     return { graph, note: `graph built in ${seconds()} s, not cached (${(e as Error).message.split('\n')[0]})` };
   }
   const bytes = await build(path);
