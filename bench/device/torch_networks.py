@@ -68,6 +68,11 @@ def call(network, model, inputs):
     return model(inputs["x"], inputs["timesteps"], inputs.get("y"))
 
 
+def emit(line):
+    """One figure: a compact JSON line, as device-check.ts prints its own."""
+    print(json.dumps(line, separators=(",", ":")), flush=True)
+
+
 def relative_l2(a, b):
     a, b = a.double(), b.double()
     return float(torch.linalg.vector_norm(a - b) / torch.linalg.vector_norm(b))
@@ -116,7 +121,7 @@ def main():
         line = dict(common, precision=name, mode=PRECISIONS[name][1])
         if device == "cpu" and name != "float32":
             # The figures are for GPUs; PyTorch's CPU autocast also lacks kernels (group_norm in bfloat16 on torch 1.13).
-            print(json.dumps(dict(line, skipped=f"{name} is timed on CUDA only")), flush=True)
+            emit(dict(line, skipped=f"{name} is timed on CUDA only"))
             continue
         try:
             dtype = PRECISIONS[name][0]
@@ -148,7 +153,7 @@ def main():
                 line["relL2VsFloat32"] = float(f"{relative_l2(out, reference):.3e}")
         except Exception as e:  # one precision failing (a kernel missing, memory) leaves the others' figures
             line["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        print(json.dumps(line), flush=True)
+        emit(line)
     if reference is None:
         raise SystemExit("no float32 output: the check needs it to compare onnxruntime with PyTorch")
 
