@@ -8,7 +8,7 @@
  *   2. timing: each network of networks() on the provider in float32 and float16, beside its PyTorch
  *      twin (torch_networks.py) on the same weights, inputs and device, after checking that the two
  *      compute the same function;
- *   3. e2e: `diffq demo` of the shipped MNIST model, its workers on the provider, Redis started by
+ *   3. e2e: `diffq demo` of the shipped MNIST model, one worker on the provider, Redis started by
  *      the demo from the carried redis-server; its report.json says which provider ran.
  *
  * Usage: node device-check.mjs --repo <checkout> [--provider webgpu] [--quick] [--python python3]
@@ -417,7 +417,21 @@ async function endToEnd(): Promise<void> {
     // Nothing listens on this loopback port, so the demo starts its own redis-server for its length.
     const run = await runProgram(
       process.execPath,
-      [join(bin, 'diffq.mjs'), 'demo', '--model', join(repo, 'models', 'mnist'), '--seeds', seeds, '--steps', steps, '--engine', 'onnx'],
+      // One worker, holding the GPU, as a GPU node runs one worker per device.
+      [
+        join(bin, 'diffq.mjs'),
+        'demo',
+        '--model',
+        join(repo, 'models', 'mnist'),
+        '--seeds',
+        seeds,
+        '--steps',
+        steps,
+        '--engine',
+        'onnx',
+        '--workers',
+        '1',
+      ],
       { DIFFQ_STORE: `file://${store}`, DIFFQ_REDIS_URL: 'redis://127.0.0.1:6391' },
     );
     const runId = run.out.match(/launched (\S+):/)?.[1];

@@ -101,5 +101,6 @@ describe('the device check, rehearsed on this machine with --provider webgpu --q
     assert.equal(e2e?.exitCode, 0, JSON.stringify(e2e));
     assert.deepEqual(e2e.providers, ['cpu']);
     assert.equal(e2e.samples, 20);
+    assert.match(String(e2e.workers), /^workers: demo-worker-1@\S+; /, 'one worker, as a GPU node runs one per device');
   });
 });

@@ -258,8 +258,13 @@ const dashboard: Handler = async (producer, argv, io) => {
 };
 
 const demo: Handler = async (producer, argv, io) => {
-  const { runDemo } = await import('./demo.ts');
+  const { runDemo, MAX_DEMO_WORKERS } = await import('./demo.ts');
+  const workers = argv.workers as number;
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= MAX_DEMO_WORKERS)) {
+    throw new UsageError([`--workers is ${argv.workers}; accepted: an integer from 1 to ${MAX_DEMO_WORKERS}`]);
+  }
   return runDemo(producer, {
+    workers,
     model: argv.model as string | undefined,
     seeds: String(argv.seeds),
     sampler: argv.sampler as DemoOptions['sampler'],
@@ -556,6 +561,7 @@ export async function main(args: string[], io: Io = processIo): Promise<number> 
           .option('steps', { type: 'number', default: DEMO_SAMPLER.steps })
           .option('guidance-scale', { type: 'number', default: 3, describe: 'classifier-free guidance w, for a model with a null label' })
           .option('batch-size', { type: 'number', default: 25 })
+          .option('workers', { type: 'number', default: 2, describe: 'in-process workers sharing the run (one per GPU on a GPU machine)' })
           .option('engine', { choices: ['auto', 'onnx', 'tfjs'], default: 'auto' })
           .option('redis-server', {
             type: 'string',

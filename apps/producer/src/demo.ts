@@ -1,12 +1,12 @@
 /**
  * `diffq demo` (what `npm start` runs): the whole pipeline on one machine with the embedded
  * defaults — launch a run of the shipped MNIST model (models/mnist) on the default store, sample it
- * with two in-process workers that exit when the queue is idle, then print the report and where the
+ * with in-process workers (two by default, `--workers`) that exit when the queue is idle, then print the report and where the
  * contact sheet is. When nothing answers at the configured (loopback) Redis and redis-server is
  * installed, the demo runs its own private one for its length. It runs both ends in one process, so it is the one producer command that loads
  * the worker (on demand: no other command pays for tfjs and onnxruntime).
  */
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeSampler, keys, newRunId, type SAMPLER_KINDS } from '@diffq/contract';
@@ -32,6 +32,8 @@ export interface DemoOptions {
   /** Classifier-free guidance weight w, used when the model has a null label. */
   guidanceScale: number;
   batchSize: number;
+  /** In-process workers (default DEMO_WORKERS); the machine's cores are split between them. */
+  workers?: number;
   engine?: 'auto' | 'onnx' | 'tfjs';
   write: (text: string) => void;
   tty: boolean;
@@ -90,8 +92,10 @@ async function demoRedis(producer: Producer, write: (text: string) => void, redi
   }
 }
 
-/** Two in-process workers share the run, so the report shows the work distributed. */
+/** Two in-process workers share the run by default, so the report shows the work distributed. */
 export const DEMO_WORKERS = 2;
+/** More in one process would only contend for the same cores and device. */
+export const MAX_DEMO_WORKERS = 8;
 
 export async function runDemo(configured: Producer, options: DemoOptions): Promise<number> {
   const { write } = options;
@@ -125,7 +129,10 @@ async function demoRun(producer: Producer, options: DemoOptions, workers: Runnin
       `sampler: ${describeSampler(run.spec.sampler)}\n`,
   );
   const { startWorker } = await import('@diffq/worker');
-  for (let k = 1; k <= DEMO_WORKERS; k++) {
+  const count = options.workers ?? DEMO_WORKERS;
+  // The cores split between the workers: together they use the machine the way one worker would.
+  const threads = Math.max(1, Math.floor(availableParallelism() / count));
+  for (let k = 1; k <= count; k++) {
     workers.push(
       await startWorker({
         redis: producer.settings.redis,
@@ -133,8 +140,7 @@ async function demoRun(producer: Producer, options: DemoOptions, workers: Runnin
         model: flags.model,
         engine: options.engine,
         batchSize: options.batchSize,
-        // One core each: the two workers together use the machine the way one would.
-        threads: 1,
+        threads,
         workerId: `demo-worker-${k}@${hostname()}`,
         exitWhenIdle: true,
         log: () => {},

@@ -54,7 +54,9 @@ describe('diffq demo (Redis db 6)', () => {
     );
   });
 
-  it('launches, samples in-process and reports a run, then says where its contact sheet is', { timeout: 120_000 }, async () => {
+  it('launches, samples in-process with the workers asked for and reports a run, then says where its contact sheet is', {
+    timeout: 120_000,
+  }, async () => {
     const model = await writeRandomModel(join(dir, 'conditional'), { numClasses: 5 });
     const store = `file://${join(dir, 'runs')}`;
     const run = await runDiffq([
@@ -73,8 +75,11 @@ describe('diffq demo (Redis db 6)', () => {
       '2',
       '--engine',
       'onnx',
+      '--workers',
+      '1',
     ]);
     assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /^workers: demo-worker-1@\S+; /m);
     // The demo's own sampler (DEMO_SAMPLER), printed as it launches and in the report, x̂₀ clipped on a pixel model.
     const used = describeSampler(samplerSpec({ sampler: DEMO_SAMPLER.sampler, steps: 2 }, {}));
     assert.match(used, /x̂₀ clipped$/);
@@ -84,10 +89,31 @@ describe('diffq demo (Redis db 6)', () => {
     assert.ok(existsSync(grid), `the contact sheet ${grid} exists`);
     const report = JSON.parse(readFileSync(join(grid, '..', 'report.json'), 'utf8'));
     assert.equal(report.counts.samples, 30);
+    assert.deepEqual(Object.keys(report.workers).length, 1, `one worker sampled: ${JSON.stringify(report.workers)}`);
     const counts = Object.entries(report.labelCounts as Record<string, number>);
     assert.deepEqual(counts.map(([label]) => label).sort(), ['0', '1', '2', '3'], 'every class but the null label 4');
     const sizes = counts.map(([, n]) => n);
     assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `balanced labels: ${JSON.stringify(report.labelCounts)}`);
+  });
+
+  it('refuses a number of workers outside 1 to 8, naming the flag and the range, before launching anything', async () => {
+    const keysBefore = await redis.dbsize();
+    for (const workers of ['0', '9', '1.5']) {
+      const run = await runDiffq([
+        'demo',
+        '--redis',
+        REDIS_URL,
+        '--prefix',
+        PREFIX,
+        '--store',
+        `file://${join(dir, 'runs')}`,
+        '--workers',
+        workers,
+      ]);
+      assert.notEqual(run.code, 0);
+      assert.match(run.err, new RegExp(`--workers is ${workers.replace('.', '\\.')}; accepted: an integer from 1 to 8`));
+    }
+    assert.equal(await redis.dbsize(), keysBefore, 'nothing was enqueued');
   });
 
   it('says it needs Redis, and how to get one, when none answers and redis-server is not installed', async () => {
