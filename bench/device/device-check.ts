@@ -14,7 +14,7 @@
  * Usage: node device-check.mjs --repo <checkout> [--provider webgpu] [--quick] [--python python3]
  *        [--skip golden,timing,e2e] [--networks adm_unet_cifar,sd_decoder,dit_xl_2] [--budget 420]
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -96,6 +96,28 @@ function runProgram(
     child.on('error', (e) => done({ code: null, out, err: `${err}${e.message}` }));
     child.on('close', (code) => done({ code, out, err }));
   });
+}
+
+/**
+ * What WebGPU will find: the Vulkan ICD manifests the loader reads (VK_DRIVER_FILES, else its default
+ * directories) and the GPU nvidia-smi names. One run is all the device time allows, so a webgpu
+ * fallback must come with what to fix.
+ */
+function vulkanAndGpu(): Record<string, unknown> {
+  const dirs = ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/usr/local/nvidia/share/vulkan/icd.d'];
+  const manifests = dirs.flatMap((d) => {
+    try {
+      return readdirSync(d).map((f) => join(d, f));
+    } catch {
+      return [];
+    }
+  });
+  const smi = spawnSync('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader'], { encoding: 'utf8' });
+  return {
+    vkDriverFiles: process.env.VK_DRIVER_FILES ?? null,
+    vulkanIcds: manifests,
+    gpus: smi.status === 0 ? smi.stdout.trim().split('\n') : `nvidia-smi: ${smi.error?.message ?? smi.stderr.trim()}`,
+  };
 }
 
 /** The case kinds that run a network: what a GPU provider changes. */
@@ -454,7 +476,15 @@ async function endToEnd(): Promise<void> {
 
 const ort = await loadOrt();
 await initBackend();
-figure({ check: 'environment', node: process.version, onnxruntime: ort.env.versions?.node, provider, quick, budgetSeconds: budget });
+figure({
+  check: 'environment',
+  node: process.version,
+  onnxruntime: ort.env.versions?.node,
+  provider,
+  quick,
+  budgetSeconds: budget,
+  ...vulkanAndGpu(),
+});
 const started = performance.now();
 const timed = networks();
 const wanted = values.networks ? values.networks.split(',') : timed.map((n) => n.name);

@@ -63,6 +63,13 @@ describe('the device check, rehearsed on this machine with --provider webgpu --q
     assert.equal(figures.at(-1)?.check, 'done');
   });
 
+  it('says first what WebGPU will find: the Vulkan ICDs and the GPUs', () => {
+    const [environment] = of('environment');
+    assert.equal(environment?.provider, 'webgpu');
+    assert.ok(Array.isArray(environment.vulkanIcds), JSON.stringify(environment));
+    assert.ok('gpus' in environment && 'vkDriverFiles' in environment);
+  });
+
   it('passes every unet_forward, dit_forward and vae_decode golden case on the fallback provider, and so do the PyTorch twins', () => {
     for (const runtime of ['onnxruntime-node', 'pytorch']) {
       const golden = of('golden').filter((f) => f.runtime === runtime);
