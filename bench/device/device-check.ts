@@ -45,6 +45,7 @@ import {
   parseProviderChoice,
 } from '@diffq/onnx';
 import * as tf from '@tensorflow/tfjs';
+import { relativeL2 } from '../../test/fixtures/small-networks.ts';
 import { CIFAR_SIZE, cifarSizeModel } from '../cifar-config.ts';
 import { DIT_XL_2, SD_VAE_CONFIG } from '../latent-configs.ts';
 
@@ -323,18 +324,6 @@ function networks(): TimedNetwork[] {
       },
     },
   ];
-}
-
-/** ‖a − b‖ / ‖b‖ in float64. */
-function relativeL2(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) throw new Error(`outputs of ${a.length} and ${b.length} values`);
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d / n);
 }
 
 /** float32 on both sides computes one function: the same weights and inputs agree this closely or the figures are not comparable. */

@@ -22,6 +22,7 @@ describe('diffq demo (Redis db 6)', () => {
   let redis: Redis;
   let dir: string;
   let producer: Producer;
+  const onTestRedis = ['demo', '--redis', REDIS_URL, '--prefix', PREFIX];
   const demoOptions = { seeds: '0-9', sampler: 'ddim', steps: 50, guidanceScale: 1, batchSize: 25, write: () => {}, tty: false } as const;
 
   before(async () => {
@@ -60,11 +61,7 @@ describe('diffq demo (Redis db 6)', () => {
     const model = await writeRandomModel(join(dir, 'conditional'), { numClasses: 5 });
     const store = `file://${join(dir, 'runs')}`;
     const run = await runDiffq([
-      'demo',
-      '--redis',
-      REDIS_URL,
-      '--prefix',
-      PREFIX,
+      ...onTestRedis,
       '--store',
       store,
       '--model',
@@ -99,17 +96,7 @@ describe('diffq demo (Redis db 6)', () => {
   it('refuses a number of workers outside 1 to 8, naming the flag and the range, before launching anything', async () => {
     const keysBefore = await redis.dbsize();
     for (const workers of ['0', '9', '1.5']) {
-      const run = await runDiffq([
-        'demo',
-        '--redis',
-        REDIS_URL,
-        '--prefix',
-        PREFIX,
-        '--store',
-        `file://${join(dir, 'runs')}`,
-        '--workers',
-        workers,
-      ]);
+      const run = await runDiffq([...onTestRedis, '--store', `file://${join(dir, 'runs')}`, '--workers', workers]);
       assert.notEqual(run.code, 0);
       assert.match(run.err, new RegExp(`--workers is ${workers.replace('.', '\\.')}; accepted: an integer from 1 to 8`));
     }
