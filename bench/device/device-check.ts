@@ -16,6 +16,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -341,7 +342,8 @@ async function timeNetwork(net: TimedNetwork, repeatAtMost: number): Promise<voi
       net.twin === 'sd_decoder' ? join(scratch, 'decoder', 'diffusion_pytorch_model.safetensors') : join(scratch, 'weights.safetensors');
     mkdirSync(dirname(weightsPath), { recursive: true });
     // Generated weights are float32: written as they are, the PyTorch side reads the same numbers.
-    writeFileSync(
+    // fs.promises.writeFile, since writeFileSync stops at 2 GiB and DiT-XL/2's file is 2.7 GB.
+    await writeFile(
       weightsPath,
       writeSafetensors(Object.fromEntries([...weights].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]))),
     );
