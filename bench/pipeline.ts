@@ -55,11 +55,13 @@ interface Case {
 class TimedForwards implements DenoiserEngine {
   readonly name: string;
   readonly description: string;
+  readonly provider: string;
   ms = 0;
   count = 0;
   constructor(private readonly inner: DenoiserEngine) {
     this.name = inner.name;
     this.description = inner.description;
+    this.provider = inner.provider;
   }
   async forward(x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D): Promise<tf.Tensor4D> {
     const start = performance.now();

@@ -11,6 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 export class SleepingDenoiser implements DenoiserEngine {
   readonly name = 'sleep';
   readonly description: string;
+  /** No backend computes anything: the sleep stands in for whatever would. */
+  readonly provider = 'none';
 
   constructor(
     private readonly directory: DenoiserDirectory,

@@ -98,10 +98,18 @@ describe('a latent model sampled by two worker processes, one killed mid-run', (
         assert.ok((meta.timings.decode ?? 0) > 0, `shard ${meta.shardIndex} timed its decode phase`);
         assert.match(meta.engine, /decoder/);
         assert.equal(meta.decoderPrecision, 'float32', `shard ${meta.shardIndex} records what its decoder computed in`);
+        assert.deepEqual(
+          meta.providers,
+          { denoiser: 'cpu', decoder: 'cpu', features: 'cpu' },
+          `shard ${meta.shardIndex} records what ran each network`,
+        );
       }
       const report = (await getJson(store, keys.report('latent'))) as RunReport;
       assert.ok(report.timings.phaseSeconds.decode > 0, 'the report sums the decode phase');
       assert.deepEqual([report.precisions, report.decoderPrecisions], [['float32'], ['float32']]);
+      // The workers' onnx runs every network on cpu (DIFFQ_ONNX_PROVIDER unset); the decoder's description, last in
+      // each shard's engine text, ends with where its graph came from, which is not a provider.
+      assert.deepEqual([report.providers, report.decoderProviders, report.featureProviders], [['cpu'], ['cpu'], ['cpu']]);
       assert.deepEqual(report.guidance, { kind: 'classifier_free', scale: 1, guidedChannels: 3 });
       const stats = report.statistics;
       assert.ok(stats?.inceptionScore && stats.accuracy);

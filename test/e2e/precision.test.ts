@@ -31,6 +31,7 @@ describe('one precision per run', () => {
         const engine: DenoiserEngine = {
           name: fast.name,
           description: fast.description,
+          provider: fast.provider,
           forward: (x) => (forwards++ < fastForwards ? fast : slow).forward(x),
           dispose: () => {},
         };

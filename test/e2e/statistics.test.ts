@@ -89,6 +89,8 @@ describe('a run with evaluation statistics', () => {
     assert.ok(stats, 'report.json has statistics');
     assert.equal(stats.samples, SEEDS);
     assert.equal(stats.featureNetwork.architecture, 'mnist-classifier');
+    // The workers' onnx runs both networks on cpu (DIFFQ_ONNX_PROVIDER unset); a pixel model has no decoder.
+    assert.deepEqual([report.providers, report.decoderProviders, report.featureProviders], [['cpu'], [], ['cpu']]);
 
     // All the run's features at once, in seed order, from the features files the shards named.
     const shards = SEEDS / SHARD;
@@ -100,6 +102,7 @@ describe('a run with evaluation statistics', () => {
       const meta = await readShardMeta(store, 'evaluated', i);
       assert.ok(meta?.features, `shard ${i}'s .json names its features`);
       assert.ok(meta.timings.features >= 0, 'feature time is a phase of its own');
+      assert.deepEqual(meta.providers, { denoiser: 'cpu', features: 'cpu' }, `shard ${i} records what ran each network`);
       const f = decodeShardFeatures((await store.get(keys.features('evaluated', i))) as Uint8Array, `shard ${i}`);
       all.set(f.features, i * SHARD * FEATURE_DIM);
       logits.set(f.logits as Float32Array, i * SHARD * 10);
@@ -134,6 +137,7 @@ describe('a run with evaluation statistics', () => {
     const printed = await runDiffq(['report', 'evaluated', ...env.flags, '--store', env.storeUrl]);
     assert.equal(printed.code, 0, printed.err);
     for (const word of ['FID', 'IS', 'precision', 'recall', 'accuracy']) assert.match(printed.out, new RegExp(word), printed.out);
+    assert.match(printed.out, /; ran on cpu; feature network on cpu\)/, printed.out);
 
     // The live FID: diffq status and the exporter's gauge, from the same stored shards.
     const status = await runDiffq(['status', 'evaluated', ...env.flags, '--store', env.storeUrl]);

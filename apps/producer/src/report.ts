@@ -13,6 +13,17 @@ export function describeGuidance(g: RunReport['guidance']): string {
   return `${g.kind} ${g.scale}${g.kind === 'classifier_free' ? `, guided channels ${g.guidedChannels}` : ''}`;
 }
 
+/**
+ * e.g. `cuda, wasm; decoder on cuda; feature network on cpu`: the denoiser's providers, then the decoder's
+ * and the feature network's where the run had them (reports written before diffq recorded them lack the fields).
+ */
+export function describeProviders(r: Pick<RunReport, 'providers' | 'decoderProviders' | 'featureProviders'>): string {
+  const parts = [(r.providers ?? []).join(', ')];
+  if (r.decoderProviders?.length) parts.push(`decoder on ${r.decoderProviders.join(', ')}`);
+  if (r.featureProviders?.length) parts.push(`feature network on ${r.featureProviders.join(', ')}`);
+  return parts.join('; ');
+}
+
 export function formatReport(r: RunReport, storeUrl: string): string {
   const t = r.timings;
   const lines = [
@@ -23,7 +34,7 @@ export function formatReport(r: RunReport, storeUrl: string): string {
     `  phases    ${Object.entries(t.phaseSeconds)
       .map(([phase, s]) => `${phase} ${s.toFixed(1)} s`)
       .join(', ')} (summed over shards)`,
-    `  engines   ${r.engines.join(', ')} (${r.precisions.join(', ')}; ran on ${(r.providers ?? []).join(', ')})`,
+    `  engines   ${r.engines.join(', ')} (${r.precisions.join(', ')}; ran on ${describeProviders(r)})`,
     `  workers   ${Object.entries(r.workers)
       .map(([id, w]) => `${id}: ${w.shards} shards, ${w.samples} samples`)
       .join('; ')}`,

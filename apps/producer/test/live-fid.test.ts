@@ -57,6 +57,7 @@ describe('the live FID of diffq status, watch and the exporter', () => {
         seeds,
         worker: { id: 'w', batchSize: SHARD },
         engine: 'test',
+        providers: { denoiser: 'cpu', features: 'cpu' },
         precision: 'float32',
         startedAt: new Date(),
         timings: { sample: 1 },

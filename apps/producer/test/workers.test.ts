@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { HEARTBEAT_FORMAT } from '@diffq/contract';
 import { workerKey, workersKey } from '@diffq/queue';
-import { Heartbeat, type HeartbeatIdentity, providerOf, RecentSpeed } from '@diffq/worker';
+import { Heartbeat, type HeartbeatIdentity, RecentSpeed } from '@diffq/worker';
 import { Redis } from 'ioredis';
 import { runDiffq } from '../../../test/fixtures/run-diffq.ts';
 import { testRedisUrl } from '../../../test/fixtures/test-redis.ts';
@@ -169,17 +169,5 @@ describe('a worker speed', () => {
     assert.equal(speed.samplesPerSecond(1), 4);
     assert.equal(speed.samplesPerSecond(0.25), 1);
     assert.equal(speed.samplesPerSecond(0), 0, 'an idle worker delivers nothing');
-  });
-
-  it('names the provider an engine description ends with', () => {
-    assert.equal(providerOf('onnxruntime-node 1.22.0 cuda'), 'cuda');
-    assert.equal(providerOf('onnxruntime-node 1.22.0 cpu (cuda fallback)'), 'cpu');
-    assert.equal(
-      providerOf(
-        'onnxruntime-node 1.30.0 cpu (webgpu fallback: the webgpu provider did not load: Failed to get a WebGPU adapter: No supported adapters)',
-      ),
-      'cpu',
-    );
-    assert.equal(providerOf('tfjs wasm'), 'wasm');
   });
 });

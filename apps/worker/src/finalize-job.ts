@@ -19,9 +19,9 @@ import {
 } from '@diffq/contract';
 import { doneShards, type ObjectStore, PermanentStoreError, putJson, sweepRun } from '@diffq/storage';
 import { type Job, UnrecoverableError } from 'bullmq';
-import { providerOf } from './heartbeat.ts';
 import { ManifestMissing, type RunContexts } from './run-context.ts';
 import { evaluateRun, writeRunStats } from './run-statistics.ts';
+import { shardProviders } from './shard-providers.ts';
 
 /** Samples on the contact sheet. */
 export const GRID_SAMPLES = 64;
@@ -68,6 +68,7 @@ export function buildReport(
     }
   }
   const wallSeconds = Math.max(0, (last - first) / 1000);
+  const providers = metas.map(shardProviders);
   return {
     format: REPORT_FORMAT,
     runId: spec.runId,
@@ -88,7 +89,9 @@ export function buildReport(
     },
     workers,
     engines: [...new Set(metas.map((m) => m.engine))].sort(),
-    providers: [...new Set(metas.map((m) => providerOf(m.engine)))].sort(),
+    providers: [...new Set(providers.map((p) => p.denoiser))].sort(),
+    decoderProviders: [...new Set(providers.flatMap((p) => p.decoder ?? []))].sort(),
+    featureProviders: [...new Set(providers.flatMap((p) => p.features ?? []))].sort(),
     precisions: [...new Set(metas.map((m) => m.precision))].sort(),
     decoderPrecisions: [...new Set(metas.flatMap((m) => m.decoderPrecision ?? []))].sort(),
     labelCounts: labelled ? labelCounts : null,

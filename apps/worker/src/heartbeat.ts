@@ -156,19 +156,6 @@ export class Heartbeat {
   }
 }
 
-/**
- * What runs an engine's forward passes: the onnx execution provider or the tfjs backend, which
- * every engine's description ends with ("onnxruntime-node 1.22.0 cuda", "tfjs wasm"); a cuda
- * request that fell back reads "cpu".
- */
-export function providerOf(description: string): string {
-  const words = description
-    .replace(/\s*\(.*\)\s*$/, '')
-    .trim()
-    .split(/\s+/);
-  return words[words.length - 1] || 'unknown';
-}
-
 /** A shard job's run and index, for the heartbeat's current shard; a malformed payload (refused by the job itself) shows none. */
 function shardOf(job: Job): { runId: string; shardIndex: number } | undefined {
   const { runId, shardIndex } = (job.data ?? {}) as { runId?: unknown; shardIndex?: unknown };

@@ -62,6 +62,8 @@ export interface LatentDecoder {
   /** sha256 of the decoder's weights, as diffq launch recorded it (manifest model.decoder.digest). */
   digest: string;
   description: string;
+  /** The onnx execution provider that loaded it (a fallback's, not the one asked for). */
+  provider: string;
   /** What the decoder computes in: the denoiser's precision where the decoder's provider has half-precision kernels. */
   precision: SamplingPrecision;
   /** [H, W, C] of the image an h × w latent decodes to. */
@@ -98,6 +100,7 @@ export interface ModelRuntime {
 class TimedEngine implements DenoiserEngine {
   readonly name: string;
   readonly description: string;
+  readonly provider: string;
 
   constructor(
     private readonly inner: DenoiserEngine,
@@ -105,6 +108,7 @@ class TimedEngine implements DenoiserEngine {
   ) {
     this.name = inner.name;
     this.description = inner.description;
+    this.provider = inner.provider;
   }
 
   async forward(x: tf.Tensor4D, timesteps: tf.Tensor1D, y?: tf.Tensor1D): Promise<tf.Tensor4D> {
@@ -170,6 +174,7 @@ async function openLatentDecoder(
     uri: dir,
     digest: opened.digest,
     description: opened.description,
+    provider: opened.provider,
     precision: opened.precision,
     imageShape: (h, w) => [decoderImageSize(config, h), decoderImageSize(config, w), config.outChannels],
     decode: (z, n, h, w) => opened.decode(z, n, h, w),

@@ -19,6 +19,7 @@ import type { RunPrecision } from './run-precision.ts';
 import { decodeShard } from './shard-decode.ts';
 import { extractShardFeatures } from './shard-features.ts';
 import { writeShard } from './shard-output.ts';
+import { shardEngine } from './shard-providers.ts';
 import { type SampledShard, SamplingAborted, type ShardSampler } from './shard-sampler.ts';
 
 /** diffq-worker --decode-batch's default: latents per decoder micro-batch. */
@@ -182,7 +183,12 @@ export async function processShardJob(
         shardIndex: data.shardIndex,
         seeds,
         worker: deps.worker,
-        engine: decoder ? `${deps.model.engine.description}; decoder ${decoder.description}` : deps.model.engine.description,
+        engine: shardEngine(deps.model.engine.description, decoder?.description),
+        providers: {
+          denoiser: deps.model.engine.provider,
+          ...(decoder && { decoder: decoder.provider }),
+          ...(features && network && { features: network.provider }),
+        },
         precision: deps.model.precision,
         decoderPrecision: decoder?.precision,
         startedAt,

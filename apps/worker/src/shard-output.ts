@@ -6,7 +6,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { encodeNpz, encodePng, imageOf, int64Array, npyArray } from '@diffq/codecs';
-import { keys, type RunSpec, type SamplingPrecision, SHARD_META_FORMAT, type ShardMeta } from '@diffq/contract';
+import { keys, type RunSpec, type SamplingPrecision, SHARD_META_FORMAT, type ShardMeta, type ShardProviders } from '@diffq/contract';
 import { encodeShardFeatures, type ObjectStore, type ShardFeatures, sha256Hex, writeShardMeta } from '@diffq/storage';
 import type { SampledShard } from './shard-sampler.ts';
 
@@ -28,6 +28,8 @@ export interface ShardWriteContext {
   seeds: readonly number[];
   worker: { id: string; batchSize: number };
   engine: string;
+  /** What ran the denoiser, and the decoder and the feature network where the shard used them. */
+  providers: ShardProviders;
   precision: SamplingPrecision;
   /** A latent model's decoder precision; absent for a pixel model. */
   decoderPrecision?: SamplingPrecision;
@@ -68,6 +70,7 @@ export async function writeShard(ctx: ShardWriteContext, shard: SampledShard, fe
     ...(featuresNpz ? { features: { sha256: sha256Hex(featuresNpz), bytes: featuresNpz.byteLength } } : {}),
     worker: ctx.worker,
     engine: ctx.engine,
+    providers: ctx.providers,
     precision: ctx.precision,
     ...(ctx.decoderPrecision ? { decoderPrecision: ctx.decoderPrecision } : {}),
     startedAt: ctx.startedAt.toISOString(),

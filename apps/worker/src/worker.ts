@@ -20,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { processFinalizeJob } from './finalize-job.ts';
-import { type Heartbeat, providerOf, startHeartbeat } from './heartbeat.ts';
+import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 import { createWorkerMetrics, JOB_OUTCOMES, type JobOutcome, type WorkerMetrics } from './metrics.ts';
 import { type EngineChoice, type LoadModelOptions, loadModelRuntime, type ModelRuntime } from './model-runtime.ts';
 import { packingAdvice } from './packing-advice.ts';
@@ -190,7 +190,7 @@ export async function startWorker(settings: WorkerSettings): Promise<RunningWork
       pid: process.pid,
       model: model.id,
       engine: model.engine.name,
-      provider: providerOf(model.engine.description),
+      provider: model.engine.provider,
       precision: model.precision,
       batchSize: settings.batchSize,
     },

@@ -25,6 +25,7 @@ function blockingEngine(inner: DenoiserEngine, blockMs: number): DenoiserEngine 
   return {
     name: inner.name,
     description: `${inner.description}, blocking ${blockMs} ms per pass`,
+    provider: inner.provider,
     async forward(x: tf.Tensor4D, t: tf.Tensor1D, y?: tf.Tensor1D) {
       const until = Date.now() + blockMs;
       while (Date.now() < until) {

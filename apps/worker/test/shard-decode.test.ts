@@ -23,6 +23,7 @@ describe('the decode phase', () => {
       uri: decoderDir,
       digest: opened.digest,
       description: opened.description,
+      provider: opened.provider,
       precision: opened.precision,
       imageShape: (h, w) => [decoderImageSize(config, h), decoderImageSize(config, w), config.outChannels],
       decode: (z, n, h, w) => opened.decode(z, n, h, w),

@@ -8,6 +8,7 @@ import { SamplingAborted } from '../src/shard-sampler.ts';
 /** A feature network whose rows are plain functions of each image's pixels: mean, max, and each pixel's parity. */
 class PixelNetwork implements FeatureNetwork {
   readonly description = 'test';
+  readonly provider = 'cpu';
   readonly batches: number[] = [];
   constructor(readonly info: FeatureNetworkInfo) {}
 

@@ -46,6 +46,7 @@ describe('writing a shard', async () => {
         seeds,
         worker: { id: 'w', batchSize: 2 },
         engine: 'test',
+        providers: { denoiser: 'cpu' },
         precision: 'float32',
         startedAt: new Date(),
         timings: { sample: 1 },

@@ -33,10 +33,17 @@ export interface RunReport {
   /** The shards' engine descriptions; an onnx provider that fell back says why in parentheses. */
   engines: string[];
   /**
-   * What ran the denoiser's forward passes, as each engine description names it: an onnx provider
+   * What ran the denoiser's forward passes (the shards' `providers.denoiser`): an onnx provider
    * actually used (cpu, cuda, webgpu; a fallback's, not the one asked for) or a tfjs backend.
    */
   providers: string[];
+  /** What ran a latent model's decoder, the same way; empty for a pixel model. */
+  decoderProviders: string[];
+  /**
+   * What ran the feature network of the shards' statistics, the same way; empty when the run has no
+   * statistics (or its shards were written before diffq recorded it).
+   */
+  featureProviders: string[];
   /** What the shards were computed in; one value, since a run keeps one precision (docs/design.md#one-precision-per-run). */
   precisions: SamplingPrecision[];
   /** What a latent model's decoder computed in (the shards' `decoderPrecision`); empty for a pixel model. */

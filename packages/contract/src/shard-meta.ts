@@ -17,6 +17,23 @@ export type SamplingPrecision = (typeof SAMPLING_PRECISIONS)[number];
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 digest written as 64 lowercase hex digits');
 const seconds = z.number().min(0, 'must be a duration in seconds ≥ 0');
+const provider = z.string().min(1);
+
+/**
+ * What ran each network of a shard: an onnx execution provider that loaded (cpu, cuda, webgpu; a
+ * fallback's, not the one asked for) or a tfjs backend (wasm, tensorflow, cpu).
+ */
+export const ShardProvidersSchema = z
+  .object({
+    denoiser: provider,
+    /** A latent model's KL decoder; absent for a pixel model. */
+    decoder: provider.optional(),
+    /** The feature network of a run with statistics; absent otherwise. */
+    features: provider.optional(),
+  })
+  .strict();
+
+export type ShardProviders = z.output<typeof ShardProvidersSchema>;
 
 export const ShardMetaSchema = z
   .object({
@@ -38,6 +55,8 @@ export const ShardMetaSchema = z
     worker: z.object({ id: z.string().min(1), batchSize: z.number().int().min(1) }).strict(),
     /** The denoiser engine, e.g. "tfjs wasm" or "onnxruntime-node 1.30.0 cuda". */
     engine: z.string().min(1),
+    /** What ran each network; absent in shards written before diffq recorded it (their `engine` text is all there is). */
+    providers: ShardProvidersSchema.optional(),
     /**
      * The precision the denoiser computed in. One run keeps one precision (the worker's run-precision
      * check): float32 engines agree to ~1e-6, a float16 graph to ~1e-3 (docs/deployment.md).

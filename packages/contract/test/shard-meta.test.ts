@@ -24,6 +24,15 @@ describe('shard metadata', () => {
     assert.equal(parseShardMeta({ ...meta, labels: null }).labels, null);
   });
 
+  it('keeps what ran each network, and reads a shard written before it was recorded', () => {
+    const providers = { denoiser: 'cuda', decoder: 'cpu', features: 'webgpu' };
+    assert.deepEqual(parseShardMeta(JSON.parse(JSON.stringify({ ...meta, providers }))).providers, providers);
+    assert.deepEqual(parseShardMeta({ ...meta, providers: { denoiser: 'wasm' } }).providers, { denoiser: 'wasm' });
+    assert.equal(parseShardMeta(meta).providers, undefined);
+    assert.throws(() => parseShardMeta({ ...meta, providers: { decoder: 'cpu' } }), /providers\.denoiser/);
+    assert.throws(() => parseShardMeta({ ...meta, providers: { denoiser: 'cpu', classifier: 'cpu' } }), /classifier/);
+  });
+
   it('wants one label per seed', () => {
     assert.throws(() => parseShardMeta({ ...meta, labels: [1] }), /labels must hold one label per seed, 3, or be null \(holds 1\)/);
   });

@@ -19,6 +19,7 @@ export interface ForwardCall {
 export class TestNetwork implements DenoiserEngine {
   readonly name = 'test';
   readonly description = 'deterministic test network';
+  readonly provider = tf.getBackend();
   readonly calls: ForwardCall[] = [];
 
   constructor(readonly learnSigma: boolean) {}

@@ -120,7 +120,8 @@ export async function chooseProvider<S>(
  * The short, per-process constant naming the provider, with the fallback's reason in parentheses
  * ("onnxruntime-node 1.30.0 cpu (webgpu fallback: the webgpu provider did not load: Failed to get a
  * WebGPU adapter: No supported adapters)"). It ends with the provider before the parentheses, as
- * the worker's providerOf reads it, and a run's report.json keeps it per shard.
+ * the finalizer's providerOf reads it in shards written before they recorded their providers, and a
+ * run's report.json keeps it (`engines`).
  */
 export function describeProvider(version: string, chosen: Pick<ChosenProvider<unknown>, 'provider' | 'requested' | 'skipped'>): string {
   const base = `onnxruntime-node ${version} ${chosen.provider}`;

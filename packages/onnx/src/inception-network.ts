@@ -46,6 +46,8 @@ export class InceptionOnnxNetwork implements FeatureNetwork {
     private readonly ort: OrtModule,
     session: Ort.InferenceSession,
     readonly description: string,
+    /** The provider that loaded (openOrtSession's: a fallback's, not the one asked for). */
+    readonly provider: string,
     private readonly preprocess: InceptionPreprocess,
     private readonly featureOutput: InceptionOutput,
     featureDim: number,
@@ -77,7 +79,7 @@ export class InceptionOnnxNetwork implements FeatureNetwork {
     const description = [`onnx (${opened.report}), ${options.preprocess} preprocessing, features ${featureOutput}`, options.note]
       .filter((part) => part !== undefined)
       .join('; ');
-    return new InceptionOnnxNetwork(opened.ort, opened.session, description, options.preprocess, featureOutput, dims);
+    return new InceptionOnnxNetwork(opened.ort, opened.session, description, opened.provider, options.preprocess, featureOutput, dims);
   }
 
   private get session(): Ort.InferenceSession {

@@ -40,6 +40,8 @@ export class OnnxFeatureNetwork implements FeatureNetwork {
     session: Ort.InferenceSession,
     private readonly graph: OnnxFeatureGraph,
     readonly description: string,
+    /** The provider that loaded (openOrtSession's: a fallback's, not the one asked for). */
+    readonly provider: string,
   ) {
     this.info = graph.info;
     this.#session = session;
@@ -47,7 +49,7 @@ export class OnnxFeatureNetwork implements FeatureNetwork {
 
   /** Opens a session on the graph with openOrtSession (its provider rule, see execution-provider.ts); `note` (where the graph came from) joins the description. */
   static async create(graph: OnnxFeatureGraph, options: OnnxEngineOptions & { note?: string } = {}): Promise<OnnxFeatureNetwork> {
-    const { ort, session, report } = await openOrtSession(graph.model, options);
+    const { ort, session, provider, report } = await openOrtSession(graph.model, options);
     const wanted = Object.values(graph.outputs).filter((n): n is string => n !== undefined);
     const missing = wanted.filter((n) => !session.outputNames.includes(n));
     if (missing.length > 0) {
@@ -57,7 +59,7 @@ export class OnnxFeatureNetwork implements FeatureNetwork {
       );
     }
     const description = [`onnx (${report})`, options.note].filter((part) => part !== undefined).join('; ');
-    return new OnnxFeatureNetwork(ort, session, graph, description);
+    return new OnnxFeatureNetwork(ort, session, graph, description, provider);
   }
 
   async extract(images: Uint8Array, shape: readonly [number, number, number, number]): Promise<FeatureOutputs> {

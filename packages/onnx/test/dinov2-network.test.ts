@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ONNX_CACHE_DIR, openFeatureNetwork } from '@diffq/onnx';
 import { writeRandomDinov2 } from '../../../test/fixtures/random-feature-model.ts';
+import { assertWebgpuOrItsFallback } from '../../../test/fixtures/webgpu-fallback.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'diffq-dinov2-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -89,6 +90,15 @@ describe('the dinov2-vit-l14 feature network on onnx', () => {
     const second = await openFeatureNetwork(dir);
     second.dispose();
     assert.match(second.description, /graph from the cache/);
+  });
+
+  it('names the provider that loaded: cpu where webgpu was asked for and no adapter is found', async () => {
+    const net = await openFeatureNetwork(dir, { provider: 'webgpu', threads: 1 });
+    try {
+      assertWebgpuOrItsFallback(net);
+    } finally {
+      net.dispose();
+    }
   });
 
   it('refuses the tfjs engine and Inception-only options, saying what is accepted', async () => {

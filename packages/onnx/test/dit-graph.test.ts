@@ -135,6 +135,7 @@ describe('openEngine and openModelEngine with a DiT', () => {
       assert.deepEqual(first.config, { inChannels: 4, imageSize: 8, outChannels: 8, numClasses: 6 });
       assert.ok(existsSync(join(dir, ONNX_CACHE_DIR)));
       assert.equal(tfjs.engine.name, 'tfjs');
+      assert.equal(tfjs.engine.provider, tf.getBackend());
       const [a, b] = [await outputOf(second.engine), await outputOf(tfjs.engine)];
       assert.ok(relativeL2(a, b) < 1e-5);
     } finally {

@@ -15,6 +15,7 @@ import {
 } from '@diffq/networks';
 import { buildInceptionOnnx, INCEPTION_MAX_BATCH, ONNX_CACHE_DIR, openFeatureNetwork } from '@diffq/onnx';
 import { relativeL2 } from '../../../test/fixtures/small-networks.ts';
+import { assertWebgpuOrItsFallback } from '../../../test/fixtures/webgpu-fallback.ts';
 
 /** The golden case whose images and reference outputs the network must reproduce (4 images, 64×64). */
 const CASE = join(import.meta.dirname, '../../../test/golden/cases/inception_features_64px_n4');
@@ -133,6 +134,11 @@ describe('the fid-inception-v3 feature network', () => {
       assert.deepEqual(a.features, b.features);
       await assert.rejects(net.extract(new Uint8Array(2 * 20 * 20 * 2), [2, 20, 20, 2]), /2 channels; accepted: 1 or 3/);
     });
+  });
+
+  it('names the provider that loaded: cpu where webgpu was asked for and no adapter is found', async () => {
+    await withNetwork(dir, { provider: 'webgpu', threads: 1 }, async (net) => assertWebgpuOrItsFallback(net));
+    await withNetwork(dir, { provider: 'cpu', threads: 1 }, async (net) => assert.equal(net.provider, 'cpu'));
   });
 
   it('refuses options it has no meaning for, naming the accepted values', async () => {

@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { initBackend } from '@diffq/diffusion';
-import { type FeatureNetwork, readModelDirectory } from '@diffq/networks';
+import { createUNet, type FeatureNetwork, parseUNetConfig, randomUNetWeights, readModelDirectory, TfjsEngine } from '@diffq/networks';
 import { openFeatureNetwork } from '@diffq/onnx';
 import { randomMnistClassifierJson, writeRandomMnistClassifier } from '../../../test/fixtures/random-feature-model.ts';
+import { UNET_8 } from '../../../test/fixtures/small-networks.ts';
+import { assertWebgpuOrItsFallback } from '../../../test/fixtures/webgpu-fallback.ts';
 
 await initBackend();
 
@@ -83,6 +85,28 @@ describe('the mnist-classifier feature network', () => {
       });
     });
   }
+
+  it('names the provider that loaded on onnx: cpu where webgpu was asked for and no adapter is found', async () => {
+    const net = await openFeatureNetwork(dir, { engine: 'onnx', provider: 'webgpu', threads: 1 });
+    try {
+      assertWebgpuOrItsFallback(net);
+    } finally {
+      net.dispose();
+    }
+  });
+
+  it('names the tfjs backend it runs on, as a tfjs denoiser engine does, whatever onnx provider was asked for', async () => {
+    const config = parseUNetConfig(UNET_8);
+    const denoiser = new TfjsEngine(createUNet(config, randomUNetWeights(config, 1)));
+    const net = await openFeatureNetwork(dir, { engine: 'tfjs', provider: 'webgpu' });
+    try {
+      assert.match(net.provider, /^(wasm|tensorflow|cpu)$/);
+      assert.equal(net.provider, denoiser.provider);
+    } finally {
+      net.dispose();
+      denoiser.dispose();
+    }
+  });
 
   it('computes the same features and logits on onnx and tfjs', async () => {
     const batch = images(9, 4);

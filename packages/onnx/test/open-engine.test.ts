@@ -55,6 +55,7 @@ describe('openEngine', () => {
     try {
       assert.equal(engine.name, 'onnx');
       assert.match(why, /^auto took onnx because it loaded: onnxruntime-node \S+ cpu/);
+      assert.equal(engine.provider, 'cpu');
     } finally {
       engine.dispose();
     }
@@ -65,6 +66,8 @@ describe('openEngine', () => {
     try {
       assert.equal(engine.name, 'tfjs');
       assert.match(why, /^tfjs, as asked; tfjs backend \w+/);
+      assert.equal(engine.provider, (await initBackend()).tfBackend, 'the tfjs backend is what runs its forward passes');
+      assert.equal(engine.description, `tfjs ${engine.provider}`);
     } finally {
       engine.dispose();
     }

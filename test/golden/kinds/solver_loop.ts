@@ -46,6 +46,7 @@ function recording(engine: DenoiserEngine, seen: number[]): DenoiserEngine {
   return {
     name: engine.name,
     description: engine.description,
+    provider: engine.provider,
     async forward(x, timesteps, y) {
       seen.push((await timesteps.data())[0]);
       return engine.forward(x, timesteps, y);

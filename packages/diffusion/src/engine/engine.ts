@@ -10,6 +10,11 @@ export interface DenoiserEngine {
   /** Human-readable: backend or execution provider in use, e.g. "tfjs wasm", "onnxruntime cpu". */
   readonly description: string;
   /**
+   * What runs the forward passes: the onnx execution provider that loaded (a fallback's, not the one
+   * asked for) or the tfjs backend, e.g. "cuda", "cpu", "wasm"; shards and report.json record it.
+   */
+  readonly provider: string;
+  /**
    * x: [N, C, H, W] float32; timesteps: [N] float32, exactly what the network receives
    * (timestep_map[t], times 1000/steps when rescale_timesteps); y: [N] int32 labels for a
    * class-conditional model. Returns the network output [N, out_channels, H, W].

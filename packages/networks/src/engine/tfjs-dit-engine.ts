@@ -7,12 +7,14 @@ import { type DiT, ditForward } from '../dit/dit.ts';
 export class TfjsDiTEngine implements DenoiserEngine {
   readonly name = 'tfjs';
   readonly description: string;
+  readonly provider: string;
   #dit: DiT | undefined;
 
   /** Takes ownership of `dit`: dispose() frees its parameters. */
   constructor(dit: DiT) {
     this.#dit = dit;
-    this.description = `tfjs ${tf.getBackend()}`;
+    this.provider = tf.getBackend();
+    this.description = `tfjs ${this.provider}`;
   }
 
   /** One DiT forward in the PyTorch layout; a DiT always takes labels (the null label for "no class"). */

@@ -9,12 +9,14 @@ import { type UNet, unetForward } from '../adm/unet.ts';
 export class TfjsEngine implements DenoiserEngine {
   readonly name = 'tfjs';
   readonly description: string;
+  readonly provider: string;
   #unet: UNet | undefined;
 
   /** Takes ownership of `unet`: dispose() frees its parameters. */
   constructor(unet: UNet) {
     this.#unet = unet;
-    this.description = `tfjs ${tf.getBackend()}`;
+    this.provider = tf.getBackend();
+    this.description = `tfjs ${this.provider}`;
   }
 
   get unet(): UNet {

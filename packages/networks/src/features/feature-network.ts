@@ -34,6 +34,11 @@ export interface FeatureNetwork {
   readonly info: FeatureNetworkInfo;
   /** Human-readable: engine and backend or execution provider in use. */
   readonly description: string;
+  /**
+   * What runs it: the onnx execution provider that loaded (a fallback's, not the one asked for) or the
+   * tfjs backend, as a denoiser engine names them (DenoiserEngine.provider); shards and report.json record it.
+   */
+  readonly provider: string;
   /** images: uint8 [N, H, W, C] (NHWC). Resolves to every output the network has. */
   extract(images: Uint8Array, shape: readonly [number, number, number, number]): Promise<FeatureOutputs>;
   dispose(): void;

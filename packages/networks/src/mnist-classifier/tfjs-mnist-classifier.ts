@@ -25,6 +25,8 @@ const CHUNK = 250;
 
 export class TfjsMnistClassifier implements FeatureNetwork {
   readonly info: FeatureNetworkInfo;
+  /** The tfjs backend it was built on, as TfjsEngine names it. */
+  readonly provider = tf.getBackend();
   #net: MnistClassifier | undefined;
 
   constructor(
