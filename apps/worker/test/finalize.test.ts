@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { decodePng, tileScale } from '@diffq/codecs';
 import { keys, parseRunSpec, parseShardMeta, type RunSpec, SeedList, SHARD_META_FORMAT, shardSeeds } from '@diffq/contract';
 import { ABANDONED_WRITE_MS, getJson, type ObjectStore, openStore, readShardMeta, TEMP_FILE_MARK, writeManifest } from '@diffq/storage';
+import { testShardContext } from '../../../test/fixtures/shard-context.ts';
 import { buildReport, finalizeRun, GRID_COLUMNS } from '../src/finalize-job.ts';
 import { writeShard } from '../src/shard-output.ts';
 import { providerOf, shardEngine } from '../src/shard-providers.ts';
@@ -33,20 +34,11 @@ describe('the finalizer', () => {
     for (const shardIndex of [0, 1]) {
       const seeds = shardSeeds(SeedList.parse('0-5'), 3, shardIndex);
       const images = new Uint8Array(seeds.flatMap((seed) => Array(16).fill(seed)));
-      const worker = { id: 'w', batchSize: 3 };
-      const context = {
-        store,
-        spec,
-        shardIndex,
-        seeds,
-        worker,
-        engine: 'test',
-        providers: { denoiser: 'cpu' },
-        precision: 'float32' as const,
-        startedAt: new Date(),
-        timings: { sample: 1 },
-      };
-      await writeShard(context, { images, imageShape: [3, 4, 4, 1], labels: null });
+      await writeShard(testShardContext({ store, spec, shardIndex, seeds }, { batchSize: 3 }), {
+        images,
+        imageShape: [3, 4, 4, 1],
+        labels: null,
+      });
     }
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -87,19 +79,7 @@ describe('the finalizer', () => {
     const labelled = await writeManifest(store, { ...spec, runId: 'labelled', seeds: '0-5', seedCount: 6, shardSize: 6 });
     const seeds = shardSeeds(SeedList.parse('0-5'), 6, 0);
     const labels = [2, 0, 2, 1, 0, 2];
-    const context = {
-      store,
-      spec: labelled,
-      shardIndex: 0,
-      seeds,
-      worker: { id: 'w', batchSize: 6 },
-      engine: 'test',
-      providers: { denoiser: 'cpu' },
-      precision: 'float32' as const,
-      startedAt: new Date(),
-      timings: { sample: 1 },
-    };
-    await writeShard(context, {
+    await writeShard(testShardContext({ store, spec: labelled, shardIndex: 0, seeds }, { batchSize: 6 }), {
       images: new Uint8Array(seeds.flatMap((seed) => Array(16).fill(10 + seed))),
       imageShape: [6, 4, 4, 1],
       labels,
@@ -119,18 +99,12 @@ describe('the finalizer', () => {
     const decoded = await writeManifest(store, { ...spec, runId: 'decoded', seeds: '0-2', seedCount: 3, shardSize: 3 });
     const seeds = shardSeeds(SeedList.parse('0-2'), 3, 0);
     const context = {
-      store,
-      spec: decoded,
-      shardIndex: 0,
-      seeds,
-      worker: { id: 'gpu', batchSize: 3 },
+      ...testShardContext({ store, spec: decoded, shardIndex: 0, seeds }, { batchSize: 3, timings: { sample: 1, decode: 1 } }),
       // The decoder's description ends with where its graph came from: no provider can be read off the end.
       engine: shardEngine('onnxruntime-node 1.30.0 cuda', 'onnxruntime-node 1.30.0 webgpu; float16 graph built from the weights'),
       providers: { denoiser: 'cuda', decoder: 'webgpu' },
       precision: 'float16' as const,
       decoderPrecision: 'float16' as const,
-      startedAt: new Date(),
-      timings: { sample: 1, decode: 1 },
     };
     await writeShard(context, { images: new Uint8Array(3 * 16), imageShape: [3, 4, 4, 1], labels: null });
     const meta = await readShardMeta(store, 'decoded', 0);
