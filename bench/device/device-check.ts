@@ -40,7 +40,6 @@ import {
   type GraphDtype,
   loadOrt,
   median,
-  type OnnxEngine,
   openDecoder,
   openEngine,
   parseProviderChoice,
@@ -241,7 +240,7 @@ async function openDenoiser(
       out.dispose();
       return data;
     },
-    provider: (opened.engine as OnnxEngine).provider,
+    provider: opened.engine.provider,
     precision: opened.precision,
     why: opened.why,
     dispose() {
