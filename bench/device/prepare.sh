@@ -12,7 +12,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-dist="$here/dist"
+# DIFFQ_DEVICE_DIST puts it elsewhere (the rehearsal test builds into a temporary folder).
+dist=${DIFFQ_DEVICE_DIST:-"$here/dist"}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-payload="$here/dist/payload.tar.xz"
+payload="${DIFFQ_DEVICE_DIST:-$here/dist}/payload.tar.xz"
 [ -f "$payload" ] || { echo "run.sh: $payload is missing: run bench/device/prepare.sh here first" >&2; exit 2; }
 root=${DIFFQ_DEVICE_ROOT:-/tmp/diffq-device}
 rm -rf "$root" && mkdir -p "$root"

@@ -1,17 +1,22 @@
 /**
- * The device check's rehearsal (docs/deployment.md, "Device check"): the bundle that travels to the
- * GPU machine, run here with webgpu asked for. This machine has no usable adapter, so every network
- * falls back to the cpu provider with the adapter's reason, which is the path a GPU run takes when its
- * Vulkan driver is missing: the figures must still come, and say so.
+ * The device check's rehearsal (docs/deployment.md, "Device check"): exactly what travels to the GPU
+ * machine, built by prepare.sh and run through run.sh, here with webgpu asked for. This machine has no
+ * usable adapter, so every network falls back to the cpu provider with the adapter's reason, which is
+ * the path a GPU run takes when its Vulkan driver is missing: the figures must still come, and say so.
+ * Building the payload is the point (a file prepare.sh forgets to carry fails here, not in the one GPU
+ * run), so it is built with prepare.sh's real compression, about 1.5 minutes on 2 cores.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PYTHON, skipUnlessPython } from '../fixtures/reference-python.ts';
 import { REPO } from './harness.ts';
+
+/** What the device tool sends at most: the working tree plus `carry`. */
+const TRAVEL_LIMIT_BYTES = 64 * 1048576;
 
 type Figure = Record<string, unknown>;
 
@@ -21,22 +26,23 @@ describe('the device check, rehearsed on this machine with --provider webgpu --q
   let stderr = '';
   let code: number | null = null;
 
+  const dist = join(out, 'dist');
+  const root = join(out, 'root');
+  let prepareLog = '';
+
   before(async () => {
-    const bundled = spawnSync(process.execPath, ['--import', 'tsx', join(REPO, 'bench', 'device', 'bundle.ts'), out], {
+    const prepared = spawnSync('bash', [join(REPO, 'bench', 'device', 'prepare.sh')], {
       cwd: REPO,
       encoding: 'utf8',
+      env: { ...process.env, DIFFQ_DEVICE_DIST: dist },
     });
-    assert.equal(bundled.status, 0, bundled.stderr);
-    // prepare.sh copies the hoisted onnxruntime-node beside the bundle; linking it is the same for a run here.
-    mkdirSync(join(out, 'app', 'node_modules'), { recursive: true });
-    for (const pkg of ['onnxruntime-node', 'onnxruntime-common'])
-      symlinkSync(join(REPO, 'node_modules', pkg), join(out, 'app', 'node_modules', pkg));
-    const child = spawn(
-      process.execPath,
-      [join(out, 'app', 'bin', 'device-check.mjs'), '--repo', REPO, '--provider', 'webgpu', '--quick', '--python', PYTHON],
-      // run.sh's setting: tfjs only carries tensors between onnxruntime calls there.
-      { env: { ...process.env, DIFFQ_BACKEND: 'cpu' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    prepareLog = prepared.stderr;
+    assert.equal(prepared.status, 0, prepared.stderr);
+    const child = spawn('bash', [join(REPO, 'bench', 'device', 'run.sh'), '--provider', 'webgpu', '--quick'], {
+      cwd: REPO,
+      env: { ...process.env, DIFFQ_DEVICE_DIST: dist, DIFFQ_DEVICE_ROOT: root, PYTHON },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
@@ -53,6 +59,25 @@ describe('the device check, rehearsed on this machine with --provider webgpu --q
   after(() => rmSync(out, { recursive: true, force: true }));
 
   const of = (check: string) => figures.filter((f) => f.check === check);
+
+  it('fits, with the tree slimmed to the golden kinds it runs, in the 64 MiB that travels', () => {
+    const payload = statSync(join(dist, 'payload.tar.xz')).size;
+    const slim = spawnSync('bash', [join(REPO, 'bench', 'device', 'slim-tree.sh'), 'slim-size'], { cwd: REPO, encoding: 'utf8' });
+    assert.equal(slim.status, 0, slim.stderr);
+    const tree = Number(slim.stdout.trim()) * 1048576;
+    assert.ok(tree > 0 && payload > 0, `tree ${slim.stdout}, payload ${payload}`);
+    assert.ok(
+      payload + tree <= TRAVEL_LIMIT_BYTES,
+      `payload ${(payload / 1048576).toFixed(1)} MiB + tree ${slim.stdout.trim()} MiB\n${prepareLog}`,
+    );
+  });
+
+  it('carries its own Node, redis-server and the Vulkan loader, none of which the GPU machine has', () => {
+    for (const file of ['node', 'redis-server', join('lib', 'libvulkan.so.1'), join('app', 'bin', 'device-check.mjs')])
+      assert.ok(existsSync(join(root, file)), `${file} is not in the payload`);
+    const binding = join(root, 'app', 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64');
+    assert.ok(existsSync(join(binding, 'libonnxruntime.so.1')), "onnxruntime-node's native library is not in the payload");
+  });
 
   it('exits 0 and ends with its done line, no step failing', () => {
     assert.equal(code, 0, stderr.slice(-3000));
