@@ -3,6 +3,8 @@
 # machine after bench/device/prepare.sh built bench/device/dist/ here and it travelled as `carry`:
 #   bash bench/device/run.sh [--provider webgpu|cuda|cpu|auto] [--quick] [--skip golden,timing,e2e]
 # Prints one JSON line per figure on stdout; logs on stderr. Defaults to the webgpu provider.
+# DIFFQ_DEVICE_DIST is where prepare.sh built the payload (default bench/device/dist), DIFFQ_DEVICE_ROOT
+# where it is unpacked (default /tmp/diffq-device); the rehearsal test sets both to a temporary folder.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
